@@ -1,0 +1,41 @@
+"""Defaults shared by every training config; model configs override them."""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.model = ml_collections.ConfigDict({"name": "bmshj2018"})
+  c.workdir = "runs/default"
+  c.seed = 0
+
+  # L = R + lambda * D; D = MSE on 0..255 ('mse') or 1 - MS-SSIM ('ms-ssim').
+  # CompressAI's MSE lambdas: 0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483.
+  c.lmbda = 0.0130
+  c.distortion = "mse"
+
+  c.data = ml_collections.ConfigDict()
+  c.data.source = "folder"        # 'folder' or 'tfds'
+  c.data.directory = ""           # '' = $LIC_JAX_DATA/train or ../shared/data/train
+  c.data.tfds_name = ""
+  c.data.tfds_split = "train"
+  c.data.tfds_data_dir = ""
+  c.data.crop_size = 256
+  c.data.batch_size = 8
+
+  c.num_steps = 1_000_000
+  c.learning_rate = 1e-4
+  c.lr_drop_steps = ()            # learning rate x0.1 at each of these steps
+  c.aux_learning_rate = 1e-3
+  c.grad_clip = 1.0
+
+  c.log_every = 100
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  c.quiet = False                 # no progress bar
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.directory = ""           # '' = no periodic evaluation
+  c.eval.every = 10_000
+  c.eval.max_images = 0           # 0 = all
+  return c

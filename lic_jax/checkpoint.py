@@ -1,0 +1,73 @@
+"""Orbax checkpoints of the training state, plus the config that made them.
+
+Orbax writes each step into a temporary directory and renames it when the
+write is complete, so a run killed mid-save leaves the previous checkpoint
+intact; the unfinished one is ignored on restore.
+
+A run directory holds:
+  config.json          the full training config (to rebuild the model)
+  checkpoints/<step>/  orbax checkpoints of {step, params, opt_state}
+"""
+
+import json
+import os
+
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+CONFIG_FILE = "config.json"
+
+
+class MissingCheckpointError(FileNotFoundError):
+  """The directory holds no complete checkpoint."""
+
+
+def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, CONFIG_FILE)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+  os.replace(tmp, path)
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise MissingCheckpointError(
+        f"{workdir!r} is not a lic_jax run directory: {CONFIG_FILE} is missing")
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+class Checkpointer:
+  """Saves every `every` steps (asynchronously), keeps the newest `keep`."""
+
+  def __init__(self, workdir: str, every: int = 1000, keep: int = 3):
+    self._manager = ocp.CheckpointManager(
+        os.path.abspath(os.path.join(workdir, "checkpoints")),
+        options=ocp.CheckpointManagerOptions(
+            save_interval_steps=every, max_to_keep=keep, create=True,
+            enable_async_checkpointing=True))
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def save(self, step: int, state, force: bool = False) -> bool:
+    return self._manager.save(step, args=ocp.args.StandardSave(state), force=force)
+
+  def restore(self, abstract_state, step: int | None = None):
+    """Restores into the structure/shardings of `abstract_state`."""
+    step = self.latest_step() if step is None else step
+    if step is None:
+      raise MissingCheckpointError(
+          f"no complete checkpoint in {self._manager.directory}")
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, abstract_state)
+    return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+  def wait(self) -> None:
+    self._manager.wait_until_finished()
+
+  def close(self) -> None:
+    self._manager.close()

@@ -1,0 +1,38 @@
+"""Command-line plumbing shared by the entry points."""
+
+import sys
+
+from absl import flags
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parsing that reports bad config overrides in one line.
+
+  ml_collections raises AttributeError/KeyError (with a stack trace) for an
+  override of a key the config does not have; a user should see which key.
+  """
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    message = str(e.args[0] if e.args else e).strip("'\"").replace("\\n", " ")
+    message = message.replace("\\'", "'").replace("\n", " ")
+    sys.exit(f"error: unknown config key: {message}")
+  except flags.Error as e:
+    sys.exit(f"error: {e}")
+
+
+def run(main, user_errors: tuple[type[Exception], ...] = (FileNotFoundError,)) -> None:
+  """app.run(main) where `user_errors` end the program with their message.
+
+  Those are problems with what the user passed (a missing checkpoint, a
+  foreign file), not bugs, so a stack trace would only hide the message.
+  """
+  from absl import app  # pylint: disable=g-import-not-at-top
+
+  def guarded(argv):
+    try:
+      return main(argv)
+    except user_errors as e:
+      sys.exit(f"error: {e}")
+
+  app.run(guarded, flags_parser=parse_flags)

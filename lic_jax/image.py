@@ -1,0 +1,60 @@
+"""Reading, writing and padding images (RGB, float32 in [0, 1], HWC)."""
+
+import os
+
+import numpy as np
+from PIL import Image
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+
+
+def is_image_file(path: str) -> bool:
+  return path.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def list_images(directory: str) -> list[str]:
+  """Sorted image files directly inside `directory`."""
+  if not os.path.isdir(directory):
+    raise FileNotFoundError(f"image directory {directory!r} does not exist")
+  return sorted(os.path.join(directory, f) for f in os.listdir(directory)
+                if is_image_file(f))
+
+
+def read_rgb_uint8(path: str) -> np.ndarray:
+  """(H, W, 3) uint8; grayscale, palette and RGBA inputs are converted to RGB."""
+  with Image.open(path) as img:
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+      # Composite onto white rather than dropping alpha, which leaves the
+      # (often garbage) colour of transparent pixels.
+      rgba = img.convert("RGBA")
+      background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+      img = Image.alpha_composite(background, rgba)
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def read_image(path: str) -> np.ndarray:
+  """(H, W, 3) float32 in [0, 1]."""
+  return read_rgb_uint8(path).astype(np.float32) / 255.0
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+  return np.clip(np.round(np.asarray(image, np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+  """Writes an (H, W, 3) float image in [0, 1] (rounded to 8 bits)."""
+  Image.fromarray(to_uint8(image)).save(path)
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
+  """Pads (..., H, W, C) at the bottom/right by edge replication.
+
+  Replicating edges instead of padding with zeros avoids a sharp border that
+  would cost bits to code and is cropped away anyway.
+  """
+  h, w = image.shape[-3], image.shape[-2]
+  pad_h, pad_w = -h % multiple, -w % multiple
+  if not (pad_h or pad_w):
+    return image
+  widths = [(0, 0)] * (image.ndim - 3) + [(0, pad_h), (0, pad_w), (0, 0)]
+  return np.pad(image, widths, mode="edge")

@@ -1,0 +1,28 @@
+"""Learned image compression models and the registry that builds them by name."""
+
+import flax.linen as nn
+
+from lic_jax.models.bls2017 import FactorizedPrior
+from lic_jax.models.bmshj2018 import ScaleHyperprior
+
+MODELS = {
+    "bls2017": FactorizedPrior,
+    "bmshj2018": ScaleHyperprior,
+}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+  """The model registered under `name`, e.g. build_model('bmshj2018', num_filters=128)."""
+  if name not in MODELS:
+    raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
+  return MODELS[name](**kwargs)
+
+
+def model_from_config(config) -> nn.Module:
+  """Builds config.model: {'name': ..., **constructor arguments}."""
+  kwargs = {k: v for k, v in config.model.items() if k != "name"}
+  return build_model(config.model.name, **kwargs)
+
+
+__all__ = ["MODELS", "FactorizedPrior", "ScaleHyperprior", "build_model",
+           "model_from_config"]

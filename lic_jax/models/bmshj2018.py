@@ -1,0 +1,64 @@
+"""Balle, Minnen, Singh, Hwang & Johnston (2018): scale hyperprior.
+
+    y = g_a(x);  z = h_a(|y|);  z~ = Q(z);  sigma = h_s(z~)
+    y~ = Q(y);   x^ = g_s(y~)
+    R = -sum log2 p(y~ | sigma) - sum log2 p(z~)
+
+with p(y~ | sigma) a zero-mean Gaussian convolved with a unit box and p(z~)
+the factorized entropy bottleneck. z~ is side information sent first.
+"""
+
+from typing import ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lic_jax.entropy_models import EntropyBottleneck, GaussianConditional
+from lic_jax.models.base import bits_per_image, check_image_batch
+from lic_jax.models.transforms import (
+    AnalysisTransform, HyperAnalysisTransform, HyperSynthesisTransform,
+    SynthesisTransform)
+
+
+class ScaleHyperprior(nn.Module):
+  """Attributes: N (transform width) and M (latent channels).
+
+  The paper uses N=128, M=192 for the lower and N=192, M=320 for the
+  higher rates.
+  """
+
+  num_filters: int = 128
+  num_latents: int = 192
+  simplified_gdn: bool = False
+
+  downsampling: ClassVar[int] = 64
+
+  def setup(self):
+    self.analysis = AnalysisTransform(
+        self.num_filters, self.num_latents, self.simplified_gdn)
+    self.synthesis = SynthesisTransform(
+        self.num_filters, simplified_gdn=self.simplified_gdn)
+    self.hyper_analysis = HyperAnalysisTransform(self.num_filters)
+    self.hyper_synthesis = HyperSynthesisTransform(
+        self.num_filters, self.num_latents)
+    self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
+    self.gaussian_conditional = GaussianConditional()
+
+  def __call__(self, x: jax.Array, training: bool = False) -> dict:
+    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64."""
+    check_image_batch(x, self.downsampling)
+    y = self.analysis(x)
+    z = self.hyper_analysis(jnp.abs(y))
+    z_hat, z_likelihood = self.entropy_bottleneck(z, training)
+    scales = self.hyper_synthesis(z_hat)
+    y_hat, y_likelihood = self.gaussian_conditional(y, scales, training=training)
+    likelihoods = {"y": y_likelihood, "z": z_likelihood}
+    return {
+        "x_hat": self.synthesis(y_hat),
+        "likelihoods": likelihoods,
+        "bits": bits_per_image(likelihoods),
+    }
+
+  def aux_loss(self) -> jax.Array:
+    return self.entropy_bottleneck.aux_loss()

@@ -1,0 +1,116 @@
+"""GDN/IGDN against the formula, reparameterization bounds, sub-pixel deconv."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from lic_jax.layers import GDN, IGDN, ConvTranspose, lower_bound
+from lic_jax.layers.conv import conv_transpose_padding, subpixel_conv_transpose
+from lic_jax.layers.gdn import effective_beta, effective_gamma
+
+
+def _random_gdn_params(channels, rng):
+  beta = rng.uniform(0.5, 2.0, channels)
+  gamma = rng.uniform(0.0, 0.3, (channels, channels))
+  pedestal = 2.0**-36
+  params = {"beta": jnp.sqrt(beta + pedestal), "gamma": jnp.sqrt(gamma + pedestal)}
+  return params, beta, gamma
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("simplified", [False, True])
+def test_gdn_matches_numpy_formula(inverse, simplified):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 5, 7, 6)).astype(np.float32)
+  params, beta, gamma = _random_gdn_params(6, rng)
+  y = GDN(inverse=inverse, simplified=simplified).apply({"params": params}, x)
+
+  if simplified:
+    norm = beta + np.einsum("ij,bhwj->bhwi", gamma, np.abs(x))
+  else:
+    norm = np.sqrt(beta + np.einsum("ij,bhwj->bhwi", gamma, x.astype(np.float64) ** 2))
+  expected = x * norm if inverse else x / norm
+  np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gdn_initialization():
+  x = jnp.ones((1, 4, 4, 5))
+  params = GDN().init(jax.random.PRNGKey(0), x)["params"]
+  np.testing.assert_allclose(effective_beta(params["beta"], 1e-6), np.ones(5), rtol=1e-6)
+  np.testing.assert_allclose(effective_gamma(params["gamma"]), 0.1 * np.eye(5),
+                             atol=1e-7)
+  # With gamma = 0.1 I and beta = 1: y = x / sqrt(1 + 0.1 x^2).
+  np.testing.assert_allclose(GDN().apply({"params": params}, x), 1 / np.sqrt(1.1) * x,
+                             rtol=1e-6)
+  np.testing.assert_allclose(IGDN().apply({"params": params}, x), np.sqrt(1.1) * x,
+                             rtol=1e-6)
+
+
+def test_reparameterization_bounds_hold_after_negative_updates():
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 4))
+  module = GDN()
+  params = module.init(jax.random.PRNGKey(1), x)["params"]
+  opt = optax.sgd(1.0)
+  state = opt.init(params)
+
+  # A loss that wants beta and gamma as negative as possible.
+  def loss(p):
+    beta = effective_beta(p["beta"], 1e-6)
+    gamma = effective_gamma(p["gamma"])
+    return jnp.sum(beta) + jnp.sum(gamma) + jnp.sum(module.apply({"params": p}, x) ** 2)
+
+  for _ in range(20):
+    grads = jax.grad(loss)(params)
+    updates, state = opt.update(grads, state)
+    params = optax.apply_updates(params, updates)
+  # The stored parameters were pushed below their bounds ...
+  assert float(jnp.min(params["beta"])) < 1e-3
+  # ... but the effective ones stay valid and the layer stays finite.
+  assert float(jnp.min(effective_beta(params["beta"], 1e-6))) >= 1e-6 * (1 - 1e-3)
+  assert float(jnp.min(effective_gamma(params["gamma"]))) >= 0.0
+  assert bool(jnp.all(jnp.isfinite(module.apply({"params": params}, x))))
+
+
+def test_lower_bound_gradient_lets_values_recover():
+  g_down = jax.grad(lambda v: lower_bound(v, 1.0))(0.5)  # loss grows with v: blocked
+  g_up = jax.grad(lambda v: -lower_bound(v, 1.0))(0.5)   # loss falls with v: passes
+  g_valid = jax.grad(lambda v: lower_bound(v, 1.0))(2.0)
+  assert float(g_down) == 0.0 and float(g_up) == -1.0 and float(g_valid) == 1.0
+
+
+@pytest.mark.parametrize("kernel_size,stride", [(5, 2), (3, 2), (3, 1), (4, 2), (5, 3)])
+def test_subpixel_equals_conv_transpose(kernel_size, stride):
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 9, 6, 8))
+  w = jax.random.normal(jax.random.PRNGKey(1), (kernel_size, kernel_size, 8, 5)) * 0.1
+  pad = conv_transpose_padding(kernel_size, stride)
+  reference = jax.lax.conv_transpose(x, w, (stride, stride), (pad, pad),
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  ours = subpixel_conv_transpose(x, w, stride)
+  assert ours.shape == (2, 9 * stride, 6 * stride, 5)
+  np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def test_subpixel_gradients_equal_conv_transpose_gradients():
+  x = jax.random.normal(jax.random.PRNGKey(0), (1, 6, 6, 4))
+  w = jax.random.normal(jax.random.PRNGKey(1), (5, 5, 4, 3)) * 0.1
+  pad = conv_transpose_padding(5, 2)
+
+  def reference(x, w):
+    return jnp.sum(jnp.sin(jax.lax.conv_transpose(
+        x, w, (2, 2), (pad, pad), dimension_numbers=("NHWC", "HWIO", "NHWC"))))
+
+  def ours(x, w):
+    return jnp.sum(jnp.sin(subpixel_conv_transpose(x, w, 2)))
+
+  for a, b in zip(jax.grad(ours, (0, 1))(x, w), jax.grad(reference, (0, 1))(x, w)):
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_conv_transpose_module_doubles_size():
+  x = jnp.ones((1, 4, 6, 3))
+  module = ConvTranspose(7)
+  params = module.init(jax.random.PRNGKey(0), x)["params"]
+  assert params["kernel"].shape == (5, 5, 3, 7)
+  assert module.apply({"params": params}, x).shape == (1, 8, 12, 7)
