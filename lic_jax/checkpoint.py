@@ -63,7 +63,13 @@ class Checkpointer:
     if step is None:
       raise MissingCheckpointError(
           f"no complete checkpoint in {self._manager.directory}")
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, abstract_state)
+    default = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+
+    def target(leaf):
+      sharding = getattr(leaf, "sharding", None) or default
+      return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding)
+
+    abstract = jax.tree_util.tree_map(target, abstract_state)
     return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
 
   def wait(self) -> None:

@@ -95,7 +95,7 @@ def results_json(name: str, summary: dict, description: str = "") -> dict:
 
 
 def load_trained(workdir: str):
-  """(model, params, config) of a lic_jax.train run directory."""
+  """(model, params, config, step) of the newest checkpoint of a run directory."""
   config = checkpoint_lib.load_config(workdir)
   model = model_from_config(config)
   optimizer = make_optimizer(config)
@@ -103,7 +103,7 @@ def load_trained(workdir: str):
   checkpointer = checkpoint_lib.Checkpointer(workdir)
   state = checkpointer.restore(abstract)
   checkpointer.close()
-  return model, state.params, config
+  return model, state.params, config, int(state.step)
 
 
 def main(argv):
@@ -112,7 +112,7 @@ def main(argv):
   if not _CHECKPOINT.value:
     raise app.UsageError("--checkpoint DIR is required")
   data = _DATA.value or os.path.join(data_root(), "kodak")
-  model, params, config = load_trained(_CHECKPOINT.value)
+  model, params, config, _ = load_trained(_CHECKPOINT.value)
   summary = evaluate_directory(model, params, data, _MAX_IMAGES.value)
   for name, r in summary["images"].items():
     print(f"{name}: {format_metrics(r)}")

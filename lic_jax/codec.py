@@ -1,0 +1,238 @@
+r"""Real compression: images to .lic files and back, through the range coder.
+
+  python -m lic_jax.codec compress IN.png OUT.lic --checkpoint DIR
+  python -m lic_jax.codec decompress OUT.lic RECON.png --checkpoint DIR [--original IN.png]
+  python -m lic_jax.codec freeze --checkpoint DIR
+
+In Python:
+
+  codec = Codec.from_checkpoint("runs/bmshj2018")
+  data = codec.compress(image)          # (H, W, 3) uint8 or float in [0, 1]
+  image = codec.decompress(data)        # (H, W, 3) float32 in [0, 1]
+
+Any H x W works: the image is edge-padded to the model's multiple inside,
+its original size is stored, and the reconstruction is cropped back. The
+coding tables are frozen once per checkpoint into DIR/coding_tables.npz
+(`freeze`, or on first use) and loaded by both encoder and decoder; the file
+carries a hash of them, so a decoder with other tables refuses the file.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from lic_jax import image as image_lib
+from lic_jax.coding import container
+from lic_jax.coding.container import BitstreamError
+from lic_jax.coding.model_codecs import CODECS
+from lic_jax.models import build_model
+
+TABLES_FILE = "coding_tables.npz"
+
+
+def config_hash(model_config: dict) -> bytes:
+  canonical = json.dumps(model_config, sort_keys=True, separators=(",", ":"))
+  return hashlib.sha256(canonical.encode()).digest()[:8]
+
+
+def tables_hash(arrays: dict[str, np.ndarray]) -> bytes:
+  digest = hashlib.sha256()
+  for key in sorted(arrays):
+    value = np.ascontiguousarray(arrays[key])
+    digest.update(f"{key}:{value.dtype.str}:{value.shape}".encode())
+    digest.update(value.tobytes())
+  return digest.digest()[:8]
+
+
+def _as_float_image(image: np.ndarray) -> np.ndarray:
+  image = np.asarray(image)
+  if image.ndim != 3 or image.shape[-1] != 3:
+    raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
+  if image.dtype == np.uint8:
+    return image.astype(np.float32) / 255.0
+  if not np.issubdtype(image.dtype, np.floating):
+    raise ValueError(f"expected uint8 or float pixels, got {image.dtype}")
+  return image.astype(np.float32)
+
+
+class Codec:
+  """A model with its parameters and frozen coding tables."""
+
+  def __init__(self, model_config: dict, params, arrays: dict[str, np.ndarray]):
+    model_config = dict(model_config)
+    name = model_config["name"]
+    if name not in CODECS:
+      raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
+    self.model_config = model_config
+    self.model = build_model(name, **{k: v for k, v in model_config.items() if k != "name"})
+    self.impl = CODECS[name](self.model, params, arrays)
+    self.config_hash = config_hash(model_config)
+    self.tables_hash = tables_hash(arrays)
+
+  @classmethod
+  def from_params(cls, model_config: dict, params) -> "Codec":
+    """Freezes the tables in memory (for models that are not on disk)."""
+    model_config = dict(model_config)
+    model = build_model(model_config["name"],
+                        **{k: v for k, v in model_config.items() if k != "name"})
+    return cls(model_config, params, CODECS[model_config["name"]].freeze(model, params))
+
+  @classmethod
+  def from_checkpoint(cls, workdir: str) -> "Codec":
+    """The newest checkpoint of a run directory, with its stored tables."""
+    from lic_jax.eval import load_trained  # pylint: disable=g-import-not-at-top
+
+    model, params, config, step = load_trained(workdir)
+    model_config = config.model.to_dict()
+    arrays = load_or_freeze_tables(workdir, model_config["name"], model, params, step)
+    return cls(model_config, params, arrays)
+
+  @property
+  def name(self) -> str:
+    return self.model_config["name"]
+
+  def _header(self, height: int, width: int) -> container.Header:
+    padded = image_lib.pad_to_multiple(np.zeros((height, width, 1)), self.model.downsampling)
+    shapes = self.impl.latent_shapes(padded.shape[0], padded.shape[1])
+    return container.Header(self.name, self.config_hash, self.tables_hash, height, width,
+                            shapes)
+
+  def encode_with_latents(self, images: np.ndarray) -> list[tuple[bytes, dict]]:
+    """Compresses a batch (B, H, W, 3) of same-size images; also returns the
+    quantized latents that were coded."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+      raise ValueError(f"expected a batch (B, H, W, 3), got {images.shape}")
+    batch = np.stack([_as_float_image(img) for img in images])
+    height, width = batch.shape[1:3]
+    header = self._header(height, width)
+    if not (height <= container.MAX_SIDE and width <= container.MAX_SIDE):
+      raise ValueError(f"image {height}x{width} exceeds the format's "
+                       f"{container.MAX_SIDE} pixels per side")
+    padded = image_lib.pad_to_multiple(batch, self.model.downsampling)
+    return [(container.pack(header, streams), latents)
+            for streams, latents in self.impl.encode(padded)]
+
+  def compress(self, image: np.ndarray) -> bytes:
+    return self.encode_with_latents(np.asarray(image)[None])[0][0]
+
+  def compress_batch(self, images: np.ndarray) -> list[bytes]:
+    return [data for data, _ in self.encode_with_latents(images)]
+
+  def decode_with_latents(self, data: bytes) -> tuple[np.ndarray, dict]:
+    """Decompresses a .lic byte string; also returns the decoded latents."""
+    header, streams = container.unpack(data)
+    if header.model != self.name or header.config_hash != self.config_hash:
+      raise BitstreamError(
+          f"this file was made by model {header.model!r} (config "
+          f"{header.config_hash.hex()}), but the decoder is model {self.name!r} "
+          f"(config {self.config_hash.hex()})")
+    if header.tables_hash != self.tables_hash:
+      raise BitstreamError(
+          f"this file was coded with tables {header.tables_hash.hex()}, the decoder "
+          f"has tables {self.tables_hash.hex()} (another checkpoint of {self.name!r}?)")
+    expected = self._header(header.height, header.width).latent_shapes
+    if header.latent_shapes != expected:
+      raise BitstreamError(f"latent shapes {header.latent_shapes} do not match "
+                           f"{expected} for a {header.height}x{header.width} image")
+    x_hat, latents = self.impl.decode(streams, expected)
+    image = np.clip(x_hat[:header.height, :header.width], 0.0, 1.0)
+    return image, latents
+
+  def decompress(self, data: bytes) -> np.ndarray:
+    return self.decode_with_latents(data)[0]
+
+
+def load_or_freeze_tables(workdir: str, name: str, model, params,
+                          step: int) -> dict[str, np.ndarray]:
+  """DIR/coding_tables.npz if it was frozen from checkpoint `step`; otherwise
+  the tables are built from the parameters and stored there (atomically)."""
+  path = os.path.join(workdir, TABLES_FILE)
+  if os.path.exists(path):
+    with np.load(path, allow_pickle=False) as stored:
+      arrays = dict(stored)
+    if int(arrays.pop("meta/step", -1)) == step:
+      return arrays
+  if name not in CODECS:
+    raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
+  arrays = CODECS[name].freeze(model, params)
+  tmp = path + ".tmp.npz"
+  np.savez(tmp, **arrays, **{"meta/step": np.array(step)})
+  os.replace(tmp, path)
+  return arrays
+
+
+def _bpp(data: bytes, height: int, width: int) -> float:
+  return 8.0 * len(data) / (height * width)
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(prog="python -m lic_jax.codec", description=__doc__.split("\n")[0])
+  sub = parser.add_subparsers(dest="command", required=True)
+  p = sub.add_parser("compress", help="image -> .lic")
+  p.add_argument("input")
+  p.add_argument("output")
+  p.add_argument("--checkpoint", required=True, help="run directory of lic_jax.train")
+  p = sub.add_parser("decompress", help=".lic -> image")
+  p.add_argument("input")
+  p.add_argument("output")
+  p.add_argument("--checkpoint", required=True)
+  p.add_argument("--original", help="the original image, to report PSNR")
+  p = sub.add_parser("freeze", help="build and store the coding tables of a checkpoint")
+  p.add_argument("--checkpoint", required=True)
+  args = parser.parse_args(argv)
+
+  from lic_jax import cli  # pylint: disable=g-import-not-at-top
+  from lic_jax import metrics  # pylint: disable=g-import-not-at-top
+
+  cli.enable_compilation_cache()
+  try:
+    start = time.perf_counter()
+    codec = Codec.from_checkpoint(args.checkpoint)
+    load_s = time.perf_counter() - start
+    if args.command == "freeze":
+      print(f"coding tables of {args.checkpoint} ({codec.name}): "
+            f"hash {codec.tables_hash.hex()} in {os.path.join(args.checkpoint, TABLES_FILE)}")
+      return
+    if args.command == "compress":
+      image = image_lib.read_rgb_uint8(args.input)
+      start = time.perf_counter()
+      data = codec.compress(image)
+      encode_s = time.perf_counter() - start
+      with open(args.output + ".tmp", "wb") as f:
+        f.write(data)
+      os.replace(args.output + ".tmp", args.output)
+      h, w = image.shape[:2]
+      print(f"{args.input} ({w}x{h}) -> {args.output}: {len(data)} bytes, "
+            f"bpp={_bpp(data, h, w):.4f}, encode {encode_s:.3f} s "
+            f"(model load {load_s:.2f} s)")
+      return
+    with open(args.input, "rb") as f:
+      data = f.read()
+    start = time.perf_counter()
+    recon = codec.decompress(data)
+    decode_s = time.perf_counter() - start
+    image_lib.write_image(args.output, recon)
+    h, w = recon.shape[:2]
+    line = (f"{args.input} -> {args.output} ({w}x{h}): bpp={_bpp(data, h, w):.4f}, "
+            f"decode {decode_s:.3f} s (model load {load_s:.2f} s)")
+    if args.original:
+      original = image_lib.read_image(args.original)
+      if original.shape != recon.shape:
+        raise ValueError(f"original {original.shape} and reconstruction "
+                         f"{recon.shape} differ in size")
+      decoded = image_lib.to_uint8(recon).astype(np.float32) / 255.0
+      psnr = float(metrics.psnr(original[None], decoded[None])[0])
+      line += f", PSNR={psnr:.2f} dB"
+    print(line)
+  except (BitstreamError, FileNotFoundError, ValueError, OSError) as e:
+    sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,71 @@
+"""Thin wrapper over tensorflow-compression's range coder ops.
+
+Tables are stacks of CDFs, one per row: [-precision, 0, c_1, ..., 2^precision],
+padded at the end with 2^precision (zero-probability padding symbols). The
+negative precision switches on the coder's overflow escape: the last symbol
+of each CDF is an escape after which values outside [0, last) are sent with
+an Elias gamma code, so no value is ever clipped.
+
+TensorFlow is imported on first use: training and evaluation never load it.
+"""
+
+import functools
+
+import numpy as np
+
+PRECISION = 16
+
+
+@functools.lru_cache(maxsize=None)
+def _ops():
+  import os  # pylint: disable=g-import-not-at-top
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  try:
+    import tensorflow_compression_ops as tfc  # pylint: disable=g-import-not-at-top
+  except ImportError:  # The full package exposes the same ops.
+    import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.set_visible_devices([], "GPU")
+  return tf, tfc
+
+
+def pmf_to_cdf_row(pmf: np.ndarray, overflow: float, width: int) -> np.ndarray:
+  """One lookup row: [-PRECISION, quantized CDF of (pmf, overflow)], padded.
+
+  pmf_to_quantized_cdf gives every symbol at least one count, so the
+  overflow (escape) symbol is always codable.
+  """
+  _, tfc = _ops()
+  full = np.concatenate([pmf, [overflow]]).astype(np.float32)
+  cdf = tfc.pmf_to_quantized_cdf(full, precision=PRECISION).numpy()
+  if cdf.shape[0] + 1 > width:
+    raise ValueError(f"CDF of {cdf.shape[0]} entries does not fit a row of {width}")
+  row = np.full(width, 1 << PRECISION, np.int32)
+  row[0] = -PRECISION
+  row[1:1 + cdf.shape[0]] = cdf
+  return row
+
+
+def encode(values: np.ndarray, indexes: np.ndarray, lookup: np.ndarray) -> bytes:
+  """Range-codes int values, each with the CDF row given by its index."""
+  tf, tfc = _ops()
+  if values.shape != indexes.shape:
+    raise ValueError(f"values {values.shape} and indexes {indexes.shape} differ")
+  handle = tfc.create_range_encoder([], lookup)
+  handle = tfc.entropy_encode_index(handle, indexes.astype(np.int32).ravel(),
+                                    values.astype(np.int32).ravel())
+  return tfc.entropy_encode_finalize(handle).numpy()
+
+
+def decode(data: bytes, indexes: np.ndarray, lookup: np.ndarray) -> np.ndarray:
+  """Inverse of encode: values of shape indexes.shape.
+
+  A corrupt stream decodes to wrong values rather than failing; integrity is
+  the container's job (it carries a checksum).
+  """
+  tf, tfc = _ops()
+  handle = tfc.create_range_decoder(data, lookup)
+  flat = indexes.astype(np.int32).ravel()
+  handle, values = tfc.entropy_decode_index(handle, flat, [flat.shape[0]], tf.int32)
+  tfc.entropy_decode_finalize(handle)
+  return values.numpy().reshape(indexes.shape)

@@ -1,0 +1,292 @@
+"""Real bitstreams: exact round trips (also across processes), rate vs estimate,
+the exact integer h_s, the file format and hostile input."""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import zlib
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from lic_jax import image as image_lib
+from lic_jax.assets import QUICKSTART_IMAGES
+from lic_jax.codec import TABLES_FILE, Codec
+from lic_jax.coding import container, integer_network
+from lic_jax.coding.container import BitstreamError
+from lic_jax.models import build_model
+from lic_jax.train import train
+
+TINY = {"num_filters": 16, "num_latents": 24}
+
+
+def _random_codec(name: str, seed: int = 0) -> Codec:
+  model = build_model(name, **TINY)
+  params = model.init({"params": jax.random.PRNGKey(seed), "noise": jax.random.PRNGKey(1)},
+                      np.zeros((1, 64, 64, 3), np.float32), training=True)["params"]
+  return Codec.from_params({"name": name, **TINY}, params)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+  """A tiny hyperprior trained briefly on the quickstart crops, on disk."""
+  from conftest import load_config  # pylint: disable=g-import-not-at-top
+
+  config = load_config("quickstart")
+  config.model.num_filters, config.model.num_latents = 16, 24
+  config.data.crop_size, config.data.batch_size = 64, 4
+  config.num_steps, config.checkpoint_every = 150, 150
+  config.eval.directory, config.quiet = "", True
+  workdir = str(tmp_path_factory.mktemp("run"))
+  train(config, workdir)
+  return workdir
+
+
+@pytest.fixture(scope="module")
+def trained_codec(trained_run):
+  return Codec.from_checkpoint(trained_run)
+
+
+def _image(h: int = 120, w: int = 150) -> np.ndarray:
+  path = os.path.join(QUICKSTART_IMAGES, "kodim23_crop256.png")
+  return image_lib.read_rgb_uint8(path)[:h, :w]
+
+
+@pytest.mark.parametrize("name", ["bls2017", "bmshj2018"])
+@pytest.mark.parametrize("size", [(1, 1), (65, 3), (120, 150)])
+def test_round_trip_is_exact_for_any_size(name, size):
+  codec = _random_codec(name)
+  img = _image(*size)
+  (data, latents), = codec.encode_with_latents(img[None])
+  recon, decoded = codec.decode_with_latents(data)
+  assert recon.shape == img.shape and recon.dtype == np.float32
+  assert set(decoded) == set(latents)
+  for key in latents:
+    np.testing.assert_array_equal(decoded[key], latents[key])
+
+
+def test_reconstruction_equals_model_inference(trained_codec):
+  img = _image(128, 192)  # a multiple of 64: no padding
+  recon = trained_codec.decompress(trained_codec.compress(img))
+  out = trained_codec.model.apply({"params": trained_codec.impl.params},
+                                  img[None].astype(np.float32) / 255, training=False)
+  np.testing.assert_allclose(recon, np.clip(out["x_hat"][0], 0, 1), atol=1e-5)
+
+
+def test_actual_rate_is_within_1_percent_of_the_estimate(trained_codec, kodak_dir):
+  for name in ("kodim04.png", "kodim19.png"):
+    img = image_lib.read_rgb_uint8(os.path.join(kodak_dir, name))
+    data = trained_codec.compress(img)
+    header = len(data) - sum(len(s) for s in container.unpack(data)[1])
+    out = trained_codec.model.apply({"params": trained_codec.impl.params},
+                                    img[None].astype(np.float32) / 255, training=False)
+    estimate = float(out["bits"][0]) / 8
+    assert abs(len(data) - estimate) <= 0.01 * estimate + header, (name, len(data), estimate)
+
+
+def test_integer_hyper_synthesis_is_exact_and_close_to_float(trained_codec):
+  codec = trained_codec.impl
+  rng = np.random.default_rng(0)
+  q_z = rng.integers(-3, 4, (3, 5, 16)).astype(np.float64)
+  fixed = q_z * 2.0**integer_network.FRACTION_BITS + codec.medians_fixed
+  reference = integer_network.apply(codec.hyper_synthesis, fixed)
+  # Another summation order (permuted input channels of the first layer,
+  # other chunking) gives bit-identical integers.
+  perm = rng.permutation(16)
+  first = codec.hyper_synthesis[0]
+  permuted = [integer_network.IntegerConv(first.kernel[:, :, perm], first.bias,
+                                          first.weight_shift, first.pad,
+                                          first.depth_to_space, first.relu)]
+  permuted += codec.hyper_synthesis[1:]
+  old = integer_network._ROWS_PER_CHUNK  # pylint: disable=protected-access
+  integer_network._ROWS_PER_CHUNK = 1  # pylint: disable=protected-access
+  try:
+    again = integer_network.apply(permuted, fixed[:, :, perm])
+  finally:
+    integer_network._ROWS_PER_CHUNK = old  # pylint: disable=protected-access
+  np.testing.assert_array_equal(again, reference)
+  # And it computes h_s: the float network agrees to within quantization.
+  z_hat = (q_z + codec.z_coder.medians).astype(np.float32)
+  scales = codec.model.apply({"params": codec.params}, z_hat[None],
+                             method=lambda m, z: m.hyper_synthesis(z))[0]
+  np.testing.assert_allclose(reference / 2.0**integer_network.FRACTION_BITS, scales,
+                             atol=0.02, rtol=0.01)
+
+
+_ENCODER = """
+import json, os, sys
+import numpy as np
+from lic_jax.codec import Codec
+from lic_jax import image as image_lib
+run, out, images = sys.argv[1], sys.argv[2], sys.argv[3:]
+codec = Codec.from_checkpoint(run)
+by_size = {}
+for path in images:
+  img = image_lib.read_rgb_uint8(path)
+  by_size.setdefault(img.shape, []).append((os.path.basename(path), img))
+for group in by_size.values():
+  for start in range(0, len(group), 2):  # batches of two images
+    chunk = group[start:start + 2]
+    coded = codec.encode_with_latents(np.stack([img for _, img in chunk]))
+    for (name, _), (data, latents) in zip(chunk, coded):
+      open(os.path.join(out, name + ".lic"), "wb").write(data)
+      np.savez(os.path.join(out, name + ".npz"), **latents)
+"""
+
+_DECODER = """
+import os, sys
+import numpy as np
+from lic_jax.codec import Codec
+run, out = sys.argv[1], sys.argv[2]
+codec = Codec.from_checkpoint(run)
+for name in sorted(os.listdir(out)):
+  if name.endswith(".lic"):
+    _, latents = codec.decode_with_latents(open(os.path.join(out, name), "rb").read())
+    np.savez(os.path.join(out, name[:-4] + ".decoded.npz"), **latents)
+"""
+
+
+def test_decoding_in_another_process_with_other_threads_is_bit_exact(
+    trained_run, kodak_dir, tmp_path):
+  images = sorted(os.path.join(kodak_dir, f) for f in os.listdir(kodak_dir)
+                  if f.endswith(".png"))
+  assert len(images) == 24
+  subprocess.run([sys.executable, "-c", _ENCODER, trained_run, str(tmp_path), *images],
+                 cwd=ROOT, check=True)
+  env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false",
+             OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+  subprocess.run([sys.executable, "-c", _DECODER, trained_run, str(tmp_path)],
+                 cwd=ROOT, check=True, env=env)
+  for path in images:
+    name = os.path.basename(path)
+    encoded = np.load(tmp_path / f"{name}.npz")
+    decoded = np.load(tmp_path / f"{name}.decoded.npz")
+    assert set(encoded.files) == set(decoded.files) == {"y", "z"}
+    for key in encoded.files:
+      np.testing.assert_array_equal(decoded[key], encoded[key], err_msg=f"{name}/{key}")
+
+
+def test_tables_are_frozen_once_and_stored(trained_run, trained_codec):
+  path = os.path.join(trained_run, TABLES_FILE)
+  assert os.path.exists(path)
+  stamp = os.path.getmtime(path)
+  again = Codec.from_checkpoint(trained_run)
+  assert again.tables_hash == trained_codec.tables_hash
+  assert os.path.getmtime(path) == stamp  # loaded, not rebuilt
+
+
+def _with_checksum(body: bytes) -> bytes:
+  """`body` (a file without its last 4 bytes) with a valid checksum."""
+  return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_hostile_headers_raise_clear_errors():
+  codec = _random_codec("bmshj2018")
+  data = codec.compress(_image(64, 64))
+  body = data[:-4]
+  with pytest.raises(BitstreamError, match="empty file"):
+    codec.decompress(b"")
+  with pytest.raises(BitstreamError, match="not a lic_jax file"):
+    codec.decompress(b"\x89PNG" + data[4:])
+  with pytest.raises(BitstreamError, match="unsupported format version 7"):
+    codec.decompress(data[:4] + b"\x07" + data[5:])
+  with pytest.raises(BitstreamError, match="checksum mismatch"):
+    codec.decompress(data[:-10])
+  flipped = bytearray(data)
+  flipped[len(data) // 2] ^= 0x10
+  with pytest.raises(BitstreamError, match="checksum mismatch"):
+    codec.decompress(bytes(flipped))
+  # A huge image size with a valid checksum is refused before allocating.
+  size_at = 6 + len("bmshj2018") + 16
+  huge = body[:size_at] + struct.pack("<II", 10**9, 10**9) + body[size_at + 8:]
+  with pytest.raises(BitstreamError, match="implausible image size"):
+    codec.decompress(_with_checksum(huge))
+  other = body[:size_at] + struct.pack("<II", 128, 64) + body[size_at + 8:]
+  with pytest.raises(BitstreamError, match="latent shapes"):
+    codec.decompress(_with_checksum(other))
+  with pytest.raises(BitstreamError, match="do not add up"):
+    codec.decompress(_with_checksum(body + b"trailing"))
+
+
+def test_a_file_of_another_model_names_both():
+  data = _random_codec("bls2017").compress(_image(64, 64))
+  with pytest.raises(BitstreamError, match="model 'bls2017'.*decoder is model 'bmshj2018'"):
+    _random_codec("bmshj2018").decompress(data)
+  other_weights = _random_codec("bls2017", seed=5)
+  with pytest.raises(BitstreamError, match="tables"):
+    other_weights.decompress(data)
+
+
+def _mutate(data: bytes, rng: np.random.Generator) -> bytes:
+  data = bytearray(data)
+  kind = rng.integers(5)
+  pos = int(rng.integers(len(data)))
+  if kind == 0:
+    data[pos] ^= 1 << int(rng.integers(8))
+  elif kind == 1:
+    data[pos] = int(rng.integers(256))
+  elif kind == 2:
+    del data[pos:pos + int(rng.integers(1, 9))]
+  elif kind == 3:
+    data[pos:pos] = bytes(rng.integers(0, 256, int(rng.integers(1, 9)), dtype=np.uint8))
+  else:
+    data = data[:pos]
+  return bytes(data)
+
+
+def test_fuzzed_streams_never_crash():
+  """Mutated files raise BitstreamError; with the checksum repaired, the
+  parser and the range decoder see hostile fields and payloads and must
+  still either decode or raise BitstreamError."""
+  codec = _random_codec("bmshj2018")
+  valid = codec.compress(_image(64, 100))
+  rng = np.random.default_rng(0)
+  outcomes = {"error": 0, "decoded": 0}
+  for case in range(300):
+    mutated = _mutate(valid, rng)
+    if case % 2:
+      mutated = _with_checksum(mutated[:-4]) if len(mutated) > 4 else mutated
+    try:
+      recon = codec.decompress(mutated)
+      assert recon.shape == (64, 100, 3) and np.all(np.isfinite(recon))
+      outcomes["decoded"] += 1
+    except BitstreamError:
+      outcomes["error"] += 1
+  assert outcomes["error"] > 100 and sum(outcomes.values()) == 300
+
+
+def test_codec_cli_round_trip_and_errors(trained_run, tmp_path):
+  src = os.path.join(QUICKSTART_IMAGES, "kodim15_crop256.png")
+  lic, png = str(tmp_path / "x.lic"), str(tmp_path / "x.png")
+  run = [sys.executable, "-m", "lic_jax.codec"]
+  out = subprocess.run(run + ["compress", src, lic, "--checkpoint", trained_run],
+                       cwd=ROOT, capture_output=True, text=True, check=True).stdout
+  assert "bpp=" in out and "encode" in out
+  out = subprocess.run(run + ["decompress", lic, png, "--checkpoint", trained_run,
+                              "--original", src],
+                       cwd=ROOT, capture_output=True, text=True, check=True).stdout
+  assert "PSNR=" in out and "decode" in out
+  assert image_lib.read_rgb_uint8(png).shape == (256, 256, 3)
+  with open(lic, "rb") as f:
+    data = f.read()
+  with open(lic, "wb") as f:
+    f.write(data[: len(data) // 2])
+  result = subprocess.run(run + ["decompress", lic, png, "--checkpoint", trained_run],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode != 0 and "checksum mismatch" in result.stderr
+  assert "Traceback" not in result.stderr
+  result = subprocess.run(run + ["compress", src, lic, "--checkpoint", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode != 0 and "not a lic_jax run directory" in result.stderr
+
+
+def test_header_round_trip():
+  header = container.Header("bls2017", b"12345678", b"abcdefgh", 7, 9,
+                            {"y": (1, 1, 4)})
+  parsed, streams = container.unpack(container.pack(header, [b"xyz"]))
+  assert parsed == header and streams == [b"xyz"]
+  assert json.dumps(parsed.latent_shapes) == '{"y": [1, 1, 4]}'
