@@ -16,6 +16,9 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+from lic_jax.models import model_from_config
+from lic_jax.train_state import init_state, make_optimizer
+
 CONFIG_FILE = "config.json"
 
 
@@ -77,3 +80,15 @@ class Checkpointer:
 
   def close(self) -> None:
     self._manager.close()
+
+
+def load_trained(workdir: str):
+  """(model, params, config, step) of the newest checkpoint of a run directory."""
+  config = load_config(workdir)
+  model = model_from_config(config)
+  optimizer = make_optimizer(config)
+  abstract = jax.eval_shape(lambda: init_state(model, optimizer, config))
+  checkpointer = Checkpointer(workdir)
+  state = checkpointer.restore(abstract)
+  checkpointer.close()
+  return model, state.params, config, int(state.step)

@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import image as image_lib
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
@@ -63,8 +64,10 @@ def _as_float_image(image: np.ndarray) -> np.ndarray:
 class Codec:
   """A model with its parameters and frozen coding tables."""
 
-  def __init__(self, model_config: dict, params, arrays: dict[str, np.ndarray]):
+  def __init__(self, model_config: dict, params, arrays: dict[str, np.ndarray],
+               run_config=None):
     model_config = dict(model_config)
+    self.run_config = run_config  # the training config, when loaded from a run
     name = model_config["name"]
     if name not in CODECS:
       raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
@@ -85,12 +88,10 @@ class Codec:
   @classmethod
   def from_checkpoint(cls, workdir: str) -> "Codec":
     """The newest checkpoint of a run directory, with its stored tables."""
-    from lic_jax.eval import load_trained  # pylint: disable=g-import-not-at-top
-
-    model, params, config, step = load_trained(workdir)
+    model, params, config, step = checkpoint_lib.load_trained(workdir)
     model_config = config.model.to_dict()
     arrays = load_or_freeze_tables(workdir, model_config["name"], model, params, step)
-    return cls(model_config, params, arrays)
+    return cls(model_config, params, arrays, run_config=config)
 
   @property
   def name(self) -> str:

@@ -7,7 +7,8 @@ import optax
 import pytest
 
 from lic_jax.layers import GDN, IGDN, ConvTranspose, lower_bound
-from lic_jax.layers.conv import conv_transpose_padding, subpixel_conv_transpose
+from lic_jax.layers.conv import (conv_transpose_padding, phase_conv_transpose,
+                                 subpixel_conv_transpose)
 from lic_jax.layers.gdn import effective_beta, effective_gamma
 
 
@@ -80,19 +81,21 @@ def test_lower_bound_gradient_lets_values_recover():
   assert float(g_down) == 0.0 and float(g_up) == -1.0 and float(g_valid) == 1.0
 
 
+@pytest.mark.parametrize("form", [subpixel_conv_transpose, phase_conv_transpose])
 @pytest.mark.parametrize("kernel_size,stride", [(5, 2), (3, 2), (3, 1), (4, 2), (5, 3)])
-def test_subpixel_equals_conv_transpose(kernel_size, stride):
+def test_subpixel_forms_equal_conv_transpose(form, kernel_size, stride):
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 9, 6, 8))
   w = jax.random.normal(jax.random.PRNGKey(1), (kernel_size, kernel_size, 8, 5)) * 0.1
   pad = conv_transpose_padding(kernel_size, stride)
   reference = jax.lax.conv_transpose(x, w, (stride, stride), (pad, pad),
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  ours = subpixel_conv_transpose(x, w, stride)
+  ours = form(x, w, stride)
   assert ours.shape == (2, 9 * stride, 6 * stride, 5)
   np.testing.assert_allclose(ours, reference, atol=1e-5)
 
 
-def test_subpixel_gradients_equal_conv_transpose_gradients():
+@pytest.mark.parametrize("form", [subpixel_conv_transpose, phase_conv_transpose])
+def test_subpixel_gradients_equal_conv_transpose_gradients(form):
   x = jax.random.normal(jax.random.PRNGKey(0), (1, 6, 6, 4))
   w = jax.random.normal(jax.random.PRNGKey(1), (5, 5, 4, 3)) * 0.1
   pad = conv_transpose_padding(5, 2)
@@ -102,15 +105,21 @@ def test_subpixel_gradients_equal_conv_transpose_gradients():
         x, w, (2, 2), (pad, pad), dimension_numbers=("NHWC", "HWIO", "NHWC"))))
 
   def ours(x, w):
-    return jnp.sum(jnp.sin(subpixel_conv_transpose(x, w, 2)))
+    return jnp.sum(jnp.sin(form(x, w, 2)))
 
   for a, b in zip(jax.grad(ours, (0, 1))(x, w), jax.grad(reference, (0, 1))(x, w)):
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_conv_transpose_module_doubles_size():
-  x = jnp.ones((1, 4, 6, 3))
-  module = ConvTranspose(7)
-  params = module.init(jax.random.PRNGKey(0), x)["params"]
-  assert params["kernel"].shape == (5, 5, 3, 7)
-  assert module.apply({"params": params}, x).shape == (1, 8, 12, 7)
+@pytest.mark.parametrize("features", [3, 32])  # both sub-pixel forms
+def test_conv_transpose_module_matches_lax(features):
+  x = jax.random.normal(jax.random.PRNGKey(0), (1, 4, 6, 8))
+  module = ConvTranspose(features)
+  params = module.init(jax.random.PRNGKey(1), x)["params"]
+  assert params["kernel"].shape == (5, 5, 8, features)
+  pad = conv_transpose_padding(5, 2)
+  reference = jax.lax.conv_transpose(x, params["kernel"], (2, 2), (pad, pad),
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  out = module.apply({"params": params}, x)
+  assert out.shape == (1, 8, 12, features)
+  np.testing.assert_allclose(out, reference + params["bias"], atol=1e-5)
