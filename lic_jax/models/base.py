@@ -22,3 +22,9 @@ def bits_per_image(likelihoods: dict[str, jax.Array]) -> jax.Array:
   for lik in likelihoods.values():
     total = total + jnp.sum(-jnp.log2(lik), axis=tuple(range(1, lik.ndim)))
   return total
+
+
+def model_output(x_hat: jax.Array, likelihoods: dict[str, jax.Array]) -> dict:
+  """What every model returns: reconstruction, likelihoods and bits per image."""
+  return {"x_hat": x_hat, "likelihoods": likelihoods,
+          "bits": bits_per_image(likelihoods)}

@@ -11,7 +11,7 @@ import flax.linen as nn
 import jax
 
 from lic_jax.entropy_models import EntropyBottleneck
-from lic_jax.models.base import bits_per_image, check_image_batch
+from lic_jax.models.base import check_image_batch, model_output
 from lic_jax.models.transforms import AnalysisTransform, SynthesisTransform
 
 
@@ -36,12 +36,7 @@ class FactorizedPrior(nn.Module):
     check_image_batch(x, self.downsampling)
     y = self.analysis(x)
     y_hat, y_likelihood = self.entropy_bottleneck(y, training)
-    likelihoods = {"y": y_likelihood}
-    return {
-        "x_hat": self.synthesis(y_hat),
-        "likelihoods": likelihoods,
-        "bits": bits_per_image(likelihoods),
-    }
+    return model_output(self.synthesis(y_hat), {"y": y_likelihood})
 
   def aux_loss(self) -> jax.Array:
     return self.entropy_bottleneck.aux_loss()

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from lic_jax.entropy_models import EntropyBottleneck, GaussianConditional
-from lic_jax.models.base import bits_per_image, check_image_batch
+from lic_jax.models.base import check_image_batch, model_output
 from lic_jax.models.transforms import (
     AnalysisTransform, HyperAnalysisTransform, HyperSynthesisTransform,
     SynthesisTransform)
@@ -53,12 +53,7 @@ class ScaleHyperprior(nn.Module):
     z_hat, z_likelihood = self.entropy_bottleneck(z, training)
     scales = self.hyper_synthesis(z_hat)
     y_hat, y_likelihood = self.gaussian_conditional(y, scales, training=training)
-    likelihoods = {"y": y_likelihood, "z": z_likelihood}
-    return {
-        "x_hat": self.synthesis(y_hat),
-        "likelihoods": likelihoods,
-        "bits": bits_per_image(likelihoods),
-    }
+    return model_output(self.synthesis(y_hat), {"y": y_likelihood, "z": z_likelihood})
 
   def aux_loss(self) -> jax.Array:
     return self.entropy_bottleneck.aux_loss()
