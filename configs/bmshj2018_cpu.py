@@ -20,9 +20,9 @@ def get_config():
   c.lmbda = 0.0130
   c.data.crop_size = 128
   c.data.batch_size = 8
-  c.num_steps = 6500
+  c.num_steps = 5500
   c.learning_rate = 5e-4
-  c.lr_drop_steps = (5500,)
+  c.lr_drop_steps = (4800,)
   c.aux_learning_rate = 1e-2
   c.log_every = 100
   c.checkpoint_every = 500

@@ -25,6 +25,20 @@ def test_loss_decreases_over_50_steps(tiny_config):
   assert last < 0.7 * first, (first, last)
 
 
+def test_ms_ssim_distortion_trains(tiny_config):
+  tiny_config.distortion = "ms-ssim"
+  tiny_config.lmbda = 10.0
+  tiny_config.data.crop_size = 192  # five MS-SSIM scales need >= 176 pixels
+  tiny_config.data.batch_size = 1
+  tiny_config.num_steps = 3
+  losses = train(tiny_config, tiny_config.workdir)["losses"]
+  assert sorted(losses) == [1, 2, 3] and all(np.isfinite(v) for v in losses.values())
+  records = [json.loads(l) for l in open(os.path.join(tiny_config.workdir, "metrics.jsonl"))]
+  # loss = bpp + lambda * (1 - MS-SSIM), so it lies between bpp and bpp + lambda.
+  for r in records:
+    assert r["bpp"] < r["loss"] < r["bpp"] + tiny_config.lmbda
+
+
 def test_resume_replays_the_uninterrupted_trajectory(tiny_config, tmp_path):
   reference = train(tiny_config, str(tmp_path / "reference"))["losses"]
   assert sorted(reference) == list(range(1, 9))
