@@ -111,10 +111,10 @@ class Codec:
       raise ValueError(f"expected a batch (B, H, W, 3), got {images.shape}")
     batch = np.stack([_as_float_image(img) for img in images])
     height, width = batch.shape[1:3]
-    header = self._header(height, width)
     if not (height <= container.MAX_SIDE and width <= container.MAX_SIDE):
       raise ValueError(f"image {height}x{width} exceeds the format's "
                        f"{container.MAX_SIDE} pixels per side")
+    header = self._header(height, width)
     padded = image_lib.pad_to_multiple(batch, self.model.downsampling)
     return [(container.pack(header, streams), latents)
             for streams, latents in self.impl.encode(padded)]
