@@ -142,7 +142,10 @@ class Codec:
       raise BitstreamError(f"latent shapes {header.latent_shapes} do not match "
                            f"{expected} for a {header.height}x{header.width} image")
     x_hat, latents = self.impl.decode(streams, expected)
-    image = np.clip(x_hat[:header.height, :header.width], 0.0, 1.0)
+    # A hostile payload can decode to huge latents and non-finite pixels.
+    x_hat = np.nan_to_num(x_hat[:header.height, :header.width], nan=0.0, posinf=1.0,
+                          neginf=0.0)
+    image = np.clip(x_hat, 0.0, 1.0)
     return image, latents
 
   def decompress(self, data: bytes) -> np.ndarray:

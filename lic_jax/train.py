@@ -100,7 +100,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   batches = dataset.iterate(start)
   progress = tqdm(range(start, config.num_steps), initial=start, total=config.num_steps,
                   desc="train", unit="step", mininterval=5.0,
-                  disable=config.get("quiet", False))
+                  disable=config.quiet)
   window_start, window_steps = time.perf_counter(), 0
   for step in progress:
     state, metrics = train_step(state, next(batches))
