@@ -1,0 +1,83 @@
+r"""Rate-distortion plots from CompressAI-schema results files.
+
+  python -m lic_jax.plot results/kodak/*.json ../shared/reference/kodak/jpeg.json \
+      --output results/kodak_rd.png [--metric psnr-rgb|ms-ssim-rgb|both]
+
+Draws quality against bpp, one curve per file (its "name"), with markers at
+the measured points. MS-SSIM is drawn in dB, -10 log10(1 - MS-SSIM), as in
+the papers. The format follows the output's extension (.png, .svg, .pdf).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+_LABELS = {"psnr-rgb": "PSNR (RGB) [dB]", "ms-ssim-rgb": "MS-SSIM (RGB) [dB]"}
+
+
+def load(path: str) -> dict:
+  with open(path) as f:
+    doc = json.load(f)
+  if "results" not in doc or "bpp" not in doc["results"]:
+    raise ValueError(f"{path} is not a results file (no results.bpp)")
+  doc.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+  return doc
+
+
+def plot(docs: list[dict], output: str, metrics: tuple[str, ...] = ("psnr-rgb",),
+         title: str = "") -> None:
+  """One panel per metric, one curve per results document."""
+  fig, axes = plt.subplots(1, len(metrics), figsize=(6.4 * len(metrics), 4.8),
+                           squeeze=False)
+  colors = plt.get_cmap("tab20" if len(docs) > 10 else "tab10").colors
+  for ax, metric in zip(axes[0], metrics):
+    for i, doc in enumerate(docs):
+      results = doc["results"]
+      if metric not in results:
+        continue
+      bpp = np.asarray(results["bpp"], np.float64)
+      quality = np.asarray([np.nan if v is None else v for v in results[metric]],
+                           np.float64)
+      if metric.startswith("ms-ssim"):
+        quality = -10.0 * np.log10(1.0 - quality)
+      order = np.argsort(bpp)
+      ax.plot(bpp[order], quality[order], marker="o", markersize=3 if len(bpp) > 1 else 7,
+              color=colors[i % len(colors)], label=doc["name"])
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel(_LABELS.get(metric, metric))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+      ax.set_title(title)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  fig.savefig(output, dpi=150)
+  plt.close(fig)
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(prog="python -m lic_jax.plot",
+                                   description=__doc__.split("\n")[0])
+  parser.add_argument("results", nargs="+", help="CompressAI-schema JSON files")
+  parser.add_argument("--output", required=True, help=".png, .svg or .pdf")
+  parser.add_argument("--metric", default="psnr-rgb",
+                      choices=["psnr-rgb", "ms-ssim-rgb", "both"])
+  parser.add_argument("--title", default="")
+  args = parser.parse_args(argv)
+  metrics = ("psnr-rgb", "ms-ssim-rgb") if args.metric == "both" else (args.metric,)
+  try:
+    plot([load(p) for p in args.results], args.output, metrics, args.title)
+  except (OSError, ValueError) as e:
+    sys.exit(f"error: {e}")
+  print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+  main()
