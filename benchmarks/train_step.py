@@ -14,6 +14,7 @@ The last line is
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -31,17 +32,15 @@ LAMBDA = 0.0130
 
 
 def _config(batch: int, size: int):
-  import ml_collections  # pylint: disable=g-import-not-at-top
-
-  configs = os.path.join(os.path.dirname(__file__), "..", "configs")
-  import sys  # pylint: disable=g-import-not-at-top
-  sys.path.insert(0, configs)
-  import bmshj2018  # pylint: disable=g-import-not-at-top
-
-  config = bmshj2018.get_config()
+  """configs/bmshj2018.py with the benchmark's batch shape."""
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs",
+                      "bmshj2018.py")
+  spec = importlib.util.spec_from_file_location("bmshj2018_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
   config.data.batch_size, config.data.crop_size = batch, size
   config.lmbda = LAMBDA
-  assert isinstance(config, ml_collections.ConfigDict)
   return config
 
 

@@ -16,7 +16,6 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import optax
 from absl import app, flags, logging

@@ -48,7 +48,7 @@ def pmf_to_cdf_row(pmf: np.ndarray, overflow: float, width: int) -> np.ndarray:
 
 def encode(values: np.ndarray, indexes: np.ndarray, lookup: np.ndarray) -> bytes:
   """Range-codes int values, each with the CDF row given by its index."""
-  tf, tfc = _ops()
+  _, tfc = _ops()
   if values.shape != indexes.shape:
     raise ValueError(f"values {values.shape} and indexes {indexes.shape} differ")
   handle = tfc.create_range_encoder([], lookup)
