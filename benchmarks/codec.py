@@ -126,9 +126,9 @@ def main():
 
 
 def _init_params(config: dict):
-  from lic_jax.models import build_model  # pylint: disable=g-import-not-at-top
+  from lic_jax.models import model_from_spec  # pylint: disable=g-import-not-at-top
 
-  model = build_model(config["name"], **{k: v for k, v in config.items() if k != "name"})
+  model = model_from_spec(config)
   key = jax.random.PRNGKey(0)
   return model.init({"params": key, "noise": key}, np.zeros((1, 64, 64, 3), np.float32),
                     training=True)["params"]

@@ -61,13 +61,19 @@ def _mean_difference(x_anchor, y_anchor, x_test, y_test, method) -> float:
           - _integral(x_anchor, y_anchor, lo, hi, method)) / (hi - lo)
 
 
-def bd_rate(anchor_rate, anchor_quality, test_rate, test_quality,
-            method: str = "cubic") -> float:
-  """Average rate difference of test vs anchor at equal quality, in percent."""
+def _curves(anchor_rate, anchor_quality, test_rate, test_quality):
+  """The four point arrays as float64, validated."""
   ar, aq, tr, tq = (np.asarray(v, np.float64) for v in
                     (anchor_rate, anchor_quality, test_rate, test_quality))
   _check(ar, aq, "anchor")
   _check(tr, tq, "test")
+  return ar, aq, tr, tq
+
+
+def bd_rate(anchor_rate, anchor_quality, test_rate, test_quality,
+            method: str = "cubic") -> float:
+  """Average rate difference of test vs anchor at equal quality, in percent."""
+  ar, aq, tr, tq = _curves(anchor_rate, anchor_quality, test_rate, test_quality)
   diff = _mean_difference(aq, np.log10(ar), tq, np.log10(tr), method)
   return float((10.0**diff - 1.0) * 100.0)
 
@@ -75,10 +81,7 @@ def bd_rate(anchor_rate, anchor_quality, test_rate, test_quality,
 def bd_quality(anchor_rate, anchor_quality, test_rate, test_quality,
                method: str = "cubic") -> float:
   """Average quality difference of test vs anchor at equal rate (BD-PSNR)."""
-  ar, aq, tr, tq = (np.asarray(v, np.float64) for v in
-                    (anchor_rate, anchor_quality, test_rate, test_quality))
-  _check(ar, aq, "anchor")
-  _check(tr, tq, "test")
+  ar, aq, tr, tq = _curves(anchor_rate, anchor_quality, test_rate, test_quality)
   return _mean_difference(np.log10(ar), aq, np.log10(tr), tq, method)
 
 

@@ -31,7 +31,7 @@ from lic_jax import image as image_lib
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.model_codecs import CODECS
-from lic_jax.models import build_model
+from lic_jax.models import model_from_spec
 
 TABLES_FILE = "coding_tables.npz"
 
@@ -72,7 +72,7 @@ class Codec:
     if name not in CODECS:
       raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
     self.model_config = model_config
-    self.model = build_model(name, **{k: v for k, v in model_config.items() if k != "name"})
+    self.model = model_from_spec(model_config)
     self.impl = CODECS[name](self.model, params, arrays)
     self.config_hash = config_hash(model_config)
     self.tables_hash = tables_hash(arrays)
@@ -81,8 +81,7 @@ class Codec:
   def from_params(cls, model_config: dict, params) -> "Codec":
     """Freezes the tables in memory (for models that are not on disk)."""
     model_config = dict(model_config)
-    model = build_model(model_config["name"],
-                        **{k: v for k, v in model_config.items() if k != "name"})
+    model = model_from_spec(model_config)
     return cls(model_config, params, CODECS[model_config["name"]].freeze(model, params))
 
   @classmethod

@@ -18,11 +18,15 @@ def build_model(name: str, **kwargs) -> nn.Module:
   return MODELS[name](**kwargs)
 
 
+def model_from_spec(spec) -> nn.Module:
+  """Builds a model spec: {'name': ..., **constructor arguments}."""
+  return build_model(spec["name"], **{k: v for k, v in spec.items() if k != "name"})
+
+
 def model_from_config(config) -> nn.Module:
-  """Builds config.model: {'name': ..., **constructor arguments}."""
-  kwargs = {k: v for k, v in config.model.items() if k != "name"}
-  return build_model(config.model.name, **kwargs)
+  """Builds config.model, a model spec."""
+  return model_from_spec(config.model)
 
 
 __all__ = ["MODELS", "FactorizedPrior", "ScaleHyperprior", "build_model",
-           "model_from_config"]
+           "model_from_config", "model_from_spec"]
