@@ -28,6 +28,16 @@ def get_config() -> ml_collections.ConfigDict:
   c.lr_drop_steps = ()            # learning rate x0.1 at each of these steps
   c.aux_learning_rate = 1e-3
   c.grad_clip = 1.0
+  # A run directory whose newest parameters start this run (fresh optimizer
+  # state, step 0), e.g. to fine-tune one lambda from another; '' = random init.
+  c.init_from = ""
+
+  # Devices: the global batch is split over every mesh axis; parameters and
+  # optimizer state are replicated, except tensors of >= fsdp_min_size
+  # elements, which an 'fsdp' axis splits (see lic_jax.parallel).
+  c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1})
+  c.fsdp_min_size = 2**18
+  c.distributed = False           # jax.distributed.initialize() (multi-host)
 
   c.log_every = 100
   c.checkpoint_every = 1000

@@ -26,6 +26,10 @@ class MissingCheckpointError(FileNotFoundError):
   """The directory holds no complete checkpoint."""
 
 
+class IncompatibleCheckpointError(ValueError):
+  """A checkpoint that does not fit the model or state it is loaded into."""
+
+
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, CONFIG_FILE)

@@ -3,6 +3,12 @@
 Both sources are *stateless in the step*: the batch of step s depends only on
 (seed, s). A run resumed from a checkpoint at step s therefore sees exactly
 the batches an uninterrupted run would have seen.
+
+Multi-host: with process_count = P, each process produces only its slice
+(batch_size / P examples) of every global batch. For the folder source the
+global batch is the same for any P (example i of step s is drawn from its own
+RNG (seed, s, i)); a TFDS dataset is split evenly between the processes,
+each reading only its part.
 """
 
 import functools
@@ -44,12 +50,15 @@ class ImageFolder:
   """
 
   def __init__(self, directory: str, crop_size: int, batch_size: int,
-               seed: int = 0, cache_size: int = 512):
+               seed: int = 0, cache_size: int = 512, process_index: int = 0,
+               process_count: int = 1):
     self.files = image_lib.list_images(directory)
     if not self.files:
       raise FileNotFoundError(f"no images ({', '.join(image_lib.IMAGE_EXTENSIONS)}) "
                               f"in {directory!r}")
     self.crop_size, self.batch_size, self.seed = crop_size, batch_size, seed
+    self.local_size = _local_size(batch_size, process_count)
+    self.first_example = process_index * self.local_size
     self._bad: set[int] = set()
     self._load = functools.lru_cache(maxsize=cache_size)(self._read)
 
@@ -73,9 +82,10 @@ class ImageFolder:
     raise RuntimeError(f"none of the {len(self.files)} images could be read")
 
   def batch(self, step: int) -> np.ndarray:
-    """(batch_size, crop, crop, 3) float32 in [0, 1] for training step `step`."""
-    rng = np.random.default_rng([self.seed, step])
-    crops = [self._draw(rng) for _ in range(self.batch_size)]
+    """This process's (batch_size / process_count, crop, crop, 3) float32 slice,
+    in [0, 1], of the global batch of training step `step`."""
+    examples = range(self.first_example, self.first_example + self.local_size)
+    crops = [self._draw(np.random.default_rng([self.seed, step, i])) for i in examples]
     return np.stack(crops).astype(np.float32) / 255.0
 
   def iterate(self, start_step: int = 0) -> Iterator[np.ndarray]:
@@ -92,9 +102,15 @@ class TFDSImages:
 
   def __init__(self, name: str, crop_size: int, batch_size: int, seed: int = 0,
                split: str = "train", data_dir: str | None = None,
-               image_key: str = "image", shuffle_buffer: int = 1000):
-    self.name, self.split, self.data_dir = name, split, data_dir
-    self.crop_size, self.batch_size, self.seed = crop_size, batch_size, seed
+               image_key: str = "image", shuffle_buffer: int = 1000,
+               process_index: int = 0, process_count: int = 1):
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+    self.name, self.data_dir = name, data_dir
+    self.split = (split if process_count == 1
+                  else tfds.even_splits(split, n=process_count)[process_index])
+    self.crop_size, self.seed = crop_size, seed
+    self.batch_size = _local_size(batch_size, process_count)
     self.image_key, self.shuffle_buffer = image_key, shuffle_buffer
 
   def _dataset(self, start_step: int):
@@ -126,6 +142,13 @@ class TFDSImages:
     return iter(self._dataset(start_step).as_numpy_iterator())
 
 
+def _local_size(batch_size: int, process_count: int) -> int:
+  if batch_size % process_count:
+    raise ValueError(f"batch size {batch_size} does not split evenly over "
+                     f"{process_count} processes")
+  return batch_size // process_count
+
+
 def _count(start: int) -> Iterator[int]:
   while True:
     yield start
@@ -155,13 +178,15 @@ def prefetch(iterator: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndar
     yield item
 
 
-def build_dataset(config) -> ImageFolder | TFDSImages:
-  """The training input described by config.data (source 'folder' or 'tfds')."""
+def build_dataset(config, process_index: int = 0,
+                  process_count: int = 1) -> ImageFolder | TFDSImages:
+  """This process's training input described by config.data ('folder' or 'tfds')."""
   c = config.data
+  hosts = {"process_index": process_index, "process_count": process_count}
   if c.source == "folder":
     return ImageFolder(c.directory or os.path.join(data_root(), "train"),
-                       c.crop_size, c.batch_size, seed=config.seed)
+                       c.crop_size, c.batch_size, seed=config.seed, **hosts)
   if c.source == "tfds":
     return TFDSImages(c.tfds_name, c.crop_size, c.batch_size, seed=config.seed,
-                      split=c.tfds_split, data_dir=c.tfds_data_dir or None)
+                      split=c.tfds_split, data_dir=c.tfds_data_dir or None, **hosts)
   raise ValueError(f"unknown data source {c.source!r}; use 'folder' or 'tfds'")

@@ -1,0 +1,32 @@
+r"""bmshj2018 (N=192, M=320) at paper scale on one host with 8 GPUs.
+
+Global batch 64 = 8 per GPU, 256x256 crops, data parallel. One process sees
+all 8 GPUs, so no jax.distributed is needed:
+
+  python -m lic_jax.train --config configs/gpu/bmshj2018_192_320.py \
+      --config.data.directory=/data/train
+
+For several GPU hosts, run the same command on each with
+--config.distributed=True and JAX_COORDINATOR_ADDRESS=host0:1234,
+JAX_NUM_PROCESSES, JAX_PROCESS_ID set (SLURM and Open MPI set them for you).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+import bmshj2018_192_320  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def get_config():
+  c = bmshj2018_192_320.get_config()
+  c.workdir = "runs/gpu-bmshj2018_192_320"
+  c.mesh = {"data": -1, "fsdp": 1}
+  c.data.crop_size = 256
+  c.data.batch_size = 64
+  c.num_steps = 500_000
+  c.learning_rate = 1e-4
+  c.lr_drop_steps = (450_000,)
+  c.log_every = 500
+  c.checkpoint_every = 5000
+  return c

@@ -1,0 +1,114 @@
+"""Device meshes and shardings for data-parallel (and FSDP-style) training.
+
+The mesh comes from the config, e.g. config.mesh = {'data': -1, 'fsdp': 1}
+(all devices along the data axis) or {'data': -1, 'fsdp': 4}. The global batch is split
+along every mesh axis; the parameters and optimizer state are replicated,
+except that with an 'fsdp' axis every tensor of at least
+config.fsdp_min_size elements is split along its largest dimension that the
+'fsdp' axis divides (XLA then all-gathers it where it is used and
+reduce-scatters its gradient). One jitted step with these in/out shardings
+is all there is to it: XLA inserts the collectives.
+
+Multi-host: every process runs the same program, loads only its slice of
+the global batch (lic_jax.data with process_index/process_count), and
+`global_batch` assembles the slices into one global array.
+"""
+
+import math
+from typing import Any
+
+import jax
+import ml_collections
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+AXES = ("data", "fsdp")
+
+_distributed_initialized = False
+
+
+def initialize_distributed() -> None:
+  """jax.distributed.initialize() once per process (multi-host runs).
+
+  On Cloud TPU and under SLURM/Open MPI the coordinator address, process
+  count and index are discovered from the environment; elsewhere set
+  JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID.
+  """
+  global _distributed_initialized
+  if not _distributed_initialized:
+    jax.distributed.initialize()
+    _distributed_initialized = True
+
+
+def mesh_shape(axes: dict[str, int], num_devices: int) -> dict[str, int]:
+  """Resolves one -1 axis size to the devices the others leave over."""
+  unknown = [name for name in axes if name not in AXES]
+  if unknown:
+    raise ValueError(f"unknown mesh axes {unknown}; known axes: {list(AXES)}")
+  if not axes:
+    raise ValueError("config.mesh names no axis; use e.g. {'data': -1}")
+  free = [name for name, size in axes.items() if size == -1]
+  if len(free) > 1:
+    raise ValueError(f"at most one mesh axis may be -1, got {dict(axes)}")
+  fixed = math.prod(size for size in axes.values() if size != -1)
+  if any(size == 0 or size < -1 for size in axes.values()) or num_devices % fixed:
+    raise ValueError(f"mesh {dict(axes)} does not fit {num_devices} devices")
+  shape = {name: (num_devices // fixed if size == -1 else size)
+           for name, size in axes.items()}
+  if math.prod(shape.values()) != num_devices:
+    raise ValueError(f"mesh {shape} uses {math.prod(shape.values())} devices, "
+                     f"but there are {num_devices}")
+  return shape
+
+
+def make_mesh(axes: dict[str, int] | ml_collections.ConfigDict,
+              devices: list | None = None) -> Mesh:
+  """A mesh over `devices` (default: all) with the named axis sizes."""
+  devices = jax.devices() if devices is None else list(devices)
+  axes = dict(axes.items())
+  shape = mesh_shape(axes, len(devices))
+  grid = np.asarray(devices, dtype=object).reshape(tuple(shape.values()))
+  return Mesh(grid, tuple(shape))
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+  """The batch dimension split over every mesh axis."""
+  return NamedSharding(mesh, P(mesh.axis_names))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def _leaf_spec(shape: tuple[int, ...], mesh: Mesh, fsdp_min_size: int) -> P:
+  ways = mesh.shape.get("fsdp", 1)
+  if ways == 1 or math.prod(shape) < fsdp_min_size:
+    return P()
+  for dim in sorted(range(len(shape)), key=lambda d: -shape[d]):
+    if shape[dim] % ways == 0:
+      return P(*([None] * dim + ["fsdp"]))
+  return P()
+
+
+def state_shardings(abstract_state: Any, mesh: Mesh, fsdp_min_size: int) -> Any:
+  """Shardings for a pytree of arrays: replicated, or FSDP-split if large.
+
+  The rule depends only on a leaf's shape, so Adam's moments get the same
+  layout as their parameters.
+  """
+  return jax.tree_util.tree_map(
+      lambda leaf: NamedSharding(mesh, _leaf_spec(tuple(leaf.shape), mesh, fsdp_min_size)),
+      abstract_state)
+
+
+def local_batch_size(global_batch: int, mesh: Mesh) -> int:
+  """This process's share of the global batch; checks that it divides."""
+  if global_batch % mesh.size:
+    raise ValueError(f"batch size {global_batch} is not a multiple of the "
+                     f"{mesh.size} devices of mesh {dict(mesh.shape)}")
+  return global_batch // jax.process_count()
+
+
+def global_batch(local: np.ndarray, sharding: NamedSharding) -> jax.Array:
+  """One global array from every process's slice of the batch."""
+  return jax.make_array_from_process_local_data(sharding, local)

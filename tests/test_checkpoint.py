@@ -1,0 +1,58 @@
+"""Checkpoints are never corrupt: a process killed while an asynchronous save
+is being written leaves the previous checkpoint restorable."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+from lic_jax import checkpoint as checkpoint_lib
+
+# Saves step 1 and waits for it; starts the asynchronous save of step 2 (256 MB,
+# far from written when save() returns) and SIGKILLs itself right away.
+_KILLED_MID_SAVE = """
+import os, signal, sys
+import numpy as np
+from lic_jax.checkpoint import Checkpointer
+
+checkpointer = Checkpointer(sys.argv[1], every=1, keep=3)
+state = lambda value: {"w": np.full((64, 1024, 1024), value, np.float32),
+                       "step": np.asarray(value, np.int32)}
+checkpointer.save(1, state(1))
+checkpointer.wait()
+checkpointer.save(2, state(2))
+print("step 2 save started", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _template():
+  return {"w": jax.ShapeDtypeStruct((64, 1024, 1024), np.float32),
+          "step": jax.ShapeDtypeStruct((), np.int32)}
+
+
+def test_kill_during_async_save_keeps_previous_checkpoint(tmp_path):
+  workdir = str(tmp_path / "run")
+  proc = subprocess.run([sys.executable, "-c", _KILLED_MID_SAVE, workdir],
+                        capture_output=True, text=True, timeout=600, check=False)
+  assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+  assert "step 2 save started" in proc.stdout
+  entries = os.listdir(os.path.join(workdir, "checkpoints"))
+  # Step 2 was cut off mid-write: its temporary directory is there, unfinished.
+  assert "2" not in entries and any(e.startswith("2.") for e in entries), entries
+
+  checkpointer = checkpoint_lib.Checkpointer(workdir, every=1)
+  assert checkpointer.latest_step() == 1
+  restored = checkpointer.restore(_template())
+  assert int(restored["step"]) == 1
+  assert float(np.min(restored["w"])) == float(np.max(restored["w"])) == 1.0
+  # The run goes on: the next save of step 2 completes and is the latest.
+  checkpointer.save(2, {"w": np.zeros((64, 1024, 1024), np.float32),
+                        "step": np.asarray(2, np.int32)})
+  checkpointer.wait()
+  assert checkpointer.latest_step() == 2
+  assert int(checkpointer.restore(_template())["step"]) == 2
+  checkpointer.close()
