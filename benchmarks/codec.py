@@ -3,13 +3,15 @@ r"""Compress/decompress wall time per image, ours against CompressAI's.
   python benchmarks/codec.py --model bmshj2018 ../shared/data/kodak/kodim0{1,2,3}.png \
       [--checkpoint DIR] [--repeats 5] [--json results/codec_bmshj2018.json]
 
-Without --checkpoint the model is a fixed-seed, untrained N=128, M=192 one
-(its rates mean nothing; its speed is what a trained one runs at). Each image
+Without --checkpoint the model is a fixed-seed, untrained one at the widths
+of DEFAULT_WIDTHS (N=128, M=192 for bmshj2018; N=M=192 for mbt2018): its
+rates mean nothing, its speed is what a trained one runs at. Each image
 is compressed and decompressed once to compile (that time is reported apart;
 JAX's persistent compilation cache makes it small in a second process), then
 --repeats more times; the figures are medians over all images and repeats.
-Where compressai is importable, its ScaleHyperprior(128, 192) (untrained,
-`update()`d) codes the same images in the same run. The last line is
+Where compressai is importable, its model of the same kind and widths
+(ScaleHyperprior(128, 192), JointAutoregressiveHierarchicalPriors(192, 192),
+...; untrained, `update()`d) codes the same images in the same run. The last line is
 
   model=<name> encode_s=<s> decode_s=<s> [compressai_encode_s=<s>
       compressai_decode_s=<s> encode_ratio=<ours/theirs> decode_ratio=<...>]
@@ -29,7 +31,8 @@ from lic_jax import cli
 from lic_jax import image as image_lib
 from lic_jax.codec import Codec
 
-DEFAULT_WIDTHS = {"bls2017": (128, 128), "bmshj2018": (128, 192)}
+DEFAULT_WIDTHS = {"bls2017": (128, 128), "bmshj2018": (128, 192),
+                  "mbt2018_mean": (192, 192), "mbt2018": (192, 192)}
 
 
 def _timed(fn, *args):
@@ -64,7 +67,9 @@ def time_compressai(model: str, images: list[np.ndarray], repeats: int) -> dict 
   torch.manual_seed(0)
   n, m = DEFAULT_WIDTHS[model]
   net = {"bls2017": lambda: cai.FactorizedPrior(n, m),
-         "bmshj2018": lambda: cai.ScaleHyperprior(n, m)}[model]().eval()
+         "bmshj2018": lambda: cai.ScaleHyperprior(n, m),
+         "mbt2018_mean": lambda: cai.MeanScaleHyperprior(n, m),
+         "mbt2018": lambda: cai.JointAutoregressiveHierarchicalPriors(n, m)}[model]().eval()
   net.update(force=True)
   encode, decode = [], []
   with torch.no_grad():
@@ -91,7 +96,7 @@ def main():
 
   cli.enable_compilation_cache()
   if args.checkpoint:
-    codec = Codec.from_checkpoint(args.checkpoint)
+    codec = Codec.load(args.checkpoint)
     if codec.name != args.model:
       sys.exit(f"error: --checkpoint holds {codec.name!r}, not {args.model!r}")
   else:

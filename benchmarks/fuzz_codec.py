@@ -29,7 +29,7 @@ def main():
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args()
   if args.checkpoint:
-    codec = Codec.from_checkpoint(args.checkpoint)
+    codec = Codec.load(args.checkpoint)
   else:
     config = {"name": "bmshj2018", "num_filters": 32, "num_latents": 48}
     model = build_model("bmshj2018", num_filters=32, num_latents=48)

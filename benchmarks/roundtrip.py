@@ -34,7 +34,7 @@ SINGLE_THREADED = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
 
 def encode_all(checkpoint: str, paths: list[str], out: str) -> dict:
   """Writes <name>.lic and <name>.npz (coded latents); returns rate figures."""
-  codec = Codec.from_checkpoint(checkpoint)
+  codec = Codec.load(checkpoint)
   by_size: dict[tuple, list] = {}
   for path in paths:
     img = image_lib.read_rgb_uint8(path)
@@ -49,15 +49,26 @@ def encode_all(checkpoint: str, paths: list[str], out: str) -> dict:
         with open(os.path.join(out, name + ".lic"), "wb") as f:
           f.write(data)
         np.savez(os.path.join(out, name + ".npz"), **latents)
-        rates[name] = _rates(codec, img, data)
+        rates[name] = _rates(codec, img, data, latents)
   return rates
 
 
-def _rates(codec: Codec, img: np.ndarray, data: bytes) -> dict:
-  h, w = img.shape[:2]
+def _estimated_bits(codec: Codec, img: np.ndarray, latents: dict) -> float:
+  """The model's rate for the latents that were coded. Models with a context
+  model rate them directly (their forward pass only approximates the coded
+  contexts); for the others the forward pass quantizes exactly as coded."""
+  params = {"params": codec.impl.params}
+  if hasattr(codec.model, "coded_bits"):
+    z_hat = (latents["z"] + codec.impl.z_coder.medians).astype(np.float32)
+    return float(codec.model.apply(params, latents["y_hat"][None], z_hat[None],
+                                   method=codec.model.coded_bits)[0])
   x = image_lib.pad_to_multiple(img[None].astype(np.float32) / 255, codec.model.downsampling)
-  out = codec.model.apply({"params": codec.impl.params}, x, training=False)
-  estimated_bytes = float(out["bits"][0]) / 8
+  return float(codec.model.apply(params, x, training=False)["bits"][0])
+
+
+def _rates(codec: Codec, img: np.ndarray, data: bytes, latents: dict) -> dict:
+  h, w = img.shape[:2]
+  estimated_bytes = _estimated_bits(codec, img, latents) / 8
   header = len(data) - sum(len(s) for s in container.unpack(data)[1])
   excess = (len(data) - header - estimated_bytes) / estimated_bytes
   return {"actual_bpp": 8 * len(data) / (h * w),
@@ -66,7 +77,7 @@ def _rates(codec: Codec, img: np.ndarray, data: bytes) -> dict:
 
 
 def decode_all(checkpoint: str, out: str) -> None:
-  codec = Codec.from_checkpoint(checkpoint)
+  codec = Codec.load(checkpoint)
   for name in sorted(os.listdir(out)):
     if name.endswith(".lic"):
       with open(os.path.join(out, name), "rb") as f:

@@ -1,12 +1,20 @@
 r"""Real compression: images to .lic files and back, through the range coder.
 
-  python -m lic_jax.codec compress IN.png OUT.lic --checkpoint DIR
-  python -m lic_jax.codec decompress OUT.lic RECON.png --checkpoint DIR [--original IN.png]
+  python -m lic_jax.codec compress IN.png OUT.lic [--checkpoint DIR]
+  python -m lic_jax.codec decompress OUT.lic RECON.png [--checkpoint DIR] [--original IN.png]
   python -m lic_jax.codec freeze --checkpoint DIR
+  python -m lic_jax.codec export --checkpoint DIR --output MODEL_DIR
+
+Without --checkpoint the model bundled with the package is used (a small
+bmshj2018 trained on CPU, lic_jax/assets/pretrained/bmshj2018-cpu). DIR is
+a training run directory or an exported model directory (`export`: the
+parameters, the coding tables and the model config in three files, a few MB,
+nothing else needed to code).
 
 In Python:
 
-  codec = Codec.from_checkpoint("runs/bmshj2018")
+  codec = Codec.load()                  # the bundled model
+  codec = Codec.load("runs/bmshj2018")  # a run or an exported model
   data = codec.compress(image)          # (H, W, 3) uint8 or float in [0, 1]
   image = codec.decompress(data)        # (H, W, 3) float32 in [0, 1]
 
@@ -24,9 +32,13 @@ import os
 import sys
 import time
 
+import flax
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from lic_jax import checkpoint as checkpoint_lib
+from lic_jax.assets import DEFAULT_MODEL
 from lic_jax import image as image_lib
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
@@ -34,6 +46,8 @@ from lic_jax.coding.model_codecs import CODECS
 from lic_jax.models import model_from_spec
 
 TABLES_FILE = "coding_tables.npz"
+MODEL_FILE = "model.json"
+PARAMS_FILE = "params.msgpack"
 
 
 def config_hash(model_config: dict) -> bytes:
@@ -74,6 +88,8 @@ class Codec:
     self.model_config = model_config
     self.model = model_from_spec(model_config)
     self.impl = CODECS[name](self.model, params, arrays)
+    self.impl_arrays = arrays
+    self.metadata: dict = {}
     self.config_hash = config_hash(model_config)
     self.tables_hash = tables_hash(arrays)
 
@@ -91,6 +107,50 @@ class Codec:
     model_config = config.model.to_dict()
     arrays = load_or_freeze_tables(workdir, model_config["name"], model, params, step)
     return cls(model_config, params, arrays, run_config=config)
+
+  @classmethod
+  def from_exported(cls, directory: str) -> "Codec":
+    """A model written by `export`: model.json, params.msgpack, coding tables."""
+    paths = [os.path.join(directory, f) for f in (MODEL_FILE, PARAMS_FILE, TABLES_FILE)]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+      raise checkpoint_lib.MissingCheckpointError(
+          f"{directory!r} is not an exported model: {', '.join(missing)} missing")
+    with open(paths[0]) as f:
+      meta = json.load(f)
+    model = model_from_spec(meta["model"])
+    abstract = jax.eval_shape(lambda: model.init(
+        {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)},
+        jnp.zeros((1, model.downsampling, model.downsampling, 3)), training=True)["params"])
+    with open(paths[1], "rb") as f:
+      params = flax.serialization.from_bytes(
+          jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), abstract), f.read())
+    with np.load(paths[2], allow_pickle=False) as stored:
+      arrays = {k: v for k, v in stored.items() if not k.startswith("meta/")}
+    codec = cls(meta["model"], params, arrays)
+    codec.metadata = meta
+    return codec
+
+  @classmethod
+  def load(cls, path: str | None = None) -> "Codec":
+    """A run directory, an exported model directory, or (None) the bundled model."""
+    path = path or DEFAULT_MODEL
+    if os.path.exists(os.path.join(path, MODEL_FILE)):
+      return cls.from_exported(path)
+    return cls.from_checkpoint(path)
+
+  def export(self, directory: str, metadata: dict | None = None) -> None:
+    """Writes the three files of an exported model (each atomically)."""
+    os.makedirs(directory, exist_ok=True)
+    meta = {"model": self.model_config, "tables_hash": self.tables_hash.hex(),
+            **(metadata or {})}
+    _write_atomic(os.path.join(directory, MODEL_FILE),
+                  json.dumps(meta, indent=2, sort_keys=True).encode())
+    _write_atomic(os.path.join(directory, PARAMS_FILE),
+                  flax.serialization.to_bytes(jax.device_get(self.impl.params)))
+    tmp = os.path.join(directory, TABLES_FILE + ".tmp.npz")
+    np.savez_compressed(tmp, **self.impl_arrays)
+    os.replace(tmp, os.path.join(directory, TABLES_FILE))
 
   @property
   def name(self) -> str:
@@ -170,6 +230,12 @@ def load_or_freeze_tables(workdir: str, name: str, model, params,
   return arrays
 
 
+def _write_atomic(path: str, data: bytes) -> None:
+  with open(path + ".tmp", "wb") as f:
+    f.write(data)
+  os.replace(path + ".tmp", path)
+
+
 def _bpp(data: bytes, height: int, width: int) -> float:
   return 8.0 * len(data) / (height * width)
 
@@ -180,14 +246,18 @@ def main(argv=None) -> None:
   p = sub.add_parser("compress", help="image -> .lic")
   p.add_argument("input")
   p.add_argument("output")
-  p.add_argument("--checkpoint", required=True, help="run directory of lic_jax.train")
+  model_help = "run or exported model directory (default: the bundled model)"
+  p.add_argument("--checkpoint", default="", help=model_help)
   p = sub.add_parser("decompress", help=".lic -> image")
   p.add_argument("input")
   p.add_argument("output")
-  p.add_argument("--checkpoint", required=True)
+  p.add_argument("--checkpoint", default="", help=model_help)
   p.add_argument("--original", help="the original image, to report PSNR")
   p = sub.add_parser("freeze", help="build and store the coding tables of a checkpoint")
   p.add_argument("--checkpoint", required=True)
+  p = sub.add_parser("export", help="write a run's model as a self-contained directory")
+  p.add_argument("--checkpoint", required=True)
+  p.add_argument("--output", required=True)
   args = parser.parse_args(argv)
 
   from lic_jax import cli  # pylint: disable=g-import-not-at-top
@@ -196,11 +266,22 @@ def main(argv=None) -> None:
   cli.enable_compilation_cache()
   try:
     start = time.perf_counter()
-    codec = Codec.from_checkpoint(args.checkpoint)
+    if args.command in ("freeze", "export"):
+      codec = Codec.from_checkpoint(args.checkpoint)
+    else:
+      codec = Codec.load(args.checkpoint or None)
     load_s = time.perf_counter() - start
     if args.command == "freeze":
       print(f"coding tables of {args.checkpoint} ({codec.name}): "
             f"hash {codec.tables_hash.hex()} in {os.path.join(args.checkpoint, TABLES_FILE)}")
+      return
+    if args.command == "export":
+      _, _, config, step = checkpoint_lib.load_trained(args.checkpoint)
+      codec.export(args.output, {"lambda": config.lmbda, "distortion": config.distortion,
+                                 "training_steps": step})
+      size = sum(os.path.getsize(os.path.join(args.output, f))
+                 for f in (MODEL_FILE, PARAMS_FILE, TABLES_FILE))
+      print(f"exported {codec.name} (step {step}) to {args.output}: {size / 2**20:.2f} MiB")
       return
     if args.command == "compress":
       image = image_lib.read_rgb_uint8(args.input)

@@ -1,6 +1,6 @@
 r"""Evaluates a trained model on a folder of images (e.g. Kodak).
 
-  python -m lic_jax.eval --checkpoint runs/bmshj2018 --data ../shared/data/kodak \
+  python -m lic_jax.eval [--checkpoint runs/bmshj2018] [--data ../shared/data/kodak] \
       [--real-bitstream] [--output results/kodak/mine.json]
 
 Reports, per image and on average, bpp, PSNR and MS-SSIM on 0..255 RGB.
@@ -27,7 +27,6 @@ import numpy as np
 
 from lic_jax import image as image_lib
 from lic_jax import metrics
-from lic_jax.checkpoint import load_trained
 from lic_jax.data import data_root
 
 
@@ -110,7 +109,8 @@ def results_json(name: str, summary: dict, description: str = "") -> dict:
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.eval",
                                    description=__doc__.split("\n")[0])
-  parser.add_argument("--checkpoint", required=True, help="run directory of lic_jax.train")
+  parser.add_argument("--checkpoint", default="",
+                      help="run or exported model directory (default: the bundled model)")
   parser.add_argument("--data", default="",
                       help="folder of images (default: $LIC_JAX_DATA/kodak or ../shared/data/kodak)")
   parser.add_argument("--real-bitstream", action="store_true",
@@ -126,13 +126,9 @@ def main(argv=None) -> None:
   cli.enable_compilation_cache()
   data = args.data or os.path.join(data_root(), "kodak")
   try:
-    if args.real_bitstream:
-      codec = Codec.from_checkpoint(args.checkpoint)
-      model, params, config = codec.model, codec.impl.params, codec.run_config
-    else:
-      codec = None
-      model, params, config, _ = load_trained(args.checkpoint)
-    summary = evaluate_directory(model, params, data, args.max_images, codec)
+    codec = Codec.load(args.checkpoint or None)
+    summary = evaluate_directory(codec.model, codec.impl.params, data, args.max_images,
+                                 codec if args.real_bitstream else None)
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
   for name, r in summary["images"].items():
@@ -140,8 +136,11 @@ def main(argv=None) -> None:
   print(f"mean over {summary['num_images']} images: {format_metrics(summary['mean'])}")
   if args.output:
     kind = "range-coded bpp" if args.real_bitstream else "estimated bpp"
-    doc = results_json(args.name or f"lic_jax-{config.model.name}", summary,
-                       f"lic_jax eval of {args.checkpoint} (lambda={config.lmbda}), {kind}")
+    lmbda = (codec.run_config.lmbda if codec.run_config is not None
+             else codec.metadata.get("lambda"))
+    source = args.checkpoint or "the bundled model"
+    doc = results_json(args.name or f"lic_jax-{codec.name}", summary,
+                       f"lic_jax eval of {source} (lambda={lmbda}), {kind}")
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
       json.dump(doc, f, indent=2)

@@ -34,16 +34,15 @@ def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
 
 
 def _filter_valid(x: jax.Array, window: np.ndarray) -> jax.Array:
-  """Separable 'valid' Gaussian filtering of each channel of (B, H, W, C)."""
-  c = x.shape[-1]
+  """Separable 'valid' Gaussian filtering of each channel of (B, H, W, C).
+
+  Written as a sum of shifted slices (11 per axis), which XLA fuses into a
+  few elementwise loops; a depthwise convolution is ~10x slower on XLA:CPU.
+  """
   k = window.shape[0]
-  rows = jnp.tile(jnp.asarray(window).reshape(k, 1, 1, 1), (1, 1, 1, c))
-  cols = jnp.tile(jnp.asarray(window).reshape(1, k, 1, 1), (1, 1, 1, c))
-  dn = ("NHWC", "HWIO", "NHWC")
-  x = jax.lax.conv_general_dilated(x, rows, (1, 1), "VALID", dimension_numbers=dn,
-                                   feature_group_count=c)
-  return jax.lax.conv_general_dilated(x, cols, (1, 1), "VALID", dimension_numbers=dn,
-                                      feature_group_count=c)
+  h, w = x.shape[1] - k + 1, x.shape[2] - k + 1
+  x = sum(float(window[i]) * x[:, i:i + h] for i in range(k))
+  return sum(float(window[j]) * x[:, :, j:j + w] for j in range(k))
 
 
 def _ssim_terms(x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:

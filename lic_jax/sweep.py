@@ -27,6 +27,9 @@ from lic_jax import cli
 from lic_jax import eval as eval_lib
 from lic_jax import train as train_lib
 
+EVAL_FILE = "eval_real_bitstream.json"
+
+
 def run_dir(config: ml_collections.ConfigDict, lmbda: float) -> str:
   return os.path.join(config.workdir, f"lambda{lmbda:g}")
 
@@ -59,21 +62,36 @@ def curve(name: str, description: str, points: list[tuple[float, dict]]) -> dict
   return {"name": name, "description": description, "results": results}
 
 
-def sweep(config: ml_collections.ConfigDict) -> dict:
-  """Trains and evaluates every lambda; returns the curve."""
+def _evaluate(workdir: str, directory: str) -> dict:
+  """Real-bitstream eval summary of the run's newest checkpoint; stored in
+  the run directory and reused while the checkpoint is the same."""
   from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
 
+  path = os.path.join(workdir, EVAL_FILE)
+  step = checkpoint_lib.Checkpointer(workdir).latest_step()
+  if os.path.exists(path):
+    with open(path) as f:
+      stored = json.load(f)
+    if stored.get("step") == step and stored.get("directory") == directory:
+      return stored["summary"]
+  codec = Codec.from_checkpoint(workdir)
+  summary = eval_lib.evaluate_directory(codec.model, codec.impl.params, directory,
+                                        codec=codec)
+  with open(path + ".tmp", "w") as f:
+    json.dump({"step": step, "directory": directory, "summary": summary}, f, indent=2)
+  os.replace(path + ".tmp", path)
+  return summary
+
+
+def sweep(config: ml_collections.ConfigDict) -> dict:
+  """Trains and evaluates every lambda; returns the curve."""
   points = []
   for index, lmbda in enumerate(config.sweep.lambdas):
     point = point_config(config, index)
     logging.info("sweep point %d/%d: lambda=%g in %s", index + 1,
                  len(config.sweep.lambdas), lmbda, point.workdir)
     train_lib.train(point, point.workdir)
-    codec = Codec.from_checkpoint(point.workdir)
-    summary = eval_lib.evaluate_directory(codec.model, codec.impl.params,
-                                          config.sweep.eval_directory, codec=codec)
-    with open(os.path.join(point.workdir, "eval_real_bitstream.json"), "w") as f:
-      json.dump(eval_lib.results_json(config.sweep.name, summary), f, indent=2)
+    summary = _evaluate(point.workdir, config.sweep.eval_directory)
     logging.info("lambda=%g: %s", lmbda, eval_lib.format_metrics(summary["mean"]))
     points.append((lmbda, summary))
   steps = (f"{config.num_steps} steps at lambda={config.sweep.lambdas[0]:g}, then "

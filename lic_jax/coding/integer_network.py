@@ -12,6 +12,7 @@ same whatever the summation order, BLAS, thread count or machine.
 """
 
 import dataclasses
+import enum
 
 import jax.numpy as jnp
 import numpy as np
@@ -26,6 +27,16 @@ ACTIVATION_LIMIT = float(1 << 24)
 _EXACT_LIMIT = float(1 << 53)
 # Output rows processed at once by the im2col convolution (bounds memory).
 _ROWS_PER_CHUNK = 64
+# The leaky ReLU's negative slope as a dyadic fraction (0.01 ~ 655 / 2^16),
+# so that the fixed-point result is a floor of an exact product.
+LEAKY_SLOPE_NUMERATOR = 655
+LEAKY_SLOPE_SHIFT = 16
+
+
+class Activation(enum.IntEnum):
+  NONE = 0
+  RELU = 1
+  LEAKY_RELU = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,10 +48,10 @@ class IntegerConv:
   weight_shift: int
   pad: tuple[int, int]
   depth_to_space: int     # 1, or the stride of the transposed conv it replaces
-  relu: bool
+  activation: Activation
 
 
-def quantize_conv(kernel: np.ndarray, bias: np.ndarray, relu: bool,
+def quantize_conv(kernel: np.ndarray, bias: np.ndarray, activation: Activation,
                   transpose_stride: int = 0) -> IntegerConv:
   """Freezes a float conv ('half' padding) or transposed conv (stride s)."""
   kernel = np.asarray(kernel, np.float64)
@@ -57,7 +68,8 @@ def quantize_conv(kernel: np.ndarray, bias: np.ndarray, relu: bool,
   else:
     k = int_kernel.shape[0]
     pad = (k // 2, k // 2)
-  layer = IntegerConv(int_kernel, int_bias, shift, pad, transpose_stride or 1, relu)
+  layer = IntegerConv(int_kernel, int_bias, shift, pad, transpose_stride or 1,
+                      Activation(activation))
   column_sums = np.sum(np.abs(int_kernel), axis=(0, 1, 2))
   bound = np.max(column_sums) * ACTIVATION_LIMIT + np.max(np.abs(int_bias))
   if bound >= _EXACT_LIMIT:
@@ -81,20 +93,31 @@ def _conv_exact(x: np.ndarray, layer: IntegerConv) -> np.ndarray:
   return out + layer.bias
 
 
+def finish(layer: IntegerConv, acc: np.ndarray) -> np.ndarray:
+  """Accumulators -> the layer's fixed-point output (rescale, activation, clamp)."""
+  x = np.floor(acc / 2.0**layer.weight_shift)  # back to FRACTION_BITS: exact
+  if layer.activation == Activation.RELU:
+    x = np.maximum(x, 0.0)
+  elif layer.activation == Activation.LEAKY_RELU:
+    x = np.where(x >= 0, x, np.floor(x * LEAKY_SLOPE_NUMERATOR / 2.0**LEAKY_SLOPE_SHIFT))
+  return np.clip(x, -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+
+
+def dense(layer: IntegerConv, x: np.ndarray) -> np.ndarray:
+  """A 1x1 layer on fixed-point rows x (P, C_in) -> (P, C_out)."""
+  return finish(layer, x @ layer.kernel.reshape(-1, layer.kernel.shape[-1]) + layer.bias)
+
+
 def apply(layers: list[IntegerConv], x: np.ndarray) -> np.ndarray:
   """Runs the frozen network on fixed-point x (H, W, C), FRACTION_BITS bits."""
   x = np.clip(np.asarray(x, np.float64), -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
   for layer in layers:
-    acc = _conv_exact(x, layer)
-    x = np.floor(acc / 2.0**layer.weight_shift)  # back to FRACTION_BITS: exact
+    x = finish(layer, _conv_exact(x, layer))
     if layer.depth_to_space > 1:
       b = layer.depth_to_space
       h, w, c = x.shape
       x = x.reshape(h, w, b, b, c // (b * b)).transpose(0, 2, 1, 3, 4).reshape(
           h * b, w * b, c // (b * b))
-    if layer.relu:
-      x = np.maximum(x, 0.0)
-    x = np.clip(x, -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
   return x
 
 
@@ -109,7 +132,8 @@ def pack(layers: list[IntegerConv], prefix: str) -> dict[str, np.ndarray]:
     out[f"{prefix}{i}/kernel"] = layer.kernel
     out[f"{prefix}{i}/bias"] = layer.bias
     out[f"{prefix}{i}/meta"] = np.array(
-        [layer.weight_shift, *layer.pad, layer.depth_to_space, int(layer.relu)], np.int64)
+        [layer.weight_shift, *layer.pad, layer.depth_to_space, int(layer.activation)],
+        np.int64)
   return out
 
 
@@ -117,7 +141,7 @@ def unpack(arrays: dict[str, np.ndarray], prefix: str) -> list[IntegerConv]:
   layers = []
   while f"{prefix}{len(layers)}/meta" in arrays:
     i = len(layers)
-    shift, lo, hi, d2s, relu = (int(v) for v in arrays[f"{prefix}{i}/meta"])
+    shift, lo, hi, d2s, activation = (int(v) for v in arrays[f"{prefix}{i}/meta"])
     layers.append(IntegerConv(arrays[f"{prefix}{i}/kernel"], arrays[f"{prefix}{i}/bias"],
-                              shift, (lo, hi), d2s, bool(relu)))
+                              shift, (lo, hi), d2s, Activation(activation)))
   return layers

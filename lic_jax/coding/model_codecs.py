@@ -13,7 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from lic_jax.coding import integer_network, range_coder, tables
+from lic_jax.coding.integer_network import Activation
+from lic_jax.coding.wavefront import wavefront
 from lic_jax.entropy_models import GaussianConditional
+from lic_jax.layers import causal_offsets, raster_mask
 
 
 def _run(model, method):
@@ -86,37 +89,25 @@ class FactorizedPriorCodec:
     return np.asarray(self._synthesis(self.params, y_hat[None]))[0], {"y": q}
 
 
-class ScaleHyperpriorCodec:
-  """bmshj2018: z with the bottleneck tables, then y with Gaussian tables
-  indexed by the scales that the integer h_s computes from z^."""
+class _HyperpriorCodec:
+  """What the hyperprior codecs share: z with the bottleneck tables, y with
+  the Gaussian tables, the table of each element of y chosen by the integer
+  h_s from z^ (exactly, see integer_network)."""
 
   latents = ("z", "y")
+  # Activations of the frozen h_s: (hidden layers, last layer).
+  h_s_activations: tuple[Activation, Activation]
 
   @staticmethod
-  def freeze(model, params) -> dict[str, np.ndarray]:
-    arrays = {f"z/{k}": v for k, v in tables.factorized_table(
-        model.num_filters, params["entropy_bottleneck"]).items()}
-    gc = GaussianConditional()  # the models' conditional, with its defaults
-    scale_table = np.asarray(gc.scale_table)
-    arrays.update({f"y/{k}": v for k, v in tables.gaussian_table(
-        scale_table, gc.tail_mass).items()})
-    # Each scale is coded with the table scale nearest to it in log domain:
-    # index i covers (sqrt(s[i-1] s[i]), sqrt(s[i] s[i+1])]. CompressAI's rule
-    # (the smallest table scale >= the predicted one) cost ~3% more bits
-    # here, the nearest one matches the estimated rate to ~0.1%.
-    arrays["y/thresholds"] = integer_network.to_fixed(
-        np.sqrt(scale_table[:-1] * scale_table[1:]))
-    arrays["z/medians_fixed"] = integer_network.to_fixed(arrays["z/medians"])
-    hs = params["hyper_synthesis"]
-    layers = [
-        integer_network.quantize_conv(hs["ConvTranspose_0"]["kernel"],
-                                      hs["ConvTranspose_0"]["bias"], True, 2),
-        integer_network.quantize_conv(hs["ConvTranspose_1"]["kernel"],
-                                      hs["ConvTranspose_1"]["bias"], True, 2),
-        integer_network.quantize_conv(hs["Conv_0"]["conv"]["kernel"],
-                                      hs["Conv_0"]["conv"]["bias"], True),
-    ]
-    arrays.update(integer_network.pack(layers, "h_s/"))
+  def analyze(m, x):
+    """(y, z) of an image batch."""
+    raise NotImplementedError
+
+  @classmethod
+  def freeze(cls, model, params) -> dict[str, np.ndarray]:
+    arrays = _hyperprior_tables(model, params)
+    arrays.update(integer_network.pack(
+        _integer_hyper_synthesis(params["hyper_synthesis"], *cls.h_s_activations), "h_s/"))
     return arrays
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
@@ -126,7 +117,7 @@ class ScaleHyperpriorCodec:
     self.thresholds = arrays["y/thresholds"]
     self.medians_fixed = arrays["z/medians_fixed"]
     self.hyper_synthesis = integer_network.unpack(arrays, "h_s/")
-    self._analysis = _run(model, _analyze_hyperprior)
+    self._analysis = _run(model, type(self).analyze)
     self._synthesis = _run(model, lambda m, y: m.synthesis(y))
 
   def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
@@ -134,39 +125,241 @@ class ScaleHyperpriorCodec:
     return {"z": (height // f, width // f, self.model.num_filters),
             "y": (height // (f // 4), width // (f // 4), self.model.num_latents)}
 
-  def scale_indexes(self, q_z: np.ndarray) -> np.ndarray:
-    """Table index of every element of y, from z^ = q_z + median, exactly."""
+  def hyper_parameters(self, q_z: np.ndarray) -> np.ndarray:
+    """h_s(z^) in fixed point, exactly, from z^ = q_z + median."""
     z_fixed = q_z * float(1 << integer_network.FRACTION_BITS) + self.medians_fixed
-    scales = integer_network.apply(self.hyper_synthesis, z_fixed)
-    return np.searchsorted(self.thresholds, scales, side="left").astype(np.int32)
+    return integer_network.apply(self.hyper_synthesis, z_fixed)
+
+  def scale_indexes(self, scales_fixed: np.ndarray) -> np.ndarray:
+    """Table index of each fixed-point scale (nearest table scale in log domain)."""
+    return np.searchsorted(self.thresholds, scales_fixed, side="left").astype(np.int32)
+
+  def _analyze(self, x: jax.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(y, q_z) of an image batch."""
+    y, z = (np.asarray(v) for v in self._analysis(self.params, x))
+    return y, np.round(z - self.z_coder.medians).astype(np.int32)
+
+
+class ScaleHyperpriorCodec(_HyperpriorCodec):
+  """bmshj2018: q = round(y) coded with the table of the scale h_s(z^)."""
+
+  h_s_activations = (Activation.RELU, Activation.RELU)
+
+  @staticmethod
+  def analyze(m, x):
+    y = m.analysis(x)
+    return y, m.hyper_analysis(jnp.abs(y))
+
+  def _indexes(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
+    indexes = self.scale_indexes(self.hyper_parameters(q_z))
+    if indexes.shape != tuple(expected):
+      raise ValueError(f"scale indexes {indexes.shape} do not match y {tuple(expected)}")
+    return indexes
 
   def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
-    y, z = (np.asarray(v) for v in self._analysis(self.params, x))
+    y, q_z = self._analyze(x)
     q_y = np.round(y).astype(np.int32)
-    q_z = np.round(z - self.z_coder.medians).astype(np.int32)
     out = []
     for qy, qz in zip(q_y, q_z):
-      indexes = self.scale_indexes(qz)
+      indexes = self._indexes(qz, qy.shape)
       streams = [self.z_coder.encode(qz), self.y_coder.encode(qy, indexes)]
       out.append((streams, {"z": qz, "y": qy}))
     return out
 
   def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
     q_z = self.z_coder.decode(streams[0], shapes["z"])
-    indexes = self.scale_indexes(q_z)
-    if indexes.shape != shapes["y"]:
-      raise ValueError(f"scale indexes {indexes.shape} do not match y {shapes['y']}")
-    q_y = self.y_coder.decode(streams[1], indexes)
+    q_y = self.y_coder.decode(streams[1], self._indexes(q_z, shapes["y"]))
     x_hat = self._synthesis(self.params, q_y[None].astype(np.float32))
     return np.asarray(x_hat)[0], {"z": q_z, "y": q_y}
 
 
-def _analyze_hyperprior(m, x):
-  y = m.analysis(x)
-  return y, m.hyper_analysis(jnp.abs(y))
+def _hyperprior_tables(model, params) -> dict[str, np.ndarray]:
+  """Bottleneck tables for z, Gaussian tables and scale thresholds for y."""
+  arrays = {f"z/{k}": v for k, v in tables.factorized_table(
+      model.num_filters, params["entropy_bottleneck"]).items()}
+  gc = GaussianConditional()  # the models' conditional, with its defaults
+  scale_table = np.asarray(gc.scale_table)
+  arrays.update({f"y/{k}": v for k, v in tables.gaussian_table(
+      scale_table, gc.tail_mass).items()})
+  # Each scale is coded with the table scale nearest to it in log domain:
+  # index i covers (sqrt(s[i-1] s[i]), sqrt(s[i] s[i+1])]. CompressAI's rule
+  # (the smallest table scale >= the predicted one) cost ~3% more bits
+  # here, the nearest one matches the estimated rate to ~0.1%.
+  arrays["y/thresholds"] = integer_network.to_fixed(
+      np.sqrt(scale_table[:-1] * scale_table[1:]))
+  arrays["z/medians_fixed"] = integer_network.to_fixed(arrays["z/medians"])
+  return arrays
+
+
+def _integer_hyper_synthesis(hs, hidden: Activation, last: Activation):
+  """h_s (deconv, deconv, conv3x3) frozen into fixed point."""
+  return [
+      integer_network.quantize_conv(hs["ConvTranspose_0"]["kernel"],
+                                    hs["ConvTranspose_0"]["bias"], hidden, 2),
+      integer_network.quantize_conv(hs["ConvTranspose_1"]["kernel"],
+                                    hs["ConvTranspose_1"]["bias"], hidden, 2),
+      integer_network.quantize_conv(hs["Conv_0"]["conv"]["kernel"],
+                                    hs["Conv_0"]["conv"]["bias"], last),
+  ]
+
+
+class MeanScaleHyperpriorCodec(_HyperpriorCodec):
+  """mbt2018_mean: q = round(y - mu) with the Gaussian table of sigma,
+  (sigma, mu) = h_s(z^) in fixed point. The decoded latent is q + mu."""
+
+  h_s_activations = (Activation.LEAKY_RELU, Activation.NONE)
+
+  @staticmethod
+  def analyze(m, x):
+    y = m.analysis(x)
+    return y, m.hyper_analysis(y)
+
+  def _hyper_for(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
+    """hyper_parameters(q_z), checked against the shape of y."""
+    hyper = self.hyper_parameters(q_z)
+    if hyper.shape[:2] != expected[:2] or hyper.shape[2] != 2 * self.model.num_latents:
+      raise ValueError(f"hyper parameters {hyper.shape} do not match y {expected}")
+    return hyper
+
+  def _y_parameters(self, q_z: np.ndarray, expected: tuple[int, ...]):
+    """(scale indexes, fixed-point means) of y."""
+    hyper = self._hyper_for(q_z, expected)
+    m = self.model.num_latents
+    return self.scale_indexes(hyper[..., :m]), hyper[..., m:]
+
+  def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
+    y, q_z = self._analyze(x)
+    out = []
+    for yi, qz in zip(y, q_z):
+      indexes, means = self._y_parameters(qz, yi.shape)
+      qy = np.round(yi - _from_fixed(means)).astype(np.int32)
+      streams = [self.z_coder.encode(qz), self.y_coder.encode(qy, indexes)]
+      out.append((streams, {"z": qz, "y": qy, "y_hat": _dequantize(qy, means)}))
+    return out
+
+  def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
+    q_z = self.z_coder.decode(streams[0], shapes["z"])
+    indexes, means = self._y_parameters(q_z, shapes["y"])
+    q_y = self.y_coder.decode(streams[1], indexes)
+    y_hat = _dequantize(q_y, means)
+    x_hat = self._synthesis(self.params, y_hat[None])
+    return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
+
+
+def _from_fixed(x: np.ndarray) -> np.ndarray:
+  return x / float(1 << integer_network.FRACTION_BITS)
+
+
+def _dequantize(q: np.ndarray, means_fixed: np.ndarray) -> np.ndarray:
+  """y^ = q + mu as float32; exact, since mu has FRACTION_BITS fraction bits."""
+  return _from_fixed(q * float(1 << integer_network.FRACTION_BITS)
+                     + means_fixed).astype(np.float32)
+
+
+class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
+  """mbt2018: like mbt2018_mean, but the Gaussian parameters of each latent
+  also depend on its already-coded neighbours (masked 5x5 context), so y is
+  coded in the wavefront order of lic_jax.coding.wavefront. Each step
+  computes the parameters of all its positions in one batch of exact
+  fixed-point matrix products and range-codes them in one call; the encoder
+  runs the same steps, so both sides see identical parameters."""
+
+  @staticmethod
+  def freeze(model, params) -> dict[str, np.ndarray]:
+    arrays = MeanScaleHyperpriorCodec.freeze(model, params)
+    ctx = params["context_prediction"]
+    k = ctx["kernel"].shape[0]
+    masked = np.asarray(ctx["kernel"]) * raster_mask(k)[:, :, None, None]
+    arrays.update(integer_network.pack(
+        [integer_network.quantize_conv(masked, ctx["bias"], Activation.NONE)], "context/"))
+    ep = params["entropy_parameters"]
+    names = sorted(ep, key=lambda n: int(n.split("_")[1]))
+    layers = [integer_network.quantize_conv(
+        ep[n]["conv"]["kernel"], ep[n]["conv"]["bias"],
+        Activation.NONE if n == names[-1] else Activation.LEAKY_RELU) for n in names]
+    arrays.update(integer_network.pack(layers, "entropy_parameters/"))
+    return arrays
+
+  def __init__(self, model, params, arrays: dict[str, np.ndarray]):
+    super().__init__(model, params, arrays)
+    (self.context,) = integer_network.unpack(arrays, "context/")
+    self.entropy_parameters = integer_network.unpack(arrays, "entropy_parameters/")
+    k = self.context.kernel.shape[0]
+    self.kernel_size = k
+    self.offsets = causal_offsets(k)
+    m = model.num_latents
+    # Only the visible taps, flattened like the gathered context patches.
+    self.context_matrix = self.context.kernel[self.offsets[:, 0] + k // 2,
+                                              self.offsets[:, 1] + k // 2].reshape(-1, 2 * m)
+    first = self.entropy_parameters[0].kernel.reshape(4 * m, -1)
+    self.first_hyper, self.first_context = first[:2 * m], first[2 * m:]
+
+  def _run_wavefront(self, hyper: np.ndarray, code_step):
+    """Visits the wavefront; code_step(rows, cols, indexes, means) -> q for
+    those positions. Returns q (h, w, M) and the fixed-point y^."""
+    h, w, _ = hyper.shape
+    m, pad = self.model.num_latents, self.kernel_size // 2
+    one = float(1 << integer_network.FRACTION_BITS)
+    # The hyper half of the first entropy-parameter layer, for all positions
+    # at once (exact, like every product here); the context half per step.
+    hyper_acc = hyper.reshape(h * w, 2 * m) @ self.first_hyper + self.entropy_parameters[0].bias
+    y_fixed = np.zeros((h + 2 * pad, w + 2 * pad, m), np.float64)
+    q = np.zeros((h, w, m), np.int32)
+    di, dj = self.offsets[:, 0], self.offsets[:, 1]
+    for rows, cols in wavefront(h, w, self.kernel_size).steps:
+      patches = y_fixed[rows[:, None] + di + pad, cols[:, None] + dj + pad]
+      context = integer_network.finish(
+          self.context, patches.reshape(len(rows), -1) @ self.context_matrix
+          + self.context.bias)
+      e = integer_network.finish(self.entropy_parameters[0],
+                                 hyper_acc[rows * w + cols] + context @ self.first_context)
+      for layer in self.entropy_parameters[1:]:
+        e = integer_network.dense(layer, e)
+      means = e[:, m:]
+      q_step = code_step(rows, cols, self.scale_indexes(e[:, :m]), means)
+      q[rows, cols] = q_step
+      y_fixed[rows + pad, cols + pad] = q_step * one + means
+    return q, y_fixed[pad:pad + h, pad:pad + w]
+
+  def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
+    y, q_z = self._analyze(x)
+    out = []
+    for yi, qz in zip(y, q_z):
+      hyper = self._hyper_for(qz, yi.shape)
+      symbols, indexes = [], []
+
+      def code_step(rows, cols, idx, means, yi=yi):
+        q_step = np.round(yi[rows, cols] - _from_fixed(means)).astype(np.int32)
+        symbols.append(q_step.ravel())
+        indexes.append(idx.ravel())
+        return q_step
+
+      qy, y_fixed = self._run_wavefront(hyper, code_step)
+      y_stream = self.y_coder.encode(np.concatenate(symbols), np.concatenate(indexes))
+      y_hat = _from_fixed(y_fixed).astype(np.float32)
+      out.append(([self.z_coder.encode(qz), y_stream], {"z": qz, "y": qy, "y_hat": y_hat}))
+    return out
+
+  def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
+    q_z = self.z_coder.decode(streams[0], shapes["z"])
+    hyper = self._hyper_for(q_z, shapes["y"])
+    decoder = range_coder.IncrementalDecoder(streams[1], self.y_coder.lookup)
+    offsets = self.y_coder.offsets
+
+    def code_step(rows, cols, idx, means):
+      del rows, cols, means
+      return decoder.decode(idx) + offsets[idx]
+
+    q_y, y_fixed = self._run_wavefront(hyper, code_step)
+    decoder.finish()
+    y_hat = _from_fixed(y_fixed).astype(np.float32)
+    x_hat = self._synthesis(self.params, y_hat[None])
+    return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
 CODECS = {
     "bls2017": FactorizedPriorCodec,
     "bmshj2018": ScaleHyperpriorCodec,
+    "mbt2018_mean": MeanScaleHyperpriorCodec,
+    "mbt2018": JointAutoregressiveCodec,
 }

@@ -69,3 +69,22 @@ def decode(data: bytes, indexes: np.ndarray, lookup: np.ndarray) -> np.ndarray:
   handle, values = tfc.entropy_decode_index(handle, flat, [flat.shape[0]], tf.int32)
   tfc.entropy_decode_finalize(handle)
   return values.numpy().reshape(indexes.shape)
+
+
+class IncrementalDecoder:
+  """Decodes one stream in several calls, for models whose next indexes
+  depend on the values decoded so far (the autoregressive context model)."""
+
+  def __init__(self, data: bytes, lookup: np.ndarray):
+    self._tf, self._tfc = _ops()
+    self._handle = self._tfc.create_range_decoder(data, lookup)
+
+  def decode(self, indexes: np.ndarray) -> np.ndarray:
+    """The next indexes.size values, each coded with the row of its index."""
+    flat = indexes.astype(np.int32).ravel()
+    self._handle, values = self._tfc.entropy_decode_index(
+        self._handle, flat, [flat.shape[0]], self._tf.int32)
+    return values.numpy().reshape(indexes.shape)
+
+  def finish(self) -> None:
+    self._tfc.entropy_decode_finalize(self._handle)

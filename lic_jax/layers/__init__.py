@@ -3,6 +3,7 @@
 from lic_jax.layers.bounds import lower_bound
 from lic_jax.layers.conv import Conv, ConvTranspose, subpixel_conv_transpose
 from lic_jax.layers.gdn import GDN, IGDN
+from lic_jax.layers.masked_conv import MaskedConv, causal_offsets, raster_mask
 
-__all__ = ["Conv", "ConvTranspose", "GDN", "IGDN", "lower_bound",
-           "subpixel_conv_transpose"]
+__all__ = ["GDN", "IGDN", "Conv", "ConvTranspose", "MaskedConv", "causal_offsets",
+           "lower_bound", "raster_mask", "subpixel_conv_transpose"]

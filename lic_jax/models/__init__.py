@@ -4,10 +4,14 @@ import flax.linen as nn
 
 from lic_jax.models.bls2017 import FactorizedPrior
 from lic_jax.models.bmshj2018 import ScaleHyperprior
+from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
+                                    MeanScaleHyperprior)
 
 MODELS = {
     "bls2017": FactorizedPrior,
     "bmshj2018": ScaleHyperprior,
+    "mbt2018_mean": MeanScaleHyperprior,
+    "mbt2018": JointAutoregressiveHierarchicalPriors,
 }
 
 
@@ -28,5 +32,6 @@ def model_from_config(config) -> nn.Module:
   return model_from_spec(config.model)
 
 
-__all__ = ["MODELS", "FactorizedPrior", "ScaleHyperprior", "build_model",
+__all__ = ["MODELS", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
+           "MeanScaleHyperprior", "ScaleHyperprior", "build_model",
            "model_from_config", "model_from_spec"]

@@ -7,9 +7,19 @@ Layer order as published (Balle 2018, figure 4; Minnen 2018, figure 4):
   h_a: conv3x3/1 N, ReLU, conv5x5/2 N, ReLU, conv5x5/2 N
   h_s: deconv5x5/2 N, ReLU, deconv5x5/2 N, ReLU, conv3x3/1 M, ReLU
 
+Minnen 2018 (figure 4) predicts means as well as scales, so its hyper
+transforms use leaky ReLUs, h_a sees y itself (not |y|), and h_s ends with
+2M channels (scales, then means):
+
+  h_a: conv3x3/1 N, LReLU, conv5x5/2 N, LReLU, conv5x5/2 N
+  h_s: deconv5x5/2 M, LReLU, deconv5x5/2 3M/2, LReLU, conv3x3/1 2M
+  entropy parameters (joint model): 1x1 convs 10M/3, LReLU, 8M/3, LReLU, 2M
+
 A stride-1 transposed convolution is an ordinary convolution, so the last
 layer of h_s is written as one.
 """
+
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
@@ -72,3 +82,49 @@ class HyperSynthesisTransform(nn.Module):
     z = nn.relu(ConvTranspose(self.num_filters)(z))
     z = Conv(self.num_outputs, kernel_size=3, stride=1)(z)
     return nn.relu(z) if self.final_relu else z
+
+
+# PyTorch's (and CompressAI's) default negative slope.
+LEAKY_RELU_SLOPE = 0.01
+
+
+def leaky_relu(x: jax.Array) -> jax.Array:
+  return nn.leaky_relu(x, LEAKY_RELU_SLOPE)
+
+
+class MeanScaleHyperAnalysis(nn.Module):
+  """Minnen's h_a: latent (B, h, w, M) -> hyper-latent (B, h/4, w/4, N)."""
+
+  num_filters: int
+
+  @nn.compact
+  def __call__(self, y: jax.Array) -> jax.Array:
+    z = leaky_relu(Conv(self.num_filters, kernel_size=3, stride=1)(y))
+    z = leaky_relu(Conv(self.num_filters)(z))
+    return Conv(self.num_filters)(z)
+
+
+class MeanScaleHyperSynthesis(nn.Module):
+  """Minnen's h_s: hyper-latent (B, h/4, w/4, N) -> (B, h, w, 2M)."""
+
+  num_latents: int
+
+  @nn.compact
+  def __call__(self, z: jax.Array) -> jax.Array:
+    m = self.num_latents
+    z = leaky_relu(ConvTranspose(m)(z))
+    z = leaky_relu(ConvTranspose(m * 3 // 2)(z))
+    return Conv(2 * m, kernel_size=3, stride=1)(z)
+
+
+class EntropyParameters(nn.Module):
+  """1x1 convolutions (hyper params ++ context) -> (B, h, w, num_outputs)."""
+
+  hidden: Sequence[int]
+  num_outputs: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    for width in self.hidden:
+      x = leaky_relu(Conv(width, kernel_size=1, stride=1)(x))
+    return Conv(self.num_outputs, kernel_size=1, stride=1)(x)

@@ -1,0 +1,33 @@
+r"""Equal-budget comparison of the priors: bmshj2018 vs mbt2018_mean vs mbt2018.
+
+  python -m lic_jax.train --config configs/prior_comparison_cpu.py:mbt2018
+
+Small widths (N=32, M=48) and 1,500 steps of 8 128x128 crops at lambda=0.0067,
+so that all three fit a few minutes each on 2 CPU cores; same seed, data,
+schedule and evaluation (all 24 Kodak images) for every model.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import base  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def get_config(model: str = "mbt2018"):
+  c = base.get_config()
+  c.model = {"name": model, "num_filters": 32, "num_latents": 48, "simplified_gdn": False}
+  c.workdir = f"runs/prior-comparison/{model}"
+  c.lmbda = 0.0067
+  c.data.crop_size = 128
+  c.data.batch_size = 8
+  c.num_steps = 1500
+  c.learning_rate = 1e-3
+  c.lr_drop_steps = (1300,)
+  c.aux_learning_rate = 1e-2
+  c.log_every = 100
+  c.checkpoint_every = 500
+  c.eval.directory = os.path.join(
+      os.environ.get("LIC_JAX_DATA", os.path.join("..", "shared", "data")), "kodak")
+  c.eval.every = 0
+  return c

@@ -1,0 +1,131 @@
+"""Minnen, Balle & Toderici (2018): joint autoregressive and hierarchical priors.
+
+Mean-scale hyperprior (`mbt2018_mean`):
+
+    y = g_a(x);  z = h_a(y);  z~ = Q(z);  (sigma, mu) = h_s(z~)
+    y~ = Q(y - mu) + mu;  x^ = g_s(y~)
+    R = -sum log2 N(y~ | mu, sigma^2) * U(-1/2, 1/2) - sum log2 p(z~)
+
+Joint model (`mbt2018`): the Gaussian parameters of y_i also depend on the
+already-coded neighbours through a 5x5 masked convolution (mask 'A', raster
+order) of y~:
+
+    (sigma_i, mu_i) = e(h_s(z~)_i, c(y~_{<i}))
+
+with e the 1x1-convolution entropy-parameters network. In training Q adds
+uniform noise and one noisy y~ feeds the context model, the likelihood and
+g_s alike. In evaluation the context is computed from round(y) (as in
+CompressAI), since the exact y~ needs the sequential decoding order of
+lic_jax.coding; the real codec computes every context from the coded y~
+(see `latent_parameters`, which the codec's rate estimate uses too).
+"""
+
+from typing import ClassVar
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lic_jax.entropy_models import EntropyBottleneck, GaussianConditional
+from lic_jax.layers import MaskedConv
+from lic_jax.models.base import bits_per_image, check_image_batch, model_output
+from lic_jax.models.transforms import (
+    AnalysisTransform, EntropyParameters, MeanScaleHyperAnalysis,
+    MeanScaleHyperSynthesis, SynthesisTransform)
+
+
+def split_scales_means(params: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(..., 2M) -> scales (..., M), means (..., M): CompressAI's channel order."""
+  scales, means = jnp.split(params, 2, axis=-1)
+  return scales, means
+
+
+class MeanScaleHyperprior(nn.Module):
+  """Attributes: N (transform width) and M (latent channels)."""
+
+  num_filters: int = 192
+  num_latents: int = 192
+  simplified_gdn: bool = False
+
+  downsampling: ClassVar[int] = 64
+
+  def setup(self):
+    self.analysis = AnalysisTransform(self.num_filters, self.num_latents,
+                                      self.simplified_gdn)
+    self.synthesis = SynthesisTransform(self.num_filters,
+                                        simplified_gdn=self.simplified_gdn)
+    self.hyper_analysis = MeanScaleHyperAnalysis(self.num_filters)
+    self.hyper_synthesis = MeanScaleHyperSynthesis(self.num_latents)
+    self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
+    self.gaussian_conditional = GaussianConditional()
+
+  def __call__(self, x: jax.Array, training: bool = False) -> dict:
+    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64."""
+    check_image_batch(x, self.downsampling)
+    y = self.analysis(x)
+    z_hat, z_likelihood = self.entropy_bottleneck(self.hyper_analysis(y), training)
+    scales, means = split_scales_means(self.hyper_synthesis(z_hat))
+    y_hat, y_likelihood = self.gaussian_conditional(y, scales, means, training)
+    return model_output(self.synthesis(y_hat), {"y": y_likelihood, "z": z_likelihood})
+
+  def aux_loss(self) -> jax.Array:
+    return self.entropy_bottleneck.aux_loss()
+
+
+class JointAutoregressiveHierarchicalPriors(nn.Module):
+  """Attributes: N, M, and the hidden widths of the entropy-parameters
+  network (default (10M/3, 8M/3): 640, 512 for M=192)."""
+
+  num_filters: int = 192
+  num_latents: int = 192
+  entropy_hidden: tuple[int, ...] = ()
+  context_kernel_size: int = 5
+  simplified_gdn: bool = False
+
+  downsampling: ClassVar[int] = 64
+
+  def setup(self):
+    m = self.num_latents
+    self.analysis = AnalysisTransform(self.num_filters, m, self.simplified_gdn)
+    self.synthesis = SynthesisTransform(self.num_filters,
+                                        simplified_gdn=self.simplified_gdn)
+    self.hyper_analysis = MeanScaleHyperAnalysis(self.num_filters)
+    self.hyper_synthesis = MeanScaleHyperSynthesis(m)
+    self.context_prediction = MaskedConv(2 * m, self.context_kernel_size, "A")
+    self.entropy_parameters = EntropyParameters(
+        tuple(self.entropy_hidden) or (m * 10 // 3, m * 8 // 3), 2 * m)
+    self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
+    self.gaussian_conditional = GaussianConditional()
+
+  def latent_parameters(self, y_hat: jax.Array, z_hat: jax.Array):
+    """(scales, means) of every element of y given the coded y~ and z~."""
+    hyper = self.hyper_synthesis(z_hat)
+    context = self.context_prediction(y_hat)
+    return split_scales_means(
+        self.entropy_parameters(jnp.concatenate([hyper, context], axis=-1)))
+
+  def coded_bits(self, y_hat: jax.Array, z_hat: jax.Array) -> jax.Array:
+    """Bits per image that the model assigns to coded latents (y~, z~): the
+    rate the real codec should reach, each context computed from y~."""
+    scales, means = self.latent_parameters(y_hat, z_hat)
+    return bits_per_image({
+        "y": self.gaussian_conditional.likelihood(y_hat, scales, means),
+        "z": self.entropy_bottleneck.likelihood(z_hat)})
+
+  def __call__(self, x: jax.Array, training: bool = False) -> dict:
+    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64."""
+    check_image_batch(x, self.downsampling)
+    y = self.analysis(x)
+    z_hat, z_likelihood = self.entropy_bottleneck(self.hyper_analysis(y), training)
+    gc = self.gaussian_conditional
+    if training:
+      y_hat = y + jax.random.uniform(self.make_rng("noise"), y.shape, y.dtype, -0.5, 0.5)
+      scales, means = self.latent_parameters(y_hat, z_hat)
+    else:
+      scales, means = self.latent_parameters(gc.quantize(y), z_hat)
+      y_hat = gc.quantize(y, means)
+    y_likelihood = gc.likelihood(y_hat, scales, means)
+    return model_output(self.synthesis(y_hat), {"y": y_likelihood, "z": z_likelihood})
+
+  def aux_loss(self) -> jax.Array:
+    return self.entropy_bottleneck.aux_loss()

@@ -1,0 +1,40 @@
+"""Every shipped config builds its model and fits the mesh it asks for."""
+
+import glob
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import ROOT, load_config
+from lic_jax import parallel
+from lic_jax.models import MODELS, model_from_config
+
+CONFIGS = sorted(os.path.relpath(p, os.path.join(ROOT, "configs"))[:-3]
+                 for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.py"), recursive=True))
+
+
+@pytest.mark.parametrize("name", [c for c in CONFIGS if c != "base"])
+def test_config_builds_its_model(name):
+  config = load_config(name)
+  assert config.model.name in MODELS
+  model = model_from_config(config)
+  size = model.downsampling
+  shapes = jax.eval_shape(
+      lambda: model.init({"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)},
+                         np.zeros((1, size, size, 3), np.float32), training=True))
+  assert jax.tree_util.tree_leaves(shapes)
+  assert parallel.mesh_shape(dict(config.mesh), 16)["data"] == 16
+
+
+@pytest.mark.parametrize("name", ["mbt2018_mean", "mbt2018"])
+def test_minnen_configs_use_the_paper_widths(name):
+  config = load_config(name)
+  assert (config.model.num_filters, config.model.num_latents) == (192, 192)
+
+
+def test_paper_scale_configs_split_their_batch_over_their_slice():
+  assert load_config("tpu/bmshj2018_192_320").data.batch_size // 16 == 8
+  assert load_config("gpu/bmshj2018_192_320").data.batch_size // 8 == 8
+  assert load_config("tpu/bmshj2018_192_320").distributed
