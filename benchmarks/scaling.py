@@ -29,8 +29,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Devices of the slice each paper-scale config is written for.
-TARGET_DEVICES = {"tpu/bmshj2018_192_320": 16, "gpu/bmshj2018_192_320": 8,
-                  "tpu/mbt2018": 16}
+TARGET_DEVICES = {"tpu/v5e16_bmshj2018": 16, "tpu/v5e16_mbt2018": 16,
+                  "gpu/x8_bmshj2018": 8}
 
 
 def load_config(name: str):

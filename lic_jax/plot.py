@@ -4,7 +4,9 @@ r"""Rate-distortion plots from CompressAI-schema results files.
       --output results/kodak_rd.png [--metric psnr-rgb|ms-ssim-rgb|both]
 
 Draws quality against bpp, one curve per file (its "name"), with markers at
-the measured points. MS-SSIM is drawn in dB, -10 log10(1 - MS-SSIM), as in
+the measured points; files under a directory named `reference` (such as
+../shared/reference/kodak) are dashed and labelled "(ref)". --max-bpp
+limits the rate axis (points beyond it are left out). MS-SSIM is drawn in dB, -10 log10(1 - MS-SSIM), as in
 the papers. The format follows the output's extension (.png, .svg, .pdf).
 """
 
@@ -28,11 +30,12 @@ def load(path: str) -> dict:
   if "results" not in doc or "bpp" not in doc["results"]:
     raise ValueError(f"{path} is not a results file (no results.bpp)")
   doc.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+  doc["is_reference"] = "reference" in os.path.normpath(os.path.abspath(path)).split(os.sep)
   return doc
 
 
 def plot(docs: list[dict], output: str, metrics: tuple[str, ...] = ("psnr-rgb",),
-         title: str = "") -> None:
+         title: str = "", max_bpp: float | None = None) -> None:
   """One panel per metric, one curve per results document."""
   fig, axes = plt.subplots(1, len(metrics), figsize=(6.4 * len(metrics), 4.8),
                            squeeze=False)
@@ -48,8 +51,12 @@ def plot(docs: list[dict], output: str, metrics: tuple[str, ...] = ("psnr-rgb",)
       if metric.startswith("ms-ssim"):
         quality = -10.0 * np.log10(1.0 - quality)
       order = np.argsort(bpp)
+      if max_bpp is not None:
+        order = order[bpp[order] <= max_bpp]
+      reference = doc.get("is_reference", False)
       ax.plot(bpp[order], quality[order], marker="o", markersize=3 if len(bpp) > 1 else 7,
-              color=colors[i % len(colors)], label=doc["name"])
+              color=colors[i % len(colors)], linestyle="--" if reference else "-",
+              label=doc["name"] + (" (ref)" if reference else ""))
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel(_LABELS.get(metric, metric))
     ax.grid(True, alpha=0.3)
@@ -70,10 +77,11 @@ def main(argv=None) -> None:
   parser.add_argument("--metric", default="psnr-rgb",
                       choices=["psnr-rgb", "ms-ssim-rgb", "both"])
   parser.add_argument("--title", default="")
+  parser.add_argument("--max-bpp", type=float, default=None, help="right end of the rate axis")
   args = parser.parse_args(argv)
   metrics = ("psnr-rgb", "ms-ssim-rgb") if args.metric == "both" else (args.metric,)
   try:
-    plot([load(p) for p in args.results], args.output, metrics, args.title)
+    plot([load(p) for p in args.results], args.output, metrics, args.title, args.max_bpp)
   except (OSError, ValueError) as e:
     sys.exit(f"error: {e}")
   print(f"wrote {args.output}")

@@ -12,7 +12,8 @@ from lic_jax import parallel
 from lic_jax.models import MODELS, model_from_config
 
 CONFIGS = sorted(os.path.relpath(p, os.path.join(ROOT, "configs"))[:-3]
-                 for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.py"), recursive=True))
+                 for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.py"), recursive=True)
+                 if "def get_config" in open(p).read())
 
 
 @pytest.mark.parametrize("name", [c for c in CONFIGS if c != "base"])
@@ -35,6 +36,8 @@ def test_minnen_configs_use_the_paper_widths(name):
 
 
 def test_paper_scale_configs_split_their_batch_over_their_slice():
-  assert load_config("tpu/bmshj2018_192_320").data.batch_size // 16 == 8
-  assert load_config("gpu/bmshj2018_192_320").data.batch_size // 8 == 8
-  assert load_config("tpu/bmshj2018_192_320").distributed
+  for name in ("tpu/v5e16_bmshj2018", "tpu/v5e16_mbt2018"):
+    config = load_config(name)
+    assert config.data.batch_size // 16 == 8 and config.distributed
+  assert load_config("gpu/x8_bmshj2018").data.batch_size // 8 == 8
+  assert load_config("tpu/v5e16_mbt2018").model.num_latents == 320

@@ -31,3 +31,21 @@ def test_plot_refuses_a_file_that_is_not_results(tmp_path):
   result = subprocess.run([sys.executable, "-m", "lic_jax.plot", str(bad), "--output",
                            str(tmp_path / "x.png")], cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0 and "not a results file" in result.stderr
+
+
+def test_reference_curves_are_dashed_and_max_bpp_cuts_the_axis(reference_dir, tmp_path):
+  ours = tmp_path / "ours.json"
+  ours.write_text('{"name": "ours", "results": {"bpp": [0.2, 0.5, 3.0], '
+                  '"psnr-rgb": [27.0, 30.0, 40.0]}}')
+  output = tmp_path / "rd.svg"
+  subprocess.run([sys.executable, "-m", "lic_jax.plot", str(ours),
+                  os.path.join(reference_dir, "jpeg.json"), "--output", str(output),
+                  "--max-bpp", "1.0"], cwd=ROOT, check=True, capture_output=True)
+  text = output.read_text()
+  assert "JPEG (ref)" in text and "ours" in text and "stroke-dasharray" in text
+  # The point at 3 bpp is left out, so no tick reaches 3 (SVG keeps tick
+  # labels as comments); without --max-bpp there is one.
+  assert "<!-- 3.0 -->" not in text and "<!-- 1.0 -->" in text
+  subprocess.run([sys.executable, "-m", "lic_jax.plot", str(ours), "--output", str(output)],
+                 cwd=ROOT, check=True, capture_output=True)
+  assert "<!-- 3.0 -->" in output.read_text()
