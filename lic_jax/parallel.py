@@ -101,12 +101,11 @@ def state_shardings(abstract_state: Any, mesh: Mesh, fsdp_min_size: int) -> Any:
       abstract_state)
 
 
-def local_batch_size(global_batch: int, mesh: Mesh) -> int:
-  """This process's share of the global batch; checks that it divides."""
+def check_batch_size(global_batch: int, mesh: Mesh) -> None:
+  """Raises a ValueError naming both unless the mesh splits the batch evenly."""
   if global_batch % mesh.size:
     raise ValueError(f"batch size {global_batch} is not a multiple of the "
                      f"{mesh.size} devices of mesh {dict(mesh.shape)}")
-  return global_batch // jax.process_count()
 
 
 def global_batch(local: np.ndarray, sharding: NamedSharding) -> jax.Array:

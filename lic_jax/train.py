@@ -115,7 +115,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   lead = jax.process_index() == 0
   mesh = parallel.make_mesh(config.mesh)
   batch_sharding = parallel.batch_sharding(mesh)
-  parallel.local_batch_size(config.data.batch_size, mesh)
+  parallel.check_batch_size(config.data.batch_size, mesh)
   model = model_from_config(config)
   optimizer = make_optimizer(config)
   dataset = data_lib.build_dataset(config, jax.process_index(), jax.process_count())

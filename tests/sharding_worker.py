@@ -132,9 +132,16 @@ def check_train(workdir):
     refused = ""
   except ValueError as e:
     refused = str(e)
-  config.mesh.data = -1
+  config.mesh.data, config.data.batch_size = -1, 12   # 12 does not split 8 ways
+  try:
+    train(config, workdir)
+    refused_batch = ""
+  except ValueError as e:
+    refused_batch = str(e)
+  config.data.batch_size = 8
   second = train(config, workdir)["losses"]
   return {"first": sorted(first), "second": sorted(second), "refused": refused,
+          "refused_batch": refused_batch,
           "finite": all(np.isfinite(v) for v in [*first.values(), *second.values()])}
 
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import jax
 import pytest
 
 from lic_jax import parallel
@@ -55,12 +56,15 @@ def test_train_runs_sharded_and_resumes_on_another_mesh(tmp_path):
   r = _run_worker("train", tmp_path)
   assert r["first"] == [1, 2] and r["second"] == [3, 4] and r["finite"]
   assert "does not fit 8 devices" in r["refused"]
+  assert "batch size 12 is not a multiple of the 8 devices" in r["refused_batch"]
 
 
 def test_mesh_shape_resolution_and_errors():
   assert parallel.mesh_shape({"data": -1}, 8) == {"data": 8}
   assert parallel.mesh_shape({"data": -1, "fsdp": 2}, 8) == {"data": 4, "fsdp": 2}
   assert parallel.mesh_shape({"data": 2, "fsdp": 4}, 8) == {"data": 2, "fsdp": 4}
+  mesh = parallel.make_mesh({"data": -1}, jax.devices()[:1])
+  parallel.check_batch_size(8, mesh)
   for bad, message in (({"data": -1, "fsdp": -1}, "at most one"),
                        ({"data": 3}, "does not fit"),
                        ({"data": 2}, "uses 2 devices"),
