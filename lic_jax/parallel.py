@@ -27,6 +27,10 @@ AXES = ("data", "fsdp")
 _distributed_initialized = False
 
 
+class MeshError(ValueError):
+  """config.mesh (or the batch size) does not fit the devices."""
+
+
 def initialize_distributed() -> None:
   """jax.distributed.initialize() once per process (multi-host runs).
 
@@ -44,19 +48,19 @@ def mesh_shape(axes: dict[str, int], num_devices: int) -> dict[str, int]:
   """Resolves one -1 axis size to the devices the others leave over."""
   unknown = [name for name in axes if name not in AXES]
   if unknown:
-    raise ValueError(f"unknown mesh axes {unknown}; known axes: {list(AXES)}")
+    raise MeshError(f"unknown mesh axes {unknown}; known axes: {list(AXES)}")
   if not axes:
-    raise ValueError("config.mesh names no axis; use e.g. {'data': -1}")
+    raise MeshError("config.mesh names no axis; use e.g. {'data': -1}")
   free = [name for name, size in axes.items() if size == -1]
   if len(free) > 1:
-    raise ValueError(f"at most one mesh axis may be -1, got {dict(axes)}")
+    raise MeshError(f"at most one mesh axis may be -1, got {dict(axes)}")
   fixed = math.prod(size for size in axes.values() if size != -1)
   if any(size == 0 or size < -1 for size in axes.values()) or num_devices % fixed:
-    raise ValueError(f"mesh {dict(axes)} does not fit {num_devices} devices")
+    raise MeshError(f"mesh {dict(axes)} does not fit {num_devices} devices")
   shape = {name: (num_devices // fixed if size == -1 else size)
            for name, size in axes.items()}
   if math.prod(shape.values()) != num_devices:
-    raise ValueError(f"mesh {shape} uses {math.prod(shape.values())} devices, "
+    raise MeshError(f"mesh {shape} uses {math.prod(shape.values())} devices, "
                      f"but there are {num_devices}")
   return shape
 
@@ -102,9 +106,9 @@ def state_shardings(abstract_state: Any, mesh: Mesh, fsdp_min_size: int) -> Any:
 
 
 def check_batch_size(global_batch: int, mesh: Mesh) -> None:
-  """Raises a ValueError naming both unless the mesh splits the batch evenly."""
+  """Raises a MeshError naming both unless the mesh splits the batch evenly."""
   if global_batch % mesh.size:
-    raise ValueError(f"batch size {global_batch} is not a multiple of the "
+    raise MeshError(f"batch size {global_batch} is not a multiple of the "
                      f"{mesh.size} devices of mesh {dict(mesh.shape)}")
 
 

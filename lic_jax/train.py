@@ -201,4 +201,5 @@ if __name__ == "__main__":
   config_flags.DEFINE_config_file("config", None, "Training config file.",
                                   lock_config=True)
   flags.DEFINE_string("workdir", None, "Run directory (default: config.workdir).")
-  cli.run(main, (FileNotFoundError, checkpoint_lib.IncompatibleCheckpointError))
+  cli.run(main, (FileNotFoundError, checkpoint_lib.IncompatibleCheckpointError,
+                 parallel.MeshError))

@@ -128,3 +128,13 @@ def test_unknown_data_source_is_a_clear_error(tiny_config):
   tiny_config.data.source = "ftp"
   with pytest.raises(ValueError, match="unknown data source 'ftp'"):
     train(tiny_config, tiny_config.workdir)
+
+
+def test_a_mesh_that_does_not_fit_is_a_clear_error(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "lic_jax.train", "--config",
+       os.path.join(ROOT, "configs", "quickstart.py"), "--config.mesh.data=3",
+       "--workdir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode != 0
+  assert "error: mesh {'data': 3, 'fsdp': 1} does not fit 1 devices" in result.stderr
+  assert "Traceback" not in result.stderr
