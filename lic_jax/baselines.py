@@ -13,7 +13,6 @@ in CompressAI's results schema (with the qualities alongside).
 
 import argparse
 import io
-import json
 import os
 import sys
 import time
@@ -23,6 +22,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from lic_jax import eval as eval_lib
 from lic_jax import image as image_lib
 from lic_jax import metrics
 from lic_jax.data import data_root
@@ -81,22 +81,16 @@ def sweep(paths: list[str], codec: str, qualities=DEFAULT_QUALITIES,
   images = [image_lib.read_rgb_uint8(p) for p in paths]
   if not images:
     raise FileNotFoundError("no images to code")
-  rows = {k: [] for k in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
-                          "decoding_time")}
-  for quality in tqdm(qualities, desc=codec, unit="quality", disable=not progress):
-    per_image = [measure(img, codec, quality, subsampling) for img in images]
-    for key, field in (("bpp", "bpp"), ("psnr-rgb", "psnr"), ("ms-ssim-rgb", "ms_ssim"),
-                       ("encoding_time", "encoding_time"),
-                       ("decoding_time", "decoding_time")):
-      values = [r[field] for r in per_image if r[field] is not None]
-      rows[key].append(float(np.mean(values)) if values else None)
+  means = [eval_lib.mean_metrics([measure(img, codec, quality, subsampling)
+                                   for img in images])
+           for quality in tqdm(qualities, desc=codec, unit="quality", disable=not progress)]
   name = f"JPEG {subsampling} (Pillow)" if codec == "jpeg" else "WebP (Pillow)"
   import PIL  # pylint: disable=g-import-not-at-top
   return {"name": name,
           "description": f"lic_jax.baselines: Pillow {PIL.__version__} {codec}"
                          + (f" subsampling {subsampling}" if codec == "jpeg" else "")
                          + f", {len(images)} images, metrics from lic_jax.metrics",
-          "results": {"quality": list(qualities), **rows}}
+          "results": {"quality": list(qualities), **eval_lib.schema_results(means)}}
 
 
 def main(argv=None) -> None:
@@ -118,9 +112,7 @@ def main(argv=None) -> None:
     curve = sweep(paths, args.codec, qualities, args.subsampling)
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
-  os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-  with open(args.output, "w") as f:
-    json.dump(curve, f, indent=2)
+  eval_lib.write_json(args.output, curve)
   r = curve["results"]
   for q, bpp, psnr in zip(r["quality"], r["bpp"], r["psnr-rgb"]):
     print(f"quality={q}: bpp={bpp:.4f} psnr={psnr:.2f}dB")

@@ -27,6 +27,7 @@ carries a hash of them, so a decoder with other tables refuses the file.
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import sys
@@ -78,10 +79,8 @@ def _as_float_image(image: np.ndarray) -> np.ndarray:
 class Codec:
   """A model with its parameters and frozen coding tables."""
 
-  def __init__(self, model_config: dict, params, arrays: dict[str, np.ndarray],
-               run_config=None):
+  def __init__(self, model_config: dict, params, arrays: dict[str, np.ndarray]):
     model_config = dict(model_config)
-    self.run_config = run_config  # the training config, when loaded from a run
     name = model_config["name"]
     if name not in CODECS:
       raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
@@ -89,7 +88,7 @@ class Codec:
     self.model = model_from_spec(model_config)
     self.impl = CODECS[name](self.model, params, arrays)
     self.impl_arrays = arrays
-    self.metadata: dict = {}
+    self.metadata: dict = {}  # lambda, distortion, training_steps, where known
     self.config_hash = config_hash(model_config)
     self.tables_hash = tables_hash(arrays)
 
@@ -106,7 +105,10 @@ class Codec:
     model, params, config, step = checkpoint_lib.load_trained(workdir)
     model_config = config.model.to_dict()
     arrays = load_or_freeze_tables(workdir, model_config["name"], model, params, step)
-    return cls(model_config, params, arrays, run_config=config)
+    codec = cls(model_config, params, arrays)
+    codec.metadata = {"lambda": config.lmbda, "distortion": config.distortion,
+                      "training_steps": step}
+    return codec
 
   @classmethod
   def from_exported(cls, directory: str) -> "Codec":
@@ -139,18 +141,18 @@ class Codec:
       return cls.from_exported(path)
     return cls.from_checkpoint(path)
 
-  def export(self, directory: str, metadata: dict | None = None) -> None:
-    """Writes the three files of an exported model (each atomically)."""
+  def export(self, directory: str) -> None:
+    """Writes the three files of an exported model (each atomically), with
+    this codec's metadata (lambda, training steps, ...) in model.json."""
     os.makedirs(directory, exist_ok=True)
-    meta = {"model": self.model_config, "tables_hash": self.tables_hash.hex(),
-            **(metadata or {})}
+    meta = {**self.metadata, "model": self.model_config,
+            "tables_hash": self.tables_hash.hex()}
     _write_atomic(os.path.join(directory, MODEL_FILE),
                   json.dumps(meta, indent=2, sort_keys=True).encode())
     _write_atomic(os.path.join(directory, PARAMS_FILE),
                   flax.serialization.to_bytes(jax.device_get(self.impl.params)))
-    tmp = os.path.join(directory, TABLES_FILE + ".tmp.npz")
-    np.savez_compressed(tmp, **self.impl_arrays)
-    os.replace(tmp, os.path.join(directory, TABLES_FILE))
+    _write_atomic(os.path.join(directory, TABLES_FILE),
+                  _npz_bytes(self.impl_arrays, compressed=True))
 
   @property
   def name(self) -> str:
@@ -224,10 +226,14 @@ def load_or_freeze_tables(workdir: str, name: str, model, params,
   if name not in CODECS:
     raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
   arrays = CODECS[name].freeze(model, params)
-  tmp = path + ".tmp.npz"
-  np.savez(tmp, **arrays, **{"meta/step": np.array(step)})
-  os.replace(tmp, path)
+  _write_atomic(path, _npz_bytes({**arrays, "meta/step": np.array(step)}))
   return arrays
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = False) -> bytes:
+  buffer = io.BytesIO()
+  (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+  return buffer.getvalue()
 
 
 def _write_atomic(path: str, data: bytes) -> None:
@@ -276,12 +282,11 @@ def main(argv=None) -> None:
             f"hash {codec.tables_hash.hex()} in {os.path.join(args.checkpoint, TABLES_FILE)}")
       return
     if args.command == "export":
-      _, _, config, step = checkpoint_lib.load_trained(args.checkpoint)
-      codec.export(args.output, {"lambda": config.lmbda, "distortion": config.distortion,
-                                 "training_steps": step})
+      codec.export(args.output)
       size = sum(os.path.getsize(os.path.join(args.output, f))
                  for f in (MODEL_FILE, PARAMS_FILE, TABLES_FILE))
-      print(f"exported {codec.name} (step {step}) to {args.output}: {size / 2**20:.2f} MiB")
+      print(f"exported {codec.name} (step {codec.metadata['training_steps']}) to "
+            f"{args.output}: {size / 2**20:.2f} MiB")
       return
     if args.command == "compress":
       image = image_lib.read_rgb_uint8(args.input)

@@ -78,11 +78,37 @@ def evaluate_directory(model, params, directory: str, max_images: int = 0,
     codec.decompress(codec.compress(image_lib.read_rgb_uint8(paths[0])))
   per_image = {os.path.basename(p): evaluate(params, image_lib.read_rgb_uint8(p))
                for p in paths}
+  return {"images": per_image, "mean": mean_metrics(list(per_image.values())),
+          "num_images": len(per_image)}
+
+
+def mean_metrics(per_image: list[dict]) -> dict:
+  """Each metric averaged over the images that have it (MS-SSIM is None on
+  images too small for it; None where no image has it)."""
   mean = {}
-  for key in next(iter(per_image.values())):
-    values = [r[key] for r in per_image.values() if r[key] is not None]
+  for key in per_image[0]:
+    values = [r[key] for r in per_image if r[key] is not None]
     mean[key] = float(np.mean(values)) if values else None
-  return {"images": per_image, "mean": mean, "num_images": len(per_image)}
+  return mean
+
+
+# CompressAI's results keys and the metric each holds; the first three are
+# always written, the others where every point has them.
+_SCHEMA = (("bpp", "bpp"), ("psnr-rgb", "psnr"), ("ms-ssim-rgb", "ms_ssim"),
+           ("bpp_estimated", "bpp_estimated"), ("encoding_time", "encoding_time"),
+           ("decoding_time", "decoding_time"))
+
+
+def schema_results(points: list[dict]) -> dict:
+  """CompressAI's "results" lists from one mean_metrics dict per rate point."""
+  return {key: [p[field] for p in points] for i, (key, field) in enumerate(_SCHEMA)
+          if i < 3 or all(field in p for p in points)}
+
+
+def write_json(path: str, doc: dict) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(doc, f, indent=2)
 
 
 def format_metrics(r: dict) -> str:
@@ -96,14 +122,8 @@ def format_metrics(r: dict) -> str:
 
 def results_json(name: str, summary: dict, description: str = "") -> dict:
   """CompressAI's results schema for one rate point, plus per-image numbers."""
-  mean = summary["mean"]
-  results = {"bpp": [mean["bpp"]], "psnr-rgb": [mean["psnr"]],
-             "ms-ssim-rgb": [mean["ms_ssim"]]}
-  for key in ("bpp_estimated", "encoding_time", "decoding_time"):
-    if key in mean:
-      results[key] = [mean[key]]
-  return {"name": name, "description": description, "results": results,
-          "images": summary["images"]}
+  return {"name": name, "description": description,
+          "results": schema_results([summary["mean"]]), "images": summary["images"]}
 
 
 def main(argv=None) -> None:
@@ -136,14 +156,11 @@ def main(argv=None) -> None:
   print(f"mean over {summary['num_images']} images: {format_metrics(summary['mean'])}")
   if args.output:
     kind = "range-coded bpp" if args.real_bitstream else "estimated bpp"
-    lmbda = (codec.run_config.lmbda if codec.run_config is not None
-             else codec.metadata.get("lambda"))
     source = args.checkpoint or "the bundled model"
     doc = results_json(args.name or f"lic_jax-{codec.name}", summary,
-                       f"lic_jax eval of {source} (lambda={lmbda}), {kind}")
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "w") as f:
-      json.dump(doc, f, indent=2)
+                       f"lic_jax eval of {source} (lambda={codec.metadata.get('lambda')}), "
+                       f"{kind}")
+    write_json(args.output, doc)
     print(f"wrote {args.output}")
 
 

@@ -53,13 +53,8 @@ def point_config(config: ml_collections.ConfigDict, index: int) -> ml_collection
 def curve(name: str, description: str, points: list[tuple[float, dict]]) -> dict:
   """One results JSON from (lambda, eval summary) pairs, sorted by rate."""
   points = sorted(points, key=lambda p: p[1]["mean"]["bpp"])
-  results = {"lambda": [lmbda for lmbda, _ in points]}
-  for key, field in (("bpp", "bpp"), ("psnr-rgb", "psnr"), ("ms-ssim-rgb", "ms_ssim"),
-                     ("bpp_estimated", "bpp_estimated"),
-                     ("encoding_time", "encoding_time"),
-                     ("decoding_time", "decoding_time")):
-    if all(field in s["mean"] for _, s in points):
-      results[key] = [s["mean"][field] for _, s in points]
+  results = {"lambda": [lmbda for lmbda, _ in points],
+             **eval_lib.schema_results([s["mean"] for _, s in points])}
   return {"name": name, "description": description, "results": results}
 
 
@@ -69,7 +64,9 @@ def _evaluate(workdir: str, directory: str) -> dict:
   from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
 
   path = os.path.join(workdir, EVAL_FILE)
-  step = checkpoint_lib.Checkpointer(workdir).latest_step()
+  checkpointer = checkpoint_lib.Checkpointer(workdir)
+  step = checkpointer.latest_step()
+  checkpointer.close()
   if os.path.exists(path):
     with open(path) as f:
       stored = json.load(f)
@@ -113,9 +110,7 @@ def main(argv):
     raise app.UsageError("--config is required, e.g. --config configs/bmshj2018_cpu_sweep.py")
   result = sweep(config)
   output = flags.FLAGS.output or config.sweep.output
-  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  with open(output, "w") as f:
-    json.dump(result, f, indent=2)
+  eval_lib.write_json(output, result)
   r = result["results"]
   for lmbda, bpp, psnr in zip(r["lambda"], r["bpp"], r["psnr-rgb"]):
     print(f"lambda={lmbda:g}: bpp={bpp:.4f} psnr={psnr:.2f}dB")

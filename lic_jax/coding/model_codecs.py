@@ -97,6 +97,8 @@ class _HyperpriorCodec:
   latents = ("z", "y")
   # Activations of the frozen h_s: (hidden layers, last layer).
   h_s_activations: tuple[Activation, Activation]
+  # h_s outputs per latent channel: 1 (scales) or 2 (scales, then means).
+  h_s_outputs: int
 
   @staticmethod
   def analyze(m, x):
@@ -130,6 +132,14 @@ class _HyperpriorCodec:
     z_fixed = q_z * float(1 << integer_network.FRACTION_BITS) + self.medians_fixed
     return integer_network.apply(self.hyper_synthesis, z_fixed)
 
+  def _hyper_for(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
+    """hyper_parameters(q_z), checked against the shape of y."""
+    hyper = self.hyper_parameters(q_z)
+    channels = self.h_s_outputs * self.model.num_latents
+    if hyper.shape[:2] != tuple(expected[:2]) or hyper.shape[2] != channels:
+      raise ValueError(f"hyper parameters {hyper.shape} do not match y {tuple(expected)}")
+    return hyper
+
   def scale_indexes(self, scales_fixed: np.ndarray) -> np.ndarray:
     """Table index of each fixed-point scale (nearest table scale in log domain)."""
     return np.searchsorted(self.thresholds, scales_fixed, side="left").astype(np.int32)
@@ -144,6 +154,7 @@ class ScaleHyperpriorCodec(_HyperpriorCodec):
   """bmshj2018: q = round(y) coded with the table of the scale h_s(z^)."""
 
   h_s_activations = (Activation.RELU, Activation.RELU)
+  h_s_outputs = 1
 
   @staticmethod
   def analyze(m, x):
@@ -151,10 +162,7 @@ class ScaleHyperpriorCodec(_HyperpriorCodec):
     return y, m.hyper_analysis(jnp.abs(y))
 
   def _indexes(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
-    indexes = self.scale_indexes(self.hyper_parameters(q_z))
-    if indexes.shape != tuple(expected):
-      raise ValueError(f"scale indexes {indexes.shape} do not match y {tuple(expected)}")
-    return indexes
+    return self.scale_indexes(self._hyper_for(q_z, expected))
 
   def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
     y, q_z = self._analyze(x)
@@ -208,18 +216,12 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
   (sigma, mu) = h_s(z^) in fixed point. The decoded latent is q + mu."""
 
   h_s_activations = (Activation.LEAKY_RELU, Activation.NONE)
+  h_s_outputs = 2
 
   @staticmethod
   def analyze(m, x):
     y = m.analysis(x)
     return y, m.hyper_analysis(y)
-
-  def _hyper_for(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
-    """hyper_parameters(q_z), checked against the shape of y."""
-    hyper = self.hyper_parameters(q_z)
-    if hyper.shape[:2] != expected[:2] or hyper.shape[2] != 2 * self.model.num_latents:
-      raise ValueError(f"hyper parameters {hyper.shape} do not match y {expected}")
-    return hyper
 
   def _y_parameters(self, q_z: np.ndarray, expected: tuple[int, ...]):
     """(scale indexes, fixed-point means) of y."""
@@ -264,9 +266,9 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
   fixed-point matrix products and range-codes them in one call; the encoder
   runs the same steps, so both sides see identical parameters."""
 
-  @staticmethod
-  def freeze(model, params) -> dict[str, np.ndarray]:
-    arrays = MeanScaleHyperpriorCodec.freeze(model, params)
+  @classmethod
+  def freeze(cls, model, params) -> dict[str, np.ndarray]:
+    arrays = super().freeze(model, params)
     ctx = params["context_prediction"]
     k = ctx["kernel"].shape[0]
     masked = np.asarray(ctx["kernel"]) * raster_mask(k)[:, :, None, None]
