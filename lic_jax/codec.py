@@ -43,7 +43,7 @@ from lic_jax.assets import DEFAULT_MODEL
 from lic_jax import image as image_lib
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.model_codecs import CODECS
+from lic_jax.coding.model_codecs import CODECS, TABLES_FORMAT
 from lic_jax.models import model_from_spec
 
 TABLES_FILE = "coding_tables.npz"
@@ -129,6 +129,9 @@ class Codec:
           jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), abstract), f.read())
     with np.load(paths[2], allow_pickle=False) as stored:
       arrays = {k: v for k, v in stored.items() if not k.startswith("meta/")}
+      layout = int(stored["meta/format"]) if "meta/format" in stored else 1
+    if layout != TABLES_FORMAT:
+      arrays = CODECS[meta["model"]["name"]].freeze(model, params)  # older tables
     codec = cls(meta["model"], params, arrays)
     codec.metadata = meta
     return codec
@@ -152,7 +155,8 @@ class Codec:
     _write_atomic(os.path.join(directory, PARAMS_FILE),
                   flax.serialization.to_bytes(jax.device_get(self.impl.params)))
     _write_atomic(os.path.join(directory, TABLES_FILE),
-                  _npz_bytes(self.impl_arrays, compressed=True))
+                  _npz_bytes({**self.impl_arrays, "meta/format": np.array(TABLES_FORMAT)},
+                             compressed=True))
 
   @property
   def name(self) -> str:
@@ -215,18 +219,21 @@ class Codec:
 
 def load_or_freeze_tables(workdir: str, name: str, model, params,
                           step: int) -> dict[str, np.ndarray]:
-  """DIR/coding_tables.npz if it was frozen from checkpoint `step`; otherwise
-  the tables are built from the parameters and stored there (atomically)."""
+  """DIR/coding_tables.npz if it was frozen from checkpoint `step` in the
+  current TABLES_FORMAT; otherwise the tables are built from the parameters
+  and stored there (atomically)."""
   path = os.path.join(workdir, TABLES_FILE)
   if os.path.exists(path):
     with np.load(path, allow_pickle=False) as stored:
       arrays = dict(stored)
-    if int(arrays.pop("meta/step", -1)) == step:
+    if (int(arrays.pop("meta/step", -1)) == step and
+        int(arrays.pop("meta/format", 1)) == TABLES_FORMAT):
       return arrays
   if name not in CODECS:
     raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
   arrays = CODECS[name].freeze(model, params)
-  _write_atomic(path, _npz_bytes({**arrays, "meta/step": np.array(step)}))
+  _write_atomic(path, _npz_bytes({**arrays, "meta/step": np.array(step),
+                                  "meta/format": np.array(TABLES_FORMAT)}))
   return arrays
 
 

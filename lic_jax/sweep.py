@@ -60,23 +60,23 @@ def curve(name: str, description: str, points: list[tuple[float, dict]]) -> dict
 
 def _evaluate(workdir: str, directory: str) -> dict:
   """Real-bitstream eval summary of the run's newest checkpoint; stored in
-  the run directory and reused while the checkpoint is the same."""
+  the run directory and reused while the checkpoint and its coding tables
+  are the same."""
   from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
 
   path = os.path.join(workdir, EVAL_FILE)
-  checkpointer = checkpoint_lib.Checkpointer(workdir)
-  step = checkpointer.latest_step()
-  checkpointer.close()
+  codec = Codec.from_checkpoint(workdir)
+  key = {"step": codec.metadata["training_steps"], "directory": directory,
+         "tables_hash": codec.tables_hash.hex()}
   if os.path.exists(path):
     with open(path) as f:
       stored = json.load(f)
-    if stored.get("step") == step and stored.get("directory") == directory:
+    if all(stored.get(k) == v for k, v in key.items()):
       return stored["summary"]
-  codec = Codec.from_checkpoint(workdir)
   summary = eval_lib.evaluate_directory(codec.model, codec.impl.params, directory,
                                         codec=codec)
   with open(path + ".tmp", "w") as f:
-    json.dump({"step": step, "directory": directory, "summary": summary}, f, indent=2)
+    json.dump({**key, "summary": summary}, f, indent=2)
   os.replace(path + ".tmp", path)
   return summary
 

@@ -8,7 +8,7 @@ import pytest
 
 from lic_jax.layers import GDN, IGDN, ConvTranspose, lower_bound
 from lic_jax.layers.conv import (conv_transpose_padding, phase_conv_transpose,
-                                 subpixel_conv_transpose)
+                                 scatter_conv_transpose)
 from lic_jax.layers.gdn import effective_beta, effective_gamma
 
 
@@ -81,9 +81,9 @@ def test_lower_bound_gradient_lets_values_recover():
   assert float(g_down) == 0.0 and float(g_up) == -1.0 and float(g_valid) == 1.0
 
 
-@pytest.mark.parametrize("form", [subpixel_conv_transpose, phase_conv_transpose])
+@pytest.mark.parametrize("form", [scatter_conv_transpose, phase_conv_transpose])
 @pytest.mark.parametrize("kernel_size,stride", [(5, 2), (3, 2), (3, 1), (4, 2), (5, 3)])
-def test_subpixel_forms_equal_conv_transpose(form, kernel_size, stride):
+def test_fast_forms_equal_conv_transpose(form, kernel_size, stride):
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 9, 6, 8))
   w = jax.random.normal(jax.random.PRNGKey(1), (kernel_size, kernel_size, 8, 5)) * 0.1
   pad = conv_transpose_padding(kernel_size, stride)
@@ -94,8 +94,8 @@ def test_subpixel_forms_equal_conv_transpose(form, kernel_size, stride):
   np.testing.assert_allclose(ours, reference, atol=1e-5)
 
 
-@pytest.mark.parametrize("form", [subpixel_conv_transpose, phase_conv_transpose])
-def test_subpixel_gradients_equal_conv_transpose_gradients(form):
+@pytest.mark.parametrize("form", [scatter_conv_transpose, phase_conv_transpose])
+def test_fast_form_gradients_equal_conv_transpose_gradients(form):
   x = jax.random.normal(jax.random.PRNGKey(0), (1, 6, 6, 4))
   w = jax.random.normal(jax.random.PRNGKey(1), (5, 5, 4, 3)) * 0.1
   pad = conv_transpose_padding(5, 2)
@@ -111,7 +111,7 @@ def test_subpixel_gradients_equal_conv_transpose_gradients(form):
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("features", [3, 32])  # both sub-pixel forms
+@pytest.mark.parametrize("features", [3, 32])  # both fast forms
 def test_conv_transpose_module_matches_lax(features):
   x = jax.random.normal(jax.random.PRNGKey(0), (1, 4, 6, 8))
   module = ConvTranspose(features)

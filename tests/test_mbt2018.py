@@ -13,6 +13,7 @@ from conftest import ROOT
 from lic_jax import image as image_lib
 from lic_jax.assets import QUICKSTART_IMAGES
 from lic_jax.codec import Codec
+from lic_jax.coding import integer_network
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.layers import causal_offsets, raster_mask
 from lic_jax.models import build_model
@@ -131,7 +132,7 @@ def test_integer_entropy_parameters_match_the_float_network():
     return rng.integers(-3, 4, (len(rows), 16))
 
   _, y_fixed = codec.impl._run_wavefront(hyper, record)  # pylint: disable=protected-access
-  y_hat = (y_fixed / 1024.0).astype(np.float32)
+  y_hat = integer_network.from_fixed(y_fixed)
   z_hat = (q_z + codec.impl.z_coder.medians).astype(np.float32)
   _, means = codec.model.apply({"params": codec.impl.params}, y_hat[None], z_hat[None],
                                method=lambda m, y, z: m.latent_parameters(y, z))

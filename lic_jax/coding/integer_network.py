@@ -1,36 +1,56 @@
-"""Bit-exact evaluation of a small conv network for decoder-side indexes.
+"""Bit-exact fixed-point networks for everything that decides how a symbol is coded.
 
-The scale index that selects each latent's CDF is computed from the decoded
-hyper-latent by h_s. In floating point that result can differ in the last
-bit between machines, thread counts, batch sizes or XLA flags, and a single
-different index desynchronizes the range decoder. So h_s is frozen into
-fixed point: weights are integers (scaled by 2^weight_shift), activations
-integers with FRACTION_BITS fractional bits, and every layer is evaluated in
-float64 on integer-valued operands. Every product and partial sum then stays
-below 2^53 (checked when freezing), so each is *exact* and the result is the
-same whatever the summation order, BLAS, thread count or machine.
+The scale index that selects each latent's CDF (and, for the mean-scale
+models, its mean) comes from small networks: h_s of the decoded hyper-latent
+and, for mbt2018, the context model and entropy-parameter network run once
+per wavefront step. In floating point their results can differ in the last
+bit between machines, thread counts, batch sizes or XLA versions, and a
+single different index desynchronizes the range decoder. So they are frozen
+into fixed point and evaluated *exactly*, in float32 so that they run at the
+speed of ordinary XLA matrix products:
+
+  activation  an integer a in units of 2^-FRACTION_BITS (12 bits); a layer
+              clamps its inputs to |a| <= ACTIVATION_LIMIT = 2^19 (128.0)
+  weights     w[k, c] = round(w_float[k, c] * 2^s[c]) with, per output
+              channel c, the largest shift s[c] such that
+              sum_k |w[k, c]| <= COLUMN_BUDGET = 2^14 (and the bias fits)
+  bias        b[c] = round(b_float[c] * 2^(s[c] + FRACTION_BITS))
+  layer       acc = a @ w + b,  out = activation(floor(acc / 2^s[c]))
+
+The product is computed from a = 1024 hi + lo (0 <= lo < 1024, |hi| <= 512):
+every partial sum of hi @ w is below 512 * 2^14 = 2^23, every one of lo @ w
+below 1023 * 2^14 < 2^24, so both are exact in float32 whatever order XLA
+sums them in (integers up to 2^24 are exact floats). acc is kept as the
+int32 pair (hi @ w, lo @ w + b) = 1024 high + low and shifted down without
+ever forming it (it may exceed 32 bits). The result is therefore the same
+integer on every machine and backend; the products ask for full float32
+precision (no TF32 or bfloat16 passes on GPU or TPU).
+
+The leaky ReLU's negative slope is the dyadic fraction 655/2^16 (~0.01), so
+that it, too, is an exact integer operation.
 """
 
 import dataclasses
 import enum
+import functools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lic_jax.layers.conv import subpixel_kernel
+from lic_jax.layers.conv import depth_to_space, subpixel_kernel
 
-FRACTION_BITS = 10
-WEIGHT_BITS = 15
-# Activations are clamped to this magnitude (fixed-point units), which bounds
-# every accumulator; only a corrupt stream can reach it.
-ACTIVATION_LIMIT = float(1 << 24)
-_EXACT_LIMIT = float(1 << 53)
-# Output rows processed at once by the im2col convolution (bounds memory).
-_ROWS_PER_CHUNK = 64
-# The leaky ReLU's negative slope as a dyadic fraction (0.01 ~ 655 / 2^16),
-# so that the fixed-point result is a floor of an exact product.
+FRACTION_BITS = 12
+ACTIVATION_LIMIT = 1 << 19
+COLUMN_BUDGET = 1 << 14
+_LIMB_BITS = 10
+_BIAS_LIMIT = 1 << 29
+# s[c] >= _MIN_SHIFT keeps every step of `finish` within int32.
+_MIN_SHIFT, _MAX_SHIFT = 3, 30
 LEAKY_SLOPE_NUMERATOR = 655
 LEAKY_SLOPE_SHIFT = 16
+# Output rows of a convolution computed per matrix product (bounds memory).
+_ROWS_PER_CHUNK = 32
 
 
 class Activation(enum.IntEnum):
@@ -41,88 +61,180 @@ class Activation(enum.IntEnum):
 
 @dataclasses.dataclass(frozen=True)
 class IntegerConv:
-  """A stride-1 convolution with integer weights (after sub-pixel rewriting)."""
+  """A stride-1 k x k convolution in fixed point (a 1x1 one is a dense layer).
 
-  kernel: np.ndarray      # (k, k, C_in, C_out), integer-valued float64
-  bias: np.ndarray        # (C_out,), integer-valued, scaled by 2^(F + shift)
-  weight_shift: int
+  Transposed convolutions are stored in their sub-pixel form: a stride-1
+  convolution with depth_to_space * depth_to_space phases per channel.
+  """
+
+  kernel: np.ndarray      # (k, k, C_in, C_out) integer-valued float32
+  bias: np.ndarray        # (C_out,) int32, scaled by 2^(shift + FRACTION_BITS)
+  shift: np.ndarray       # (C_out,) int32: the s[c] of each output channel
   pad: tuple[int, int]
   depth_to_space: int     # 1, or the stride of the transposed conv it replaces
   activation: Activation
+
+  @property
+  def matrix(self) -> np.ndarray:
+    """The kernel as a (k * k * C_in, C_out) matrix, rows ordered like patches."""
+    return self.kernel.reshape(-1, self.kernel.shape[-1])
+
+
+def _channel_shifts(kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+  """The largest s[c] whose integer column fits COLUMN_BUDGET and bias _BIAS_LIMIT."""
+  flat = kernel.reshape(-1, kernel.shape[-1])
+  candidates = np.arange(_MAX_SHIFT, _MIN_SHIFT - 1, -1)
+  fits = np.stack([
+      (np.abs(np.round(flat * 2.0**s)).sum(0) <= COLUMN_BUDGET)
+      & (np.abs(np.round(bias * 2.0**(s + FRACTION_BITS))) < _BIAS_LIMIT)
+      for s in candidates])  # (shifts, channels), largest shift first
+  unfit = np.flatnonzero(~fits.any(0))
+  if unfit.size:
+    c = unfit[0]
+    raise ValueError(f"output channel {c} does not fit fixed point (weights "
+                     f"sum to {np.abs(flat[:, c]).sum():.3g}, bias {bias[c]:.3g})")
+  return candidates[np.argmax(fits, axis=0)].astype(np.int32)
 
 
 def quantize_conv(kernel: np.ndarray, bias: np.ndarray, activation: Activation,
                   transpose_stride: int = 0) -> IntegerConv:
   """Freezes a float conv ('half' padding) or transposed conv (stride s)."""
-  kernel = np.asarray(kernel, np.float64)
-  shift = WEIGHT_BITS - int(np.ceil(np.log2(np.max(np.abs(kernel)) + 1e-30)))
-  int_kernel = np.round(kernel * 2.0**shift)
-  int_bias = np.round(np.asarray(bias, np.float64) * 2.0 ** (shift + FRACTION_BITS))
+  kernel = np.asarray(kernel, np.float32)
+  bias = np.asarray(bias, np.float64)
   if transpose_stride:
-    # Integers below 2^24 survive the float32 rearrangement exactly.
-    sub, d_min = subpixel_kernel(jnp.asarray(int_kernel, jnp.float32), transpose_stride)
-    int_kernel = np.asarray(sub, np.float64)
-    k = int_kernel.shape[0]
-    pad = (-d_min, k - 1 + d_min)
-    int_bias = np.tile(int_bias, transpose_stride * transpose_stride)
+    # The sub-pixel form first (exact: it only moves float32 numbers), so that
+    # every phase of a channel, an output column of its own, gets its own shift.
+    sub, d_min = subpixel_kernel(jnp.asarray(kernel), transpose_stride)
+    kernel = np.asarray(sub)
+    pad = (-d_min, kernel.shape[0] - 1 + d_min)
+    bias = np.tile(bias, transpose_stride * transpose_stride)
   else:
-    k = int_kernel.shape[0]
-    pad = (k // 2, k // 2)
-  layer = IntegerConv(int_kernel, int_bias, shift, pad, transpose_stride or 1,
-                      Activation(activation))
-  column_sums = np.sum(np.abs(int_kernel), axis=(0, 1, 2))
-  bound = np.max(column_sums) * ACTIVATION_LIMIT + np.max(np.abs(int_bias))
-  if bound >= _EXACT_LIMIT:
-    raise ValueError(f"layer too wide for exact float64 accumulation ({bound:.3g})")
-  return layer
+    pad = (kernel.shape[0] // 2, kernel.shape[0] // 2)
+  kernel = kernel.astype(np.float64)
+  shift = _channel_shifts(kernel, bias)
+  int_kernel = np.round(kernel * 2.0**shift).astype(np.float32)
+  int_bias = np.round(bias * 2.0**(shift + FRACTION_BITS)).astype(np.int32)
+  return IntegerConv(int_kernel, int_bias, shift, pad, transpose_stride or 1,
+                     Activation(activation))
 
 
-def _conv_exact(x: np.ndarray, layer: IntegerConv) -> np.ndarray:
-  """x: (H, W, C_in) integer-valued float64 -> (H, W, C_out) accumulators."""
-  k = layer.kernel.shape[0]
-  lo, hi = layer.pad
-  xp = np.pad(x, ((lo, hi), (lo, hi), (0, 0)))
-  h, w = x.shape[:2]
-  flat_kernel = layer.kernel.reshape(-1, layer.kernel.shape[-1])
-  out = np.empty((h, w, flat_kernel.shape[1]), np.float64)
-  for r0 in range(0, h, _ROWS_PER_CHUNK):
-    r1 = min(h, r0 + _ROWS_PER_CHUNK)
-    patches = np.stack([xp[r0 + i:r1 + i, j:j + w] for i in range(k) for j in range(k)],
-                       axis=2)  # (rows, W, k*k, C_in), ordered like the kernel
-    out[r0:r1] = patches.reshape(r1 - r0, w, -1) @ flat_kernel
-  return out + layer.bias
+@dataclasses.dataclass(frozen=True)
+class Accumulator:
+  """The exact integer 2^_LIMB_BITS * high + low, as two int32 arrays."""
+
+  high: jax.Array
+  low: jax.Array
+
+  def __add__(self, other: "Accumulator") -> "Accumulator":
+    return Accumulator(self.high + other.high, self.low + other.low)
 
 
-def finish(layer: IntegerConv, acc: np.ndarray) -> np.ndarray:
-  """Accumulators -> the layer's fixed-point output (rescale, activation, clamp)."""
-  x = np.floor(acc / 2.0**layer.weight_shift)  # back to FRACTION_BITS: exact
-  if layer.activation == Activation.RELU:
-    x = np.maximum(x, 0.0)
-  elif layer.activation == Activation.LEAKY_RELU:
-    x = np.where(x >= 0, x, np.floor(x * LEAKY_SLOPE_NUMERATOR / 2.0**LEAKY_SLOPE_SHIFT))
-  return np.clip(x, -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+jax.tree_util.register_dataclass(Accumulator, data_fields=["high", "low"], meta_fields=[])
 
 
-def dense(layer: IntegerConv, x: np.ndarray) -> np.ndarray:
-  """A 1x1 layer on fixed-point rows x (P, C_in) -> (P, C_out)."""
-  return finish(layer, x @ layer.kernel.reshape(-1, layer.kernel.shape[-1]) + layer.bias)
+def exact_matmul(a: jax.Array, w: jax.Array, bias: jax.Array | int = 0) -> Accumulator:
+  """a @ w + bias for int32 activations a (..., K) and a frozen integer matrix
+  w (K, C) within COLUMN_BUDGET, exactly (see the module docstring)."""
+  a = jnp.clip(a, -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
+  hi = (a >> _LIMB_BITS).astype(jnp.float32)
+  lo = (a & ((1 << _LIMB_BITS) - 1)).astype(jnp.float32)
+  product = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
+  return Accumulator(product(hi, w).astype(jnp.int32),
+                     product(lo, w).astype(jnp.int32) + bias)
 
 
-def apply(layers: list[IntegerConv], x: np.ndarray) -> np.ndarray:
-  """Runs the frozen network on fixed-point x (H, W, C), FRACTION_BITS bits."""
-  x = np.clip(np.asarray(x, np.float64), -ACTIVATION_LIMIT, ACTIVATION_LIMIT)
-  for layer in layers:
-    x = finish(layer, _conv_exact(x, layer))
-    if layer.depth_to_space > 1:
-      b = layer.depth_to_space
-      h, w, c = x.shape
-      x = x.reshape(h, w, b, b, c // (b * b)).transpose(0, 2, 1, 3, 4).reshape(
-          h * b, w * b, c // (b * b))
+def finish(acc: Accumulator, shift: jax.Array, activation: Activation) -> jax.Array:
+  """Accumulators -> the layer's fixed-point output: floor(acc / 2^s), activation."""
+  # acc = 2^L g + r with 0 <= r < 2^L and |g| < 2^23.1, so that g << (L - s)
+  # fits int32 for s >= _MIN_SHIFT.
+  g = acc.high + (acc.low >> _LIMB_BITS)
+  r = acc.low & ((1 << _LIMB_BITS) - 1)
+  x = jnp.where(shift >= _LIMB_BITS,
+                g >> jnp.maximum(shift - _LIMB_BITS, 0),
+                (g << jnp.maximum(_LIMB_BITS - shift, 0)) + (r >> jnp.minimum(shift, _LIMB_BITS)))
+  if activation == Activation.RELU:
+    x = jnp.maximum(x, 0)
+  elif activation == Activation.LEAKY_RELU:
+    # floor(x * 655 / 2^16) without overflow: x = 2^16 h + l, 0 <= l < 2^16.
+    scaled = ((x >> LEAKY_SLOPE_SHIFT) * LEAKY_SLOPE_NUMERATOR
+              + (((x & 0xFFFF) * LEAKY_SLOPE_NUMERATOR) >> LEAKY_SLOPE_SHIFT))
+    x = jnp.where(x >= 0, x, scaled)
   return x
 
 
+@dataclasses.dataclass(frozen=True)
+class DeviceLayer:
+  """An IntegerConv's arrays as jax arrays, passed to jitted code as arguments
+  (as constants XLA would fold them into the program, slowly)."""
+
+  matrix: jax.Array
+  bias: jax.Array
+  shift: jax.Array
+
+
+jax.tree_util.register_dataclass(DeviceLayer, data_fields=["matrix", "bias", "shift"],
+                                 meta_fields=[])
+
+
+def to_device(layer: IntegerConv) -> DeviceLayer:
+  return DeviceLayer(jnp.asarray(layer.matrix), jnp.asarray(layer.bias),
+                     jnp.asarray(layer.shift))
+
+
+def dense(layer: DeviceLayer, activation: Activation, x: jax.Array) -> jax.Array:
+  """A 1x1 layer on fixed-point rows x (P, C_in) -> (P, C_out)."""
+  return finish(exact_matmul(x, layer.matrix, layer.bias), layer.shift, activation)
+
+
+def _conv(x: jax.Array, layer: DeviceLayer, kernel_size: int,
+          pad: tuple[int, int]) -> Accumulator:
+  """x (H, W, C_in) int32 -> (H, W, C_out) accumulators, as im2col products
+  (matrix products, unlike XLA's convolutions, never take inexact shortcuts
+  such as Winograd transforms)."""
+  h, w = x.shape[:2]
+  xp = jnp.pad(x, (pad, pad, (0, 0)))
+  chunks = []
+  for r0 in range(0, h, _ROWS_PER_CHUNK):
+    r1 = min(h, r0 + _ROWS_PER_CHUNK)
+    patches = jnp.concatenate([xp[r0 + i:r1 + i, j:j + w] for i in range(kernel_size)
+                               for j in range(kernel_size)], axis=-1)
+    chunks.append(exact_matmul(patches, layer.matrix, layer.bias))
+  return Accumulator(jnp.concatenate([c.high for c in chunks]),
+                     jnp.concatenate([c.low for c in chunks]))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _apply(structure: tuple[tuple, ...], layers: list[DeviceLayer], x: jax.Array) -> jax.Array:
+  for (kernel_size, pad, block, activation), layer in zip(structure, layers):
+    x = finish(_conv(x, layer, kernel_size, pad), layer.shift, activation)
+    if block > 1:
+      x = depth_to_space(x[None], block)[0]
+  return x
+
+
+class Network:
+  """A frozen stack of IntegerConv layers, evaluated exactly with XLA."""
+
+  def __init__(self, layers: list[IntegerConv]):
+    self.layers = layers
+    # The static part, the key of the jit cache.
+    self._structure = tuple((layer.kernel.shape[0], layer.pad, layer.depth_to_space,
+                             layer.activation) for layer in layers)
+    self._device = [to_device(layer) for layer in layers]
+
+  def __call__(self, x: np.ndarray) -> np.ndarray:
+    """Fixed-point x (H, W, C_in), FRACTION_BITS bits -> (H', W', C_out) int32."""
+    return np.asarray(_apply(self._structure, self._device, jnp.asarray(x, jnp.int32)))
+
+
 def to_fixed(x: np.ndarray) -> np.ndarray:
-  return np.round(np.asarray(x, np.float64) * 2.0**FRACTION_BITS)
+  """Real values -> int32 fixed point (round to nearest)."""
+  return np.round(np.asarray(x, np.float64) * 2.0**FRACTION_BITS).astype(np.int32)
+
+
+def from_fixed(x: np.ndarray) -> np.ndarray:
+  """Fixed point -> float32; exact for |x| < 2^24."""
+  return (np.asarray(x, np.float64) / 2.0**FRACTION_BITS).astype(np.float32)
 
 
 def pack(layers: list[IntegerConv], prefix: str) -> dict[str, np.ndarray]:
@@ -131,9 +243,9 @@ def pack(layers: list[IntegerConv], prefix: str) -> dict[str, np.ndarray]:
   for i, layer in enumerate(layers):
     out[f"{prefix}{i}/kernel"] = layer.kernel
     out[f"{prefix}{i}/bias"] = layer.bias
+    out[f"{prefix}{i}/shift"] = layer.shift
     out[f"{prefix}{i}/meta"] = np.array(
-        [layer.weight_shift, *layer.pad, layer.depth_to_space, int(layer.activation)],
-        np.int64)
+        [*layer.pad, layer.depth_to_space, int(layer.activation)], np.int64)
   return out
 
 
@@ -141,7 +253,8 @@ def unpack(arrays: dict[str, np.ndarray], prefix: str) -> list[IntegerConv]:
   layers = []
   while f"{prefix}{len(layers)}/meta" in arrays:
     i = len(layers)
-    shift, lo, hi, d2s, activation = (int(v) for v in arrays[f"{prefix}{i}/meta"])
+    lo, hi, d2s, activation = (int(v) for v in arrays[f"{prefix}{i}/meta"])
     layers.append(IntegerConv(arrays[f"{prefix}{i}/kernel"], arrays[f"{prefix}{i}/bias"],
-                              shift, (lo, hi), d2s, Activation(activation)))
+                              arrays[f"{prefix}{i}/shift"], (lo, hi), d2s,
+                              Activation(activation)))
   return layers

@@ -8,6 +8,9 @@ The transforms run as jitted Flax calls; everything that decides *how* a
 symbol is coded (tables, scale indexes) is integer and bit-exact.
 """
 
+import dataclasses
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +20,12 @@ from lic_jax.coding.integer_network import Activation
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.entropy_models import GaussianConditional
 from lic_jax.layers import causal_offsets, raster_mask
+
+
+# The layout of the frozen tables; stored with them, so that tables of an
+# older layout are rebuilt from the parameters rather than misread.
+# 2: integer networks exact in float32 (integer_network), FRACTION_BITS 12.
+TABLES_FORMAT = 2
 
 
 def _run(model, method):
@@ -118,7 +127,7 @@ class _HyperpriorCodec:
     self.y_coder = GaussianCoder(arrays, "y")
     self.thresholds = arrays["y/thresholds"]
     self.medians_fixed = arrays["z/medians_fixed"]
-    self.hyper_synthesis = integer_network.unpack(arrays, "h_s/")
+    self.hyper_synthesis = integer_network.Network(integer_network.unpack(arrays, "h_s/"))
     self._analysis = _run(model, type(self).analyze)
     self._synthesis = _run(model, lambda m, y: m.synthesis(y))
 
@@ -129,8 +138,8 @@ class _HyperpriorCodec:
 
   def hyper_parameters(self, q_z: np.ndarray) -> np.ndarray:
     """h_s(z^) in fixed point, exactly, from z^ = q_z + median."""
-    z_fixed = q_z * float(1 << integer_network.FRACTION_BITS) + self.medians_fixed
-    return integer_network.apply(self.hyper_synthesis, z_fixed)
+    z_fixed = (q_z.astype(np.int64) << integer_network.FRACTION_BITS) + self.medians_fixed
+    return self.hyper_synthesis(_clip_fixed(z_fixed))
 
   def _hyper_for(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
     """hyper_parameters(q_z), checked against the shape of y."""
@@ -234,7 +243,7 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
     out = []
     for yi, qz in zip(y, q_z):
       indexes, means = self._y_parameters(qz, yi.shape)
-      qy = np.round(yi - _from_fixed(means)).astype(np.int32)
+      qy = np.round(yi - integer_network.from_fixed(means)).astype(np.int32)
       streams = [self.z_coder.encode(qz), self.y_coder.encode(qy, indexes)]
       out.append((streams, {"z": qz, "y": qy, "y_hat": _dequantize(qy, means)}))
     return out
@@ -248,14 +257,20 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
     return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
-def _from_fixed(x: np.ndarray) -> np.ndarray:
-  return x / float(1 << integer_network.FRACTION_BITS)
+def _fixed_latent(q: np.ndarray, means_fixed: np.ndarray) -> np.ndarray:
+  """y^ = q + mu in fixed point (int64: q is whatever the stream holds)."""
+  return (q.astype(np.int64) << integer_network.FRACTION_BITS) + means_fixed
+
+
+def _clip_fixed(x: np.ndarray) -> np.ndarray:
+  """A fixed-point network input as int32 (its layers clamp it further)."""
+  limit = integer_network.ACTIVATION_LIMIT
+  return np.clip(x, -limit, limit).astype(np.int32)
 
 
 def _dequantize(q: np.ndarray, means_fixed: np.ndarray) -> np.ndarray:
-  """y^ = q + mu as float32; exact, since mu has FRACTION_BITS fraction bits."""
-  return _from_fixed(q * float(1 << integer_network.FRACTION_BITS)
-                     + means_fixed).astype(np.float32)
+  """y^ = q + mu as float32 (mu has FRACTION_BITS fraction bits)."""
+  return integer_network.from_fixed(_fixed_latent(q, means_fixed))
 
 
 class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
@@ -284,44 +299,60 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     super().__init__(model, params, arrays)
-    (self.context,) = integer_network.unpack(arrays, "context/")
-    self.entropy_parameters = integer_network.unpack(arrays, "entropy_parameters/")
-    k = self.context.kernel.shape[0]
+    (context,) = integer_network.unpack(arrays, "context/")
+    first, *rest = integer_network.unpack(arrays, "entropy_parameters/")
+    k = context.kernel.shape[0]
     self.kernel_size = k
     self.offsets = causal_offsets(k)
     m = model.num_latents
-    # Only the visible taps, flattened like the gathered context patches.
-    self.context_matrix = self.context.kernel[self.offsets[:, 0] + k // 2,
-                                              self.offsets[:, 1] + k // 2].reshape(-1, 2 * m)
-    first = self.entropy_parameters[0].kernel.reshape(4 * m, -1)
-    self.first_hyper, self.first_context = first[:2 * m], first[2 * m:]
+    # Only the visible taps, flattened like the gathered context patches; the
+    # first entropy-parameter layer split into its hyper and context halves.
+    visible = context.kernel[self.offsets[:, 0] + k // 2, self.offsets[:, 1] + k // 2]
+    first_matrix = jnp.asarray(first.matrix)
+    self._first_hyper = integer_network.DeviceLayer(
+        first_matrix[:2 * m], jnp.asarray(first.bias), jnp.asarray(first.shift))
+    self._network = _ContextNetwork(
+        context=integer_network.DeviceLayer(jnp.asarray(visible.reshape(-1, 2 * m)),
+                                            jnp.asarray(context.bias),
+                                            jnp.asarray(context.shift)),
+        first_context=first_matrix[2 * m:],
+        first_shift=jnp.asarray(first.shift),
+        rest=[integer_network.to_device(layer) for layer in rest],
+        thresholds=jnp.asarray(self.thresholds))
+    self._activations = tuple(layer.activation for layer in (first, *rest))
 
   def _run_wavefront(self, hyper: np.ndarray, code_step):
     """Visits the wavefront; code_step(rows, cols, indexes, means) -> q for
-    those positions. Returns q (h, w, M) and the fixed-point y^."""
+    those positions. Returns q (h, w, M) and the fixed-point y^ (int64)."""
     h, w, _ = hyper.shape
     m, pad = self.model.num_latents, self.kernel_size // 2
-    one = float(1 << integer_network.FRACTION_BITS)
     # The hyper half of the first entropy-parameter layer, for all positions
     # at once (exact, like every product here); the context half per step.
-    hyper_acc = hyper.reshape(h * w, 2 * m) @ self.first_hyper + self.entropy_parameters[0].bias
-    y_fixed = np.zeros((h + 2 * pad, w + 2 * pad, m), np.float64)
+    hyper_acc = _exact_matmul(hyper.reshape(h * w, 2 * m), self._first_hyper.matrix,
+                              self._first_hyper.bias)
+    hyper_high, hyper_low = np.asarray(hyper_acc.high), np.asarray(hyper_acc.low)
+    # The context model's input, clamped like every fixed-point input.
+    grid = np.zeros((h + 2 * pad, w + 2 * pad, m), np.int32)
+    y_fixed = np.zeros((h, w, m), np.int64)
     q = np.zeros((h, w, m), np.int32)
     di, dj = self.offsets[:, 0], self.offsets[:, 1]
     for rows, cols in wavefront(h, w, self.kernel_size).steps:
-      patches = y_fixed[rows[:, None] + di + pad, cols[:, None] + dj + pad]
-      context = integer_network.finish(
-          self.context, patches.reshape(len(rows), -1) @ self.context_matrix
-          + self.context.bias)
-      e = integer_network.finish(self.entropy_parameters[0],
-                                 hyper_acc[rows * w + cols] + context @ self.first_context)
-      for layer in self.entropy_parameters[1:]:
-        e = integer_network.dense(layer, e)
-      means = e[:, m:]
-      q_step = code_step(rows, cols, self.scale_indexes(e[:, :m]), means)
+      n = len(rows)
+      patches = grid[rows[:, None] + di + pad, cols[:, None] + dj + pad].reshape(n, -1)
+      # Steps are padded to a power of two: a handful of compiled shapes.
+      size = 1 << (n - 1).bit_length()
+      rows_padded = ((0, size - n), (0, 0))
+      at = rows * w + cols
+      indexes, means = _entropy_parameters(
+          self._activations, self._network, np.pad(patches, rows_padded),
+          integer_network.Accumulator(np.pad(hyper_high[at], rows_padded),
+                                      np.pad(hyper_low[at], rows_padded)))
+      indexes, means = np.asarray(indexes)[:n], np.asarray(means)[:n]
+      q_step = code_step(rows, cols, indexes, means)
       q[rows, cols] = q_step
-      y_fixed[rows + pad, cols + pad] = q_step * one + means
-    return q, y_fixed[pad:pad + h, pad:pad + w]
+      y_fixed[rows, cols] = _fixed_latent(q_step, means)
+      grid[rows + pad, cols + pad] = _clip_fixed(y_fixed[rows, cols])
+    return q, y_fixed
 
   def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
     y, q_z = self._analyze(x)
@@ -331,14 +362,14 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
       symbols, indexes = [], []
 
       def code_step(rows, cols, idx, means, yi=yi):
-        q_step = np.round(yi[rows, cols] - _from_fixed(means)).astype(np.int32)
+        q_step = np.round(yi[rows, cols] - integer_network.from_fixed(means)).astype(np.int32)
         symbols.append(q_step.ravel())
         indexes.append(idx.ravel())
         return q_step
 
       qy, y_fixed = self._run_wavefront(hyper, code_step)
       y_stream = self.y_coder.encode(np.concatenate(symbols), np.concatenate(indexes))
-      y_hat = _from_fixed(y_fixed).astype(np.float32)
+      y_hat = integer_network.from_fixed(y_fixed)
       out.append(([self.z_coder.encode(qz), y_stream], {"z": qz, "y": qy, "y_hat": y_hat}))
     return out
 
@@ -354,9 +385,44 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
 
     q_y, y_fixed = self._run_wavefront(hyper, code_step)
     decoder.finish()
-    y_hat = _from_fixed(y_fixed).astype(np.float32)
+    y_hat = integer_network.from_fixed(y_fixed)
     x_hat = self._synthesis(self.params, y_hat[None])
     return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
+
+
+@dataclasses.dataclass(frozen=True)
+class _ContextNetwork:
+  """The frozen context model and entropy-parameter network (device arrays)."""
+
+  context: integer_network.DeviceLayer
+  first_context: jax.Array
+  first_shift: jax.Array
+  rest: list[integer_network.DeviceLayer]
+  thresholds: jax.Array
+
+
+jax.tree_util.register_dataclass(
+    _ContextNetwork, data_fields=["context", "first_context", "first_shift", "rest",
+                                  "thresholds"], meta_fields=[])
+
+
+_exact_matmul = jax.jit(integer_network.exact_matmul)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _entropy_parameters(activations: tuple[Activation, ...], net: _ContextNetwork,
+                        patches: jax.Array, hyper_acc: integer_network.Accumulator):
+  """(scale indexes, fixed-point means) of one wavefront step's positions from
+  their causal patches (P, k*k//2 * M) and hyper accumulators (P, C)."""
+  context = integer_network.dense(net.context, Activation.NONE, patches)
+  e = integer_network.finish(
+      hyper_acc + integer_network.exact_matmul(context, net.first_context),
+      net.first_shift, activations[0])
+  for layer, activation in zip(net.rest, activations[1:]):
+    e = integer_network.dense(layer, activation, e)
+  m = e.shape[-1] // 2
+  indexes = jnp.searchsorted(net.thresholds, e[:, :m], side="left", method="compare_all")
+  return indexes.astype(jnp.int32), e[:, m:]
 
 
 CODECS = {
