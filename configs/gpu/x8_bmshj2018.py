@@ -15,18 +15,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+import base  # pylint: disable=g-import-not-at-top,wrong-import-position
 import bmshj2018_192_320  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def get_config():
-  c = bmshj2018_192_320.get_config()
+  c = base.paper_schedule(bmshj2018_192_320.get_config())
   c.workdir = "runs/gpu-bmshj2018_192_320"
-  c.mesh = {"data": -1, "fsdp": 1}
-  c.data.crop_size = 256
   c.data.batch_size = 64
-  c.num_steps = 500_000
-  c.learning_rate = 1e-4
-  c.lr_drop_steps = (450_000,)
-  c.log_every = 500
-  c.checkpoint_every = 5000
   return c

@@ -138,8 +138,7 @@ class _HyperpriorCodec:
 
   def hyper_parameters(self, q_z: np.ndarray) -> np.ndarray:
     """h_s(z^) in fixed point, exactly, from z^ = q_z + median."""
-    z_fixed = (q_z.astype(np.int64) << integer_network.FRACTION_BITS) + self.medians_fixed
-    return self.hyper_synthesis(_clip_fixed(z_fixed))
+    return self.hyper_synthesis(_clip_fixed(_fixed_sum(q_z, self.medians_fixed)))
 
   def _hyper_for(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
     """hyper_parameters(q_z), checked against the shape of y."""
@@ -257,9 +256,10 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
     return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
-def _fixed_latent(q: np.ndarray, means_fixed: np.ndarray) -> np.ndarray:
-  """y^ = q + mu in fixed point (int64: q is whatever the stream holds)."""
-  return (q.astype(np.int64) << integer_network.FRACTION_BITS) + means_fixed
+def _fixed_sum(q: np.ndarray, offset_fixed: np.ndarray) -> np.ndarray:
+  """q + offset in fixed point, e.g. y^ = q + mu (int64: q is whatever the
+  stream holds)."""
+  return (q.astype(np.int64) << integer_network.FRACTION_BITS) + offset_fixed
 
 
 def _clip_fixed(x: np.ndarray) -> np.ndarray:
@@ -270,7 +270,7 @@ def _clip_fixed(x: np.ndarray) -> np.ndarray:
 
 def _dequantize(q: np.ndarray, means_fixed: np.ndarray) -> np.ndarray:
   """y^ = q + mu as float32 (mu has FRACTION_BITS fraction bits)."""
-  return integer_network.from_fixed(_fixed_latent(q, means_fixed))
+  return integer_network.from_fixed(_fixed_sum(q, means_fixed))
 
 
 class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
@@ -305,21 +305,16 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     self.kernel_size = k
     self.offsets = causal_offsets(k)
     m = model.num_latents
-    # Only the visible taps, flattened like the gathered context patches; the
-    # first entropy-parameter layer split into its hyper and context halves.
+    # The context layer keeps only its visible taps, flattened like the
+    # gathered patches; the first entropy-parameter layer is split into its
+    # hyper half (run once for all positions) and its context half (per step).
     visible = context.kernel[self.offsets[:, 0] + k // 2, self.offsets[:, 1] + k // 2]
-    first_matrix = jnp.asarray(first.matrix)
-    self._first_hyper = integer_network.DeviceLayer(
-        first_matrix[:2 * m], jnp.asarray(first.bias), jnp.asarray(first.shift))
-    self._network = _ContextNetwork(
-        context=integer_network.DeviceLayer(jnp.asarray(visible.reshape(-1, 2 * m)),
-                                            jnp.asarray(context.bias),
-                                            jnp.asarray(context.shift)),
-        first_context=first_matrix[2 * m:],
-        first_shift=jnp.asarray(first.shift),
-        rest=[integer_network.to_device(layer) for layer in rest],
-        thresholds=jnp.asarray(self.thresholds))
-    self._activations = tuple(layer.activation for layer in (first, *rest))
+    context = dataclasses.replace(context, kernel=visible.reshape(1, 1, -1, 2 * m))
+    self._first_hyper = jnp.asarray(first.matrix[:2 * m])
+    first = dataclasses.replace(first, kernel=first.kernel[:, :, 2 * m:])
+    layers = [context, first, *rest]
+    self._step_layers = [integer_network.to_device(layer) for layer in layers]
+    self._activations = tuple(layer.activation for layer in layers)
 
   def _run_wavefront(self, hyper: np.ndarray, code_step):
     """Visits the wavefront; code_step(rows, cols, indexes, means) -> q for
@@ -328,8 +323,7 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     m, pad = self.model.num_latents, self.kernel_size // 2
     # The hyper half of the first entropy-parameter layer, for all positions
     # at once (exact, like every product here); the context half per step.
-    hyper_acc = _exact_matmul(hyper.reshape(h * w, 2 * m), self._first_hyper.matrix,
-                              self._first_hyper.bias)
+    hyper_acc = _exact_matmul(hyper.reshape(h * w, 2 * m), self._first_hyper)
     hyper_high, hyper_low = np.asarray(hyper_acc.high), np.asarray(hyper_acc.low)
     # The context model's input, clamped like every fixed-point input.
     grid = np.zeros((h + 2 * pad, w + 2 * pad, m), np.int32)
@@ -338,19 +332,19 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     di, dj = self.offsets[:, 0], self.offsets[:, 1]
     for rows, cols in wavefront(h, w, self.kernel_size).steps:
       n = len(rows)
-      patches = grid[rows[:, None] + di + pad, cols[:, None] + dj + pad].reshape(n, -1)
-      # Steps are padded to a power of two: a handful of compiled shapes.
-      size = 1 << (n - 1).bit_length()
-      rows_padded = ((0, size - n), (0, 0))
-      at = rows * w + cols
-      indexes, means = _entropy_parameters(
-          self._activations, self._network, np.pad(patches, rows_padded),
-          integer_network.Accumulator(np.pad(hyper_high[at], rows_padded),
-                                      np.pad(hyper_low[at], rows_padded)))
-      indexes, means = np.asarray(indexes)[:n], np.asarray(means)[:n]
-      q_step = code_step(rows, cols, indexes, means)
+      # Steps are padded to a power of two positions (repeating the last one):
+      # a handful of compiled shapes.
+      fill = np.minimum(np.arange(1 << (n - 1).bit_length()), n - 1)
+      r, c = rows[fill], cols[fill]
+      patches = grid[r[:, None] + di + pad, c[:, None] + dj + pad].reshape(len(fill), -1)
+      at = r * w + c
+      parameters = np.asarray(_entropy_parameters(
+          self._activations, self._step_layers, patches,
+          integer_network.Accumulator(hyper_high[at], hyper_low[at])))[:n]
+      means = parameters[:, m:]
+      q_step = code_step(rows, cols, self.scale_indexes(parameters[:, :m]), means)
       q[rows, cols] = q_step
-      y_fixed[rows, cols] = _fixed_latent(q_step, means)
+      y_fixed[rows, cols] = _fixed_sum(q_step, means)
       grid[rows + pad, cols + pad] = _clip_fixed(y_fixed[rows, cols])
     return q, y_fixed
 
@@ -390,39 +384,24 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
-@dataclasses.dataclass(frozen=True)
-class _ContextNetwork:
-  """The frozen context model and entropy-parameter network (device arrays)."""
-
-  context: integer_network.DeviceLayer
-  first_context: jax.Array
-  first_shift: jax.Array
-  rest: list[integer_network.DeviceLayer]
-  thresholds: jax.Array
-
-
-jax.tree_util.register_dataclass(
-    _ContextNetwork, data_fields=["context", "first_context", "first_shift", "rest",
-                                  "thresholds"], meta_fields=[])
-
-
 _exact_matmul = jax.jit(integer_network.exact_matmul)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _entropy_parameters(activations: tuple[Activation, ...], net: _ContextNetwork,
-                        patches: jax.Array, hyper_acc: integer_network.Accumulator):
-  """(scale indexes, fixed-point means) of one wavefront step's positions from
-  their causal patches (P, k*k//2 * M) and hyper accumulators (P, C)."""
-  context = integer_network.dense(net.context, Activation.NONE, patches)
-  e = integer_network.finish(
-      hyper_acc + integer_network.exact_matmul(context, net.first_context),
-      net.first_shift, activations[0])
-  for layer, activation in zip(net.rest, activations[1:]):
-    e = integer_network.dense(layer, activation, e)
-  m = e.shape[-1] // 2
-  indexes = jnp.searchsorted(net.thresholds, e[:, :m], side="left", method="compare_all")
-  return indexes.astype(jnp.int32), e[:, m:]
+def _entropy_parameters(activations: tuple[Activation, ...],
+                        layers: list[integer_network.DeviceLayer], patches: jax.Array,
+                        hyper_acc: integer_network.Accumulator) -> jax.Array:
+  """Fixed-point (scales, means) (P, 2M) of one wavefront step's positions from
+  their causal patches (P, k*k//2 * M) and the hyper half of the first
+  entropy-parameter layer (P, C); layers: context, first (context half), rest."""
+  context, first, *rest = layers
+  x = integer_network.dense(context, activations[0], patches)
+  x = integer_network.finish(
+      hyper_acc + integer_network.exact_matmul(x, first.matrix, first.bias),
+      first.shift, activations[1])
+  for layer, activation in zip(rest, activations[2:]):
+    x = integer_network.dense(layer, activation, x)
+  return x
 
 
 CODECS = {
