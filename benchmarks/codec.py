@@ -5,13 +5,18 @@ r"""Compress/decompress wall time per image, ours against CompressAI's.
 
 Without --checkpoint the model is a fixed-seed, untrained one at the widths
 of DEFAULT_WIDTHS (N=128, M=192 for bmshj2018; N=M=192 for mbt2018): its
-rates mean nothing, its speed is what a trained one runs at. Each image
-is compressed and decompressed once to compile (that time is reported apart;
-JAX's persistent compilation cache makes it small in a second process), then
---repeats more times; the figures are medians over all images and repeats.
-Where compressai is importable, its model of the same kind and widths
+rates mean nothing, its speed is what a trained one runs at. Where
+compressai is importable, its model of the same kind and widths
 (ScaleHyperprior(128, 192), JointAutoregressiveHierarchicalPriors(192, 192),
-...; untrained, `update()`d) codes the same images in the same run. The last line is
+...; untrained, `update()`d) codes the same images in the same run.
+
+Each image is compressed and decompressed once by each side to warm up
+(compilation; reported apart, JAX's persistent compilation cache makes it
+small in a second process), then --repeats more times, the two sides taking
+turns on the same image: a machine whose speed drifts over minutes slows
+both alike, rather than whichever side happened to run second. The figures
+are medians over all images and repeats; the JSON also holds the median of
+the per-turn ratios. The last line is
 
   model=<name> encode_s=<s> decode_s=<s> [compressai_encode_s=<s>
       compressai_decode_s=<s> encode_ratio=<ours/theirs> decode_ratio=<...>]
@@ -23,6 +28,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -35,30 +41,43 @@ DEFAULT_WIDTHS = {"bls2017": (128, 128), "bmshj2018": (128, 192),
                   "mbt2018_mean": (192, 192), "mbt2018": (192, 192)}
 
 
+class Side:
+  """One implementation: prepare(image) -> input, compress(input) -> data,
+  decompress(data) -> anything; with the times it took."""
+
+  def __init__(self, prepare: Callable, compress: Callable, decompress: Callable):
+    self.prepare, self.compress, self.decompress = prepare, compress, decompress
+    self.first_encode, self.first_decode, self.encode, self.decode = [], [], [], []
+
+  def warm_up(self, x) -> None:
+    data, t = _timed(self.compress, x)
+    self.first_encode.append(t)
+    self.first_decode.append(_timed(self.decompress, data)[1])
+
+  def turn(self, x) -> tuple[float, float]:
+    data, encode_s = _timed(self.compress, x)
+    decode_s = _timed(self.decompress, data)[1]
+    self.encode.append(encode_s)
+    self.decode.append(decode_s)
+    return encode_s, decode_s
+
+
 def _timed(fn, *args):
   start = time.perf_counter()
   out = fn(*args)
   return out, time.perf_counter() - start
 
 
-def time_ours(codec: Codec, images: list[np.ndarray], repeats: int) -> dict:
-  first_encode, first_decode, encode, decode, bpp = [], [], [], [], []
-  for img in images:
-    data, t = _timed(codec.compress, img)
-    first_encode.append(t)
-    recon, t = _timed(codec.decompress, data)
-    first_decode.append(t)
-    assert recon.shape == img.shape[:2] + (3,)
-    bpp.append(8 * len(data) / (img.shape[0] * img.shape[1]))
-    for _ in range(repeats):
-      encode.append(_timed(codec.compress, img)[1])
-      decode.append(_timed(codec.decompress, data)[1])
-  return {"encode_s": statistics.median(encode), "decode_s": statistics.median(decode),
-          "first_encode_s": max(first_encode), "first_decode_s": max(first_decode),
-          "bpp": float(np.mean(bpp))}
+def ours(codec: Codec) -> Side:
+  def decompress(data):
+    recon = codec.decompress(data)
+    assert recon.ndim == 3 and recon.shape[-1] == 3
+    return recon
+
+  return Side(lambda img: img, codec.compress, decompress)
 
 
-def time_compressai(model: str, images: list[np.ndarray], repeats: int) -> dict | None:
+def compressai(model: str) -> Side | None:
   try:
     import torch  # pylint: disable=g-import-not-at-top
     from compressai import models as cai  # pylint: disable=g-import-not-at-top
@@ -71,18 +90,33 @@ def time_compressai(model: str, images: list[np.ndarray], repeats: int) -> dict 
          "mbt2018_mean": lambda: cai.MeanScaleHyperprior(n, m),
          "mbt2018": lambda: cai.JointAutoregressiveHierarchicalPriors(n, m)}[model]().eval()
   net.update(force=True)
-  encode, decode = [], []
-  with torch.no_grad():
-    for img in images:
-      x = torch.from_numpy(image_lib.pad_to_multiple(img, 64).copy()).permute(2, 0, 1)[None]
-      x = x.float() / 255
-      out = net.compress(x)
-      net.decompress(out["strings"], out["shape"])
-      for _ in range(repeats):
-        out, t = _timed(net.compress, x)
-        encode.append(t)
-        decode.append(_timed(net.decompress, out["strings"], out["shape"])[1])
-  return {"encode_s": statistics.median(encode), "decode_s": statistics.median(decode)}
+
+  def prepare(img):
+    x = torch.from_numpy(image_lib.pad_to_multiple(img, 64).copy()).permute(2, 0, 1)[None]
+    return x.float() / 255
+
+  def compress(x):
+    with torch.no_grad():
+      return net.compress(x)
+
+  def decompress(out):
+    with torch.no_grad():
+      return net.decompress(out["strings"], out["shape"])
+
+  return Side(prepare, compress, decompress)
+
+
+def run(sides: list[Side], images: list[np.ndarray], repeats: int) -> list[tuple]:
+  """Times every side on every image, taking turns; returns the per-turn
+  (encode_s, decode_s) of each side."""
+  turns = []
+  for img in images:
+    inputs = [side.prepare(img) for side in sides]
+    for side, x in zip(sides, inputs):
+      side.warm_up(x)
+    for _ in range(repeats):
+      turns.append(tuple(side.turn(x) for side, x in zip(sides, inputs)))
+  return turns
 
 
 def main():
@@ -104,26 +138,37 @@ def main():
     config = {"name": args.model, "num_filters": n, "num_latents": m}
     codec = Codec.from_params(config, _init_params(config))
   images = [image_lib.read_rgb_uint8(p) for p in args.images]
-  ours = time_ours(codec, images, args.repeats)
-  print(f"lic_jax {codec.name} {codec.model_config}: median encode {ours['encode_s']:.3f} s, "
-        f"decode {ours['decode_s']:.3f} s per image over {len(images)} images x "
-        f"{args.repeats} (first call incl. compile: encode {ours['first_encode_s']:.2f} s, "
-        f"decode {ours['first_decode_s']:.2f} s), {ours['bpp']:.4f} bpp")
+  mine, theirs = ours(codec), compressai(args.model)
+  turns = run([mine] if theirs is None else [mine, theirs], images, args.repeats)
+  bpp = [8 * len(codec.compress(img)) / (img.shape[0] * img.shape[1]) for img in images]
+  median = statistics.median
+  print(f"lic_jax {codec.name} {codec.model_config}: median encode {median(mine.encode):.3f} s, "
+        f"decode {median(mine.decode):.3f} s per image over {len(images)} images x "
+        f"{args.repeats} (first call incl. compile: encode {max(mine.first_encode):.2f} s, "
+        f"decode {max(mine.first_decode):.2f} s), {np.mean(bpp):.4f} bpp")
   record = {"model": codec.model_config, "checkpoint": args.checkpoint or None,
             "images": [os.path.basename(p) for p in args.images], "repeats": args.repeats,
-            "cpu_count": os.cpu_count(), "jax": jax.__version__, "lic_jax": ours}
-  line = f"model={args.model} encode_s={ours['encode_s']:.3f} decode_s={ours['decode_s']:.3f}"
-  theirs = time_compressai(args.model, images, args.repeats)
+            "cpu_count": os.cpu_count(), "jax": jax.__version__,
+            "lic_jax": {"encode_s": median(mine.encode), "decode_s": median(mine.decode),
+                        "first_encode_s": max(mine.first_encode),
+                        "first_decode_s": max(mine.first_decode), "bpp": float(np.mean(bpp))}}
+  line = f"model={args.model} encode_s={median(mine.encode):.3f} decode_s={median(mine.decode):.3f}"
   if theirs is None:
     print("compressai is not importable: no comparison")
   else:
-    print(f"compressai: median encode {theirs['encode_s']:.3f} s, "
-          f"decode {theirs['decode_s']:.3f} s per image")
-    record["compressai"] = theirs
-    line += (f" compressai_encode_s={theirs['encode_s']:.3f}"
-             f" compressai_decode_s={theirs['decode_s']:.3f}"
-             f" encode_ratio={ours['encode_s'] / theirs['encode_s']:.3f}"
-             f" decode_ratio={ours['decode_s'] / theirs['decode_s']:.3f}")
+    encode_ratio = median(mine.encode) / median(theirs.encode)
+    decode_ratio = median(mine.decode) / median(theirs.decode)
+    paired = {"encode_ratio": median(o[0] / t[0] for o, t in turns),
+              "decode_ratio": median(o[1] / t[1] for o, t in turns)}
+    print(f"compressai: median encode {median(theirs.encode):.3f} s, decode "
+          f"{median(theirs.decode):.3f} s per image; median per-turn ratio encode "
+          f"{paired['encode_ratio']:.3f}, decode {paired['decode_ratio']:.3f}")
+    record["compressai"] = {"encode_s": median(theirs.encode), "decode_s": median(theirs.decode)}
+    record["per_turn"] = {**paired, "lic_jax_decode_s": mine.decode,
+                          "compressai_decode_s": theirs.decode}
+    line += (f" compressai_encode_s={median(theirs.encode):.3f}"
+             f" compressai_decode_s={median(theirs.decode):.3f}"
+             f" encode_ratio={encode_ratio:.3f} decode_ratio={decode_ratio:.3f}")
   if args.json:
     with open(args.json, "w") as f:
       json.dump(record, f, indent=2)

@@ -2,6 +2,8 @@
 (equal to an int64 reference, whatever the evaluation order), within the
 bounds that make float32 exact, and close to the float networks they freeze."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,19 @@ def test_network_equals_int64_reference_even_at_the_clamp():
   ours = Network(layers)(x)
   assert ours.dtype == np.int32 and ours.shape == (12, 16, 96)
   np.testing.assert_array_equal(ours, int64_network(layers, x))
+
+
+@pytest.mark.parametrize("rows", [1, 5, 12, 13, 40])
+def test_dense_rows_equal_int64_reference_whether_halves_are_stacked_or_not(rows):
+  # Up to _STACKED_ROWS_MAX rows (a wavefront step) both halves of the
+  # activations share one product; more rows take two.
+  rng = np.random.default_rng(3)
+  layer = _layers(rng)[2]
+  flat = dataclasses.replace(layer, kernel=layer.matrix[None, None], pad=(0, 0))
+  x = rng.integers(-ACTIVATION_LIMIT, ACTIVATION_LIMIT + 1, (rows, flat.kernel.shape[2]))
+  x[0, :] = ACTIVATION_LIMIT if rows % 2 else -ACTIVATION_LIMIT  # the largest sums
+  ours = integer_network.dense(integer_network.to_device(flat), flat.activation, x)
+  np.testing.assert_array_equal(np.asarray(ours), int64_network([flat], x[None])[0])
 
 
 def test_leaky_relu_is_an_exact_floor_for_any_int32():

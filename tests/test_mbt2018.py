@@ -13,7 +13,7 @@ from conftest import ROOT
 from lic_jax import image as image_lib
 from lic_jax.assets import QUICKSTART_IMAGES
 from lic_jax.codec import Codec
-from lic_jax.coding import integer_network
+from lic_jax.coding import integer_network, model_codecs
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.layers import causal_offsets, raster_mask
 from lic_jax.models import build_model
@@ -96,6 +96,15 @@ def test_wavefront_covers_every_position_once_in_141_steps_for_kodak():
   visited = [(i, j) for rows, cols in steps.steps for i, j in zip(rows, cols)]
   assert sorted(visited) == [(i, j) for i in range(32) for j in range(48)]
   assert all(np.all(3 * rows + cols == t) for t, (rows, cols) in enumerate(steps.steps))
+
+
+def test_steps_are_padded_to_few_sizes_with_little_waste():
+  sizes = [model_codecs._padded_size(n) for n in range(1, 200)]
+  assert all(n <= size < 1.5 * n for n, size in zip(range(1, 200), sizes))
+  assert sorted(set(sizes)) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
+  for h, w in [(32, 48), (48, 32)]:  # landscape and portrait Kodak
+    counts = [len(rows) for rows, _ in wavefront(h, w).steps]
+    assert sum(model_codecs._padded_size(n) for n in counts) < 1.15 * sum(counts)
 
 
 def _codec(name: str) -> Codec:

@@ -332,9 +332,7 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     di, dj = self.offsets[:, 0], self.offsets[:, 1]
     for rows, cols in wavefront(h, w, self.kernel_size).steps:
       n = len(rows)
-      # Steps are padded to a power of two positions (repeating the last one):
-      # a handful of compiled shapes.
-      fill = np.minimum(np.arange(1 << (n - 1).bit_length()), n - 1)
+      fill = np.minimum(np.arange(_padded_size(n)), n - 1)
       r, c = rows[fill], cols[fill]
       patches = grid[r[:, None] + di + pad, c[:, None] + dj + pad].reshape(len(fill), -1)
       at = r * w + c
@@ -382,6 +380,16 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     y_hat = integer_network.from_fixed(y_fixed)
     x_hat = self._synthesis(self.params, y_hat[None])
     return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
+
+
+def _padded_size(n: int) -> int:
+  """The smallest 2^k or 3 * 2^k >= n. A step is padded to it (repeating its
+  last position): a few compiled shapes serve every step, and less than a
+  third of a padded step is waste. With powers of two alone up to half is:
+  a portrait Kodak image then computes 47% more positions than it codes,
+  13% with this series."""
+  size = 1 << max(0, (n - 1).bit_length())
+  return size * 3 // 4 if size >= 4 and size * 3 // 4 >= n else size
 
 
 _exact_matmul = jax.jit(integer_network.exact_matmul)
