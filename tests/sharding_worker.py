@@ -85,24 +85,24 @@ def check_restore(workdir):
   model, optimizer = model_from_config(config), make_optimizer(config)
   meshes = {"1": ({"data": -1}, devices[:1]), "8": ({"data": -1}, devices),
             "fsdp": ({"data": 2, "fsdp": 4}, devices)}
+  # A state and its shardings on each mesh: saved from (with values distinct
+  # per source, so that a restore of the wrong thing shows) and restored onto.
+  placed_states = {name: sharded_state(model, optimizer, config, parallel.make_mesh(axes, devs))
+                   for name, (axes, devs) in meshes.items()}
   results = {}
-  for source, (axes, devs) in meshes.items():
-    state, _ = sharded_state(model, optimizer, config, parallel.make_mesh(axes, devs))
-    # Distinct values per source, so that a restore of the wrong thing shows.
-    state = jax.tree_util.tree_map(lambda a, s=len(source): a + s if a.ndim else a, state)
+  for offset, (source, (state, _)) in enumerate(placed_states.items(), start=1):
+    state = jax.tree_util.tree_map(lambda a, s=offset: a + s if a.ndim else a, state)
     path = os.path.join(workdir, f"from_{source}")
     saver = checkpoint_lib.Checkpointer(path)
     saver.save(1, state, force=True)
     saver.wait()
     saver.close()
     expected = jax.device_get(state)
-    for target, (t_axes, t_devs) in meshes.items():
+    for target, (template, shardings) in placed_states.items():
       if target == source:
         continue
-      abstract, shardings = sharded_state(model, optimizer, config,
-                                          parallel.make_mesh(t_axes, t_devs))
       loader = checkpoint_lib.Checkpointer(path)
-      restored = loader.restore(abstract)
+      restored = loader.restore(template)
       loader.close()
       placed = all(r.sharding == s for r, s in zip(jax.tree_util.tree_leaves(restored),
                                                    jax.tree_util.tree_leaves(shardings)))
