@@ -43,14 +43,17 @@ DEFAULT_WIDTHS = {"bls2017": (128, 128), "bmshj2018": (128, 192),
 
 class Side:
   """One implementation: prepare(image) -> input, compress(input) -> data,
-  decompress(data) -> anything; with the times it took."""
+  decompress(data) -> anything; with the times it took and the data of
+  each image's first compression."""
 
   def __init__(self, prepare: Callable, compress: Callable, decompress: Callable):
     self.prepare, self.compress, self.decompress = prepare, compress, decompress
     self.first_encode, self.first_decode, self.encode, self.decode = [], [], [], []
+    self.first_data = []
 
   def warm_up(self, x) -> None:
     data, t = _timed(self.compress, x)
+    self.first_data.append(data)
     self.first_encode.append(t)
     self.first_decode.append(_timed(self.decompress, data)[1])
 
@@ -140,7 +143,8 @@ def main():
   images = [image_lib.read_rgb_uint8(p) for p in args.images]
   mine, theirs = ours(codec), compressai(args.model)
   turns = run([mine] if theirs is None else [mine, theirs], images, args.repeats)
-  bpp = [8 * len(codec.compress(img)) / (img.shape[0] * img.shape[1]) for img in images]
+  bpp = [8 * len(data) / (img.shape[0] * img.shape[1])
+         for data, img in zip(mine.first_data, images)]
   median = statistics.median
   print(f"lic_jax {codec.name} {codec.model_config}: median encode {median(mine.encode):.3f} s, "
         f"decode {median(mine.decode):.3f} s per image over {len(images)} images x "

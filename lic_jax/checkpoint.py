@@ -30,13 +30,18 @@ class IncompatibleCheckpointError(ValueError):
   """A checkpoint that does not fit the model or state it is loaded into."""
 
 
+def write_atomic(path: str, data: bytes) -> None:
+  """Writes the file all at once: a crash leaves the old file or the new
+  one, never a part of one."""
+  with open(path + ".tmp", "wb") as f:
+    f.write(data)
+  os.replace(path + ".tmp", path)
+
+
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, CONFIG_FILE)
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.write(config.to_json_best_effort(indent=2, sort_keys=True))
-  os.replace(tmp, path)
+  write_atomic(os.path.join(workdir, CONFIG_FILE),
+               config.to_json_best_effort(indent=2, sort_keys=True).encode())
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:

@@ -150,13 +150,14 @@ class Codec:
     os.makedirs(directory, exist_ok=True)
     meta = {**self.metadata, "model": self.model_config,
             "tables_hash": self.tables_hash.hex()}
-    _write_atomic(os.path.join(directory, MODEL_FILE),
-                  json.dumps(meta, indent=2, sort_keys=True).encode())
-    _write_atomic(os.path.join(directory, PARAMS_FILE),
-                  flax.serialization.to_bytes(jax.device_get(self.impl.params)))
-    _write_atomic(os.path.join(directory, TABLES_FILE),
-                  _npz_bytes({**self.impl_arrays, "meta/format": np.array(TABLES_FORMAT)},
-                             compressed=True))
+    write = checkpoint_lib.write_atomic
+    write(os.path.join(directory, MODEL_FILE),
+          json.dumps(meta, indent=2, sort_keys=True).encode())
+    write(os.path.join(directory, PARAMS_FILE),
+          flax.serialization.to_bytes(jax.device_get(self.impl.params)))
+    write(os.path.join(directory, TABLES_FILE),
+          _npz_bytes({**self.impl_arrays, "meta/format": np.array(TABLES_FORMAT)},
+                     compressed=True))
 
   @property
   def name(self) -> str:
@@ -232,8 +233,8 @@ def load_or_freeze_tables(workdir: str, name: str, model, params,
   if name not in CODECS:
     raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
   arrays = CODECS[name].freeze(model, params)
-  _write_atomic(path, _npz_bytes({**arrays, "meta/step": np.array(step),
-                                  "meta/format": np.array(TABLES_FORMAT)}))
+  checkpoint_lib.write_atomic(path, _npz_bytes({**arrays, "meta/step": np.array(step),
+                                               "meta/format": np.array(TABLES_FORMAT)}))
   return arrays
 
 
@@ -241,12 +242,6 @@ def _npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = False) -> bytes
   buffer = io.BytesIO()
   (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
   return buffer.getvalue()
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-  with open(path + ".tmp", "wb") as f:
-    f.write(data)
-  os.replace(path + ".tmp", path)
 
 
 def _bpp(data: bytes, height: int, width: int) -> float:
@@ -300,9 +295,7 @@ def main(argv=None) -> None:
       start = time.perf_counter()
       data = codec.compress(image)
       encode_s = time.perf_counter() - start
-      with open(args.output + ".tmp", "wb") as f:
-        f.write(data)
-      os.replace(args.output + ".tmp", args.output)
+      checkpoint_lib.write_atomic(args.output, data)
       h, w = image.shape[:2]
       print(f"{args.input} ({w}x{h}) -> {args.output}: {len(data)} bytes, "
             f"bpp={_bpp(data, h, w):.4f}, encode {encode_s:.3f} s "

@@ -75,9 +75,7 @@ def _evaluate(workdir: str, directory: str) -> dict:
       return stored["summary"]
   summary = eval_lib.evaluate_directory(codec.model, codec.impl.params, directory,
                                         codec=codec)
-  with open(path + ".tmp", "w") as f:
-    json.dump({**key, "summary": summary}, f, indent=2)
-  os.replace(path + ".tmp", path)
+  checkpoint_lib.write_atomic(path, json.dumps({**key, "summary": summary}, indent=2).encode())
   return summary
 
 

@@ -263,7 +263,8 @@ def _fixed_sum(q: np.ndarray, offset_fixed: np.ndarray) -> np.ndarray:
 
 
 def _clip_fixed(x: np.ndarray) -> np.ndarray:
-  """A fixed-point network input as int32 (its layers clamp it further)."""
+  """A fixed-point network input as int32, clamped as every layer clamps its
+  input (so that the int64 sums of _fixed_sum fit)."""
   limit = integer_network.ACTIVATION_LIMIT
   return np.clip(x, -limit, limit).astype(np.int32)
 
