@@ -16,8 +16,8 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
-from lic_jax.models import model_from_config
-from lic_jax.train_state import init_state, make_optimizer
+from lic_jax import recipes
+from lic_jax.train_state import TrainState, init_state, make_optimizer
 
 CONFIG_FILE = "config.json"
 
@@ -61,7 +61,8 @@ class Checkpointer:
         os.path.abspath(os.path.join(workdir, "checkpoints")),
         options=ocp.CheckpointManagerOptions(
             save_interval_steps=every, max_to_keep=keep, create=True,
-            enable_async_checkpointing=True))
+            enable_async_checkpointing=True),
+        item_handlers=ocp.StandardCheckpointHandler())
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -82,6 +83,13 @@ class Checkpointer:
       return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding)
 
     abstract = jax.tree_util.tree_map(target, abstract_state)
+    if isinstance(abstract, TrainState) and not abstract.model_state and (
+        "model_state" not in self._manager.item_metadata(step)):
+      # Written before TrainState had model_state (by a model without batch
+      # statistics, the only kind there was): the same state without it.
+      fields = {"step": abstract.step, "params": abstract.params,
+                "opt_state": abstract.opt_state}
+      return TrainState(**self._manager.restore(step, args=ocp.args.StandardRestore(fields)))
     return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
 
   def wait(self) -> None:
@@ -91,13 +99,20 @@ class Checkpointer:
     self._manager.close()
 
 
-def load_trained(workdir: str):
-  """(model, params, config, step) of the newest checkpoint of a run directory."""
+def load_variables(workdir: str):
+  """(model, variables, config, step) of the newest checkpoint of a run
+  directory; variables = {'params': ..., **the model's other collections}."""
   config = load_config(workdir)
-  model = model_from_config(config)
+  model = recipes.get(config).build_model(config)
   optimizer = make_optimizer(config)
   abstract = jax.eval_shape(lambda: init_state(model, optimizer, config))
   checkpointer = Checkpointer(workdir)
   state = checkpointer.restore(abstract)
   checkpointer.close()
-  return model, state.params, config, int(state.step)
+  return model, {"params": state.params, **state.model_state}, config, int(state.step)
+
+
+def load_trained(workdir: str):
+  """(model, params, config, step) of the newest checkpoint of a run directory."""
+  model, variables, config, step = load_variables(workdir)
+  return model, variables["params"], config, step

@@ -57,7 +57,7 @@ class ImageFolder:
       raise FileNotFoundError(f"no images ({', '.join(image_lib.IMAGE_EXTENSIONS)}) "
                               f"in {directory!r}")
     self.crop_size, self.batch_size, self.seed = crop_size, batch_size, seed
-    self.local_size = _local_size(batch_size, process_count)
+    self.local_size = local_size(batch_size, process_count)
     self.first_example = process_index * self.local_size
     self._bad: set[int] = set()
     self._load = functools.lru_cache(maxsize=cache_size)(self._read)
@@ -89,7 +89,7 @@ class ImageFolder:
     return np.stack(crops).astype(np.float32) / 255.0
 
   def iterate(self, start_step: int = 0) -> Iterator[np.ndarray]:
-    return prefetch(self.batch(s) for s in _count(start_step))
+    return prefetch(self.batch(s) for s in count(start_step))
 
 
 class TFDSImages:
@@ -110,7 +110,7 @@ class TFDSImages:
     self.split = (split if process_count == 1
                   else tfds.even_splits(split, n=process_count)[process_index])
     self.crop_size, self.seed = crop_size, seed
-    self.batch_size = _local_size(batch_size, process_count)
+    self.batch_size = local_size(batch_size, process_count)
     self.image_key, self.shuffle_buffer = image_key, shuffle_buffer
 
   def _dataset(self, start_step: int):
@@ -142,14 +142,14 @@ class TFDSImages:
     return iter(self._dataset(start_step).as_numpy_iterator())
 
 
-def _local_size(batch_size: int, process_count: int) -> int:
+def local_size(batch_size: int, process_count: int) -> int:
   if batch_size % process_count:
     raise ValueError(f"batch size {batch_size} does not split evenly over "
                      f"{process_count} processes")
   return batch_size // process_count
 
 
-def _count(start: int) -> Iterator[int]:
+def count(start: int) -> Iterator[int]:
   while True:
     yield start
     start += 1

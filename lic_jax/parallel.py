@@ -112,6 +112,8 @@ def check_batch_size(global_batch: int, mesh: Mesh) -> None:
                      f"{mesh.size} devices of mesh {dict(mesh.shape)}")
 
 
-def global_batch(local: np.ndarray, sharding: NamedSharding) -> jax.Array:
-  """One global array from every process's slice of the batch."""
-  return jax.make_array_from_process_local_data(sharding, local)
+def global_batch(local: Any, sharding: NamedSharding) -> Any:
+  """One global array from every process's slice of the batch (for each
+  array of a batch that is a dict of them)."""
+  return jax.tree_util.tree_map(
+      lambda a: jax.make_array_from_process_local_data(sharding, a), local)

@@ -1,7 +1,9 @@
-r"""Rate-distortion plots from CompressAI-schema results files.
+r"""Rate-distortion plots from CompressAI-schema results files, and training
+curves of run directories.
 
   python -m lic_jax.plot results/kodak/*.json ../shared/reference/kodak/jpeg.json \
       --output results/kodak_rd.png [--metric psnr-rgb|ms-ssim-rgb|both]
+  python -m lic_jax.plot --run runs/cifar10_resnet --output curves.png
 
 Draws quality against bpp, one curve per file (its "name"), with markers at
 the measured points; files under a directory named `reference` (such as
@@ -69,10 +71,65 @@ def plot(docs: list[dict], output: str, metrics: tuple[str, ...] = ("psnr-rgb",)
   plt.close(fig)
 
 
+def read_metrics(workdir: str) -> tuple[dict, dict]:
+  """({metric: (steps, values)} of training, the same of evaluation) from a
+  run's metrics.jsonl; a step logged twice (a resumed run) keeps its last."""
+  path = os.path.join(workdir, "metrics.jsonl")
+  if not os.path.exists(path):
+    raise ValueError(f"{workdir!r} is not a run directory (no metrics.jsonl)")
+  train, evals = {}, {}
+  with open(path) as f:
+    for line in f:
+      record = json.loads(line)
+      kind, values = (evals, record["eval"]) if "eval" in record else (train, record)
+      for key, value in values.items():
+        if key != "step" and isinstance(value, (int, float)):
+          kind.setdefault(key, {})[record["step"]] = value
+  return _as_arrays(train), _as_arrays(evals)
+
+
+def _as_arrays(series: dict) -> dict:
+  """{metric: {step: value}} -> {metric: (steps, values)}, by step."""
+  return {k: (np.array(sorted(v)), np.array([v[s] for s in sorted(v)]))
+          for k, v in series.items()}
+
+
+def plot_run(workdir: str, output: str, metrics: tuple[str, ...] = ()) -> None:
+  """Training curves (a running mean over ~1% of the steps) with the
+  evaluation's values as markers, one panel per metric (default: the loss
+  and every metric the evaluation has but its counts)."""
+  train, evals = read_metrics(workdir)
+  shown = [k for k in evals if k != "loss" and not k.startswith("num_")]
+  metrics = metrics or ("loss", *shown)
+  fig, axes = plt.subplots(1, len(metrics), figsize=(5.0 * len(metrics), 4.0), squeeze=False)
+  for ax, metric in zip(axes[0], metrics):
+    if metric in train:
+      steps, values = train[metric]
+      width = max(1, len(values) // 100)
+      smooth = np.convolve(values, np.ones(width) / width, mode="valid")
+      ax.plot(steps[width - 1:], smooth, label=f"train {metric}")
+    if metric in evals:
+      ax.plot(*evals[metric], marker="o", label=f"eval {metric}")
+      last_step, last = evals[metric][0][-1], evals[metric][1][-1]
+      ax.annotate(f"{last:.4g}", (last_step, last), textcoords="offset points",
+                  xytext=(-10, 8), fontsize=8)
+    ax.set_xlabel("step")
+    ax.set_ylabel(metric)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+  fig.suptitle(os.path.basename(os.path.normpath(workdir)))
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  fig.savefig(output, dpi=150)
+  plt.close(fig)
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.plot",
                                    description=__doc__.split("\n")[0])
-  parser.add_argument("results", nargs="+", help="CompressAI-schema JSON files")
+  parser.add_argument("results", nargs="*", help="CompressAI-schema JSON files")
+  parser.add_argument("--run", default="",
+                      help="a run directory: plot its training curves instead")
   parser.add_argument("--output", required=True, help=".png, .svg or .pdf")
   parser.add_argument("--metric", default="psnr-rgb",
                       choices=["psnr-rgb", "ms-ssim-rgb", "both"])
@@ -80,8 +137,13 @@ def main(argv=None) -> None:
   parser.add_argument("--max-bpp", type=float, default=None, help="right end of the rate axis")
   args = parser.parse_args(argv)
   metrics = ("psnr-rgb", "ms-ssim-rgb") if args.metric == "both" else (args.metric,)
+  if bool(args.run) == bool(args.results):
+    sys.exit("error: give results files or --run, not both or neither")
   try:
-    plot([load(p) for p in args.results], args.output, metrics, args.title, args.max_bpp)
+    if args.run:
+      plot_run(args.run, args.output)
+    else:
+      plot([load(p) for p in args.results], args.output, metrics, args.title, args.max_bpp)
   except (OSError, ValueError) as e:
     sys.exit(f"error: {e}")
   print(f"wrote {args.output}")

@@ -1,13 +1,21 @@
-r"""Trains a compression model on L = R + lambda * D.
+r"""The one trainer: trains the task recipe config.recipe names
+(lic_jax.recipes; 'compression', L = R + lambda * D, by default).
 
   python -m lic_jax.train --config configs/bmshj2018.py \
       --config.lmbda=0.0067 --workdir runs/bmshj2018-q3
+  python -m lic_jax.train --config configs/classify/cifar10_resnet.py
 
 The run directory receives config.json, orbax checkpoints and metrics.jsonl.
 Re-running the same command resumes from the newest checkpoint: the step, the
-parameters, the optimizer state, the data order and the noise RNG all
-continue exactly where they stopped (batches and noise are functions of the
-step, see lic_jax.data).
+parameters, the optimizer state, the batch statistics, the data order and
+the noise RNG all continue exactly where they stopped (batches and noise are
+functions of the step, see lic_jax.data).
+
+Parts of the model can be frozen (config.freeze: parameter path prefixes
+such as 'stem' or 'layer1[0]'; zero updates, no optimizer state, and their
+batch statistics kept) and initialized from another run (config.init_from:
+a run directory, or a torchvision ResNet state_dict saved as .npz;
+config.init_parts: 'part' or 'part=source_part' entries, empty = everything).
 """
 
 import json
@@ -24,12 +32,11 @@ from tqdm import tqdm
 
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import cli
-from lic_jax import data as data_lib
-from lic_jax import eval as eval_lib
 from lic_jax import parallel
+from lic_jax import parts
+from lic_jax import recipes
 from lic_jax.train_state import TrainState, init_state, make_optimizer
-from lic_jax.losses import rate_distortion_loss
-from lic_jax.models import model_from_config
+
 
 def make_train_step(model, optimizer, config, shardings=None):
   """The jitted step: (state, batch) -> (state, metrics).
@@ -37,23 +44,33 @@ def make_train_step(model, optimizer, config, shardings=None):
   shardings = (state shardings, batch sharding) pins the step's inputs and
   outputs to a mesh (lic_jax.parallel); None leaves placement to JAX.
   """
+  recipe = recipes.get(config)
   base_key = jax.random.PRNGKey(config.seed)
+  frozen = tuple(config.get("freeze", ()))
 
-  def loss_fn(params, batch, key):
-    output = model.apply({"params": params}, batch, training=True,
-                         rngs={"noise": key})
-    loss, metrics = rate_distortion_loss(batch, output, config.lmbda,
-                                         config.distortion)
-    aux = model.apply({"params": params}, method=model.aux_loss)
-    return loss + aux, dict(metrics, aux_loss=aux)
+  def loss_fn(params, model_state, batch, key):
+    loss, metrics, model_state = recipe.loss(model, params, model_state, batch, key, config)
+    return loss, (metrics, model_state)
 
-  def train_step(state: TrainState, batch: jax.Array):
+  def train_step(state: TrainState, batch):
     key = jax.random.fold_in(base_key, state.step)
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch, key)
+    grads, (metrics, model_state) = jax.grad(loss_fn, has_aux=True)(
+        state.params, state.model_state, batch, key)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = optax.tree.norm(grads)
-    return TrainState(state.step + 1, params, opt_state), metrics
+    if frozen:
+      # Frozen blocks of a model that knows them already leave their batch
+      # statistics alone; this keeps those of any other frozen part.
+      model_state = {name: parts.keep(collection, state.model_state[name],
+                                      parts.mask(collection, frozen))
+                     for name, collection in model_state.items()}
+      trainable = jax.tree_util.tree_leaves(
+          jax.tree_util.tree_map(lambda g, f: None if f else g, grads,
+                                 parts.mask(grads, frozen)))
+      metrics["grad_norm"] = optax.tree.norm(trainable)
+    else:
+      metrics["grad_norm"] = optax.tree.norm(grads)
+    return TrainState(state.step + 1, params, opt_state, model_state), metrics
 
   if shardings is None:
     return jax.jit(train_step)
@@ -74,16 +91,31 @@ def sharded_state(model, optimizer, config, mesh):
   return state, shardings
 
 
-def _warm_start(state: TrainState, optimizer, run_dir: str) -> TrainState:
-  """`state` with the newest parameters of another run (same architecture)."""
-  _, params, _, _ = checkpoint_lib.load_trained(run_dir)
-  expected = jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), state.params)
-  found = jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), params)
-  if expected != found:
-    raise checkpoint_lib.IncompatibleCheckpointError(
-        f"init_from={run_dir!r} holds a different architecture "
-                     "than this config's model")
-  return TrainState(state.step, params, optimizer.init(params))
+def _source_variables(source: str) -> dict:
+  """{'params': ..., **collections} of another run's newest checkpoint, or
+  of a torchvision ResNet state_dict saved as .npz."""
+  if source.endswith(".npz"):
+    from lic_jax.models import resnet_torchvision  # pylint: disable=g-import-not-at-top
+    return resnet_torchvision.load_npz(source)
+  _, variables, _, _ = checkpoint_lib.load_variables(source)
+  return variables
+
+
+def _warm_start(state: TrainState, optimizer, source: str, init_parts=()) -> TrainState:
+  """`state` with parameters (and batch statistics) of another run: all of
+  them, or the parts `init_parts` names ('part' or 'part=source_part');
+  a fresh optimizer state, the step unchanged."""
+  variables = _source_variables(source)
+  mapping = parts.parse_mapping(init_parts) or None
+  what = f"init_from={source!r}"
+  try:
+    params = parts.transplant(state.params, variables["params"], mapping, what)
+    model_state = {name: parts.transplant(collection, variables.get(name, {}), mapping,
+                                          what, strict=False)
+                   for name, collection in state.model_state.items()}
+  except parts.PartError as e:
+    raise checkpoint_lib.IncompatibleCheckpointError(str(e)) from None
+  return TrainState(state.step, params, optimizer.init(params), model_state)
 
 
 def _append_metrics(workdir: str, record: dict) -> None:
@@ -93,16 +125,24 @@ def _append_metrics(workdir: str, record: dict) -> None:
     f.write(json.dumps(record) + "\n")
 
 
-def _run_eval(model, params, config, step: int, workdir: str) -> dict | None:
-  if not config.eval.directory:
+def _run_eval(recipe, model, state: TrainState, config, step: int, workdir: str,
+              mesh) -> dict | None:
+  summary = recipe.evaluate(model, {"params": state.params, **state.model_state},
+                            config, mesh)
+  if summary is None:
     return None
-  summary = eval_lib.evaluate_directory(model, params, config.eval.directory,
-                                        max_images=config.eval.max_images)
-  record = {"step": step, "eval": summary["mean"]}
-  _append_metrics(workdir, record)
-  logging.info("step %d eval on %s: %s", step, config.eval.directory,
-               eval_lib.format_metrics(summary["mean"]))
+  # A summary with per-image entries (compression) logs their mean.
+  _append_metrics(workdir, {"step": step, "eval": summary.get("mean", summary)})
+  logging.info("step %d eval %s", step, recipe.eval_line(summary, config))
   return summary
+
+
+def _check_parts(config, state: TrainState) -> None:
+  names = parts.paths(state.params)
+  parts.check_parts(config.get("freeze", ()), names, "config.freeze parts")
+  if config.get("init_parts", ()) and not config.init_from:
+    raise parts.PartError("config.init_parts needs config.init_from (the run or .npz "
+                          "file to load them from)")
 
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -113,25 +153,30 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if config.distributed:
     parallel.initialize_distributed()
   lead = jax.process_index() == 0
+  recipe = recipes.get(config)
   mesh = parallel.make_mesh(config.mesh)
   batch_sharding = parallel.batch_sharding(mesh)
   parallel.check_batch_size(config.data.batch_size, mesh)
-  model = model_from_config(config)
+  model = recipe.build_model(config)
   optimizer = make_optimizer(config)
-  dataset = data_lib.build_dataset(config, jax.process_index(), jax.process_count())
+  dataset = recipe.dataset(config, jax.process_index(), jax.process_count())
+  state, state_sharding = sharded_state(model, optimizer, config, mesh)
+  _check_parts(config, state)
   checkpointer = checkpoint_lib.Checkpointer(workdir, every=config.checkpoint_every,
                                              keep=config.keep_checkpoints)
-  state, state_sharding = sharded_state(model, optimizer, config, mesh)
   if checkpointer.latest_step() is not None:
     state = checkpointer.restore(state)
     logging.info("resumed from step %d in %s", int(state.step), workdir)
   elif config.init_from:
-    state = jax.device_put(_warm_start(state, optimizer, config.init_from), state_sharding)
-    logging.info("initialized from the parameters of %s", config.init_from)
+    warm = _warm_start(state, optimizer, config.init_from,
+                       tuple(config.get("init_parts", ())))
+    state = jax.device_put(warm, state_sharding)
+    logging.info("initialized %s from %s", ", ".join(config.get("init_parts", ())) or
+                 "all parameters", config.init_from)
   if lead:
     checkpoint_lib.save_config(workdir, config)
-  logging.info("mesh %s over %d devices (%d processes)", dict(mesh.shape), mesh.size,
-               jax.process_count())
+  logging.info("recipe %s; mesh %s over %d devices (%d processes)", recipe.name,
+               dict(mesh.shape), mesh.size, jax.process_count())
 
   train_step = make_train_step(model, optimizer, config, (state_sharding, batch_sharding))
   start = int(state.step)
@@ -152,20 +197,19 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
       record = {"step": done, "steps_per_s": rate,
                 **{k: float(v) for k, v in metrics.items()}}
       _append_metrics(workdir, record)
-      progress.set_postfix(loss=f"{record['loss']:.4f}", bpp=f"{record['bpp']:.3f}",
-                           psnr=f"{record['psnr']:.2f}")
-      logging.info("step %d  loss %.4f  bpp %.4f  PSNR %.2f  aux %.1f  %.2f steps/s",
-                   done, record["loss"], record["bpp"], record["psnr"],
-                   record["aux_loss"], rate)
+      shown = {k: f"{record[k]:.4g}" for k in recipe.progress_metrics}
+      progress.set_postfix(shown)
+      logging.info("step %d  %s  %.2f steps/s", done,
+                   "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
       window_start, window_steps = time.perf_counter(), 0
     losses[done] = metrics["loss"]
     checkpointer.save(done, state, force=done == config.num_steps)
     if config.eval.every and done % config.eval.every == 0 and done < config.num_steps:
-      last_eval = _run_eval(model, state.params, config, done, workdir)
+      last_eval = _run_eval(recipe, model, state, config, done, workdir, mesh)
   checkpointer.wait()
   checkpointer.close()
   if start < config.num_steps:
-    last_eval = _run_eval(model, state.params, config, config.num_steps, workdir)
+    last_eval = _run_eval(recipe, model, state, config, config.num_steps, workdir, mesh)
   return {"losses": {k: float(v) for k, v in losses.items()}, "eval": last_eval}
 
 
@@ -190,8 +234,7 @@ def main(argv):
   workdir = flags.FLAGS.workdir or config.workdir
   result = train(config, workdir)
   if result["eval"] is not None:
-    print(f"final eval ({result['eval']['num_images']} images from "
-          f"{config.eval.directory}): {eval_lib.format_metrics(result['eval']['mean'])}")
+    print(f"final eval {recipes.get(config).eval_line(result['eval'], config)}")
   print(f"run directory: {os.path.abspath(workdir)}")
 
 
@@ -202,4 +245,4 @@ if __name__ == "__main__":
                                   lock_config=True)
   flags.DEFINE_string("workdir", None, "Run directory (default: config.workdir).")
   cli.run(main, (FileNotFoundError, checkpoint_lib.IncompatibleCheckpointError,
-                 parallel.MeshError))
+                 parallel.MeshError, recipes.RecipeError, parts.PartError))

@@ -1,7 +1,12 @@
-"""Shared fixtures: config loading, tiny configs, the offline data sets."""
+"""Shared fixtures: config loading, tiny configs, the offline data sets, killing
+a training run mid-way."""
 
 import importlib.util
+import json
 import os
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -49,3 +54,49 @@ def reference_dir():
   if not os.path.isdir(path):
     pytest.skip(f"reference results not found at {path}")
   return path
+
+
+def killed_and_resumed(command, workdir: str, kill_after: int = 6, more: int = 4
+                       ) -> dict[int, dict]:
+  """Runs the training command `command(num_steps)` (a long run), SIGKILLs
+  it once a checkpoint of at least `kill_after` steps is complete, resumes
+  it to `more` steps past its newest checkpoint; returns every logged step's
+  record (see logged_steps), checked to cover steps 1.. without a gap.
+
+  The killed process may have logged a few steps past the resumed run's end
+  before the kill landed: those records are returned too.
+  """
+  proc = subprocess.Popen(command(10_000), cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+  checkpoints = os.path.join(workdir, "checkpoints")
+  deadline = time.time() + 240
+  while time.time() < deadline:
+    steps = [int(d) for d in os.listdir(checkpoints) if d.isdigit()] if os.path.isdir(
+        checkpoints) else []
+    if steps and max(steps) >= kill_after:
+      break
+    assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert proc.returncode == -signal.SIGKILL
+  from lic_jax import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+
+  latest = checkpoint_lib.Checkpointer(workdir).latest_step()
+  assert latest is not None and latest >= kill_after
+  subprocess.run(command(latest + more), cwd=ROOT, check=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  records = logged_steps(workdir)
+  assert sorted(records) == list(range(1, max(max(records), latest + more) + 1))
+  return records
+
+
+def logged_steps(workdir: str) -> dict[int, dict]:
+  """Each training step's record in metrics.jsonl; a replayed step keeps its last."""
+  records = {}
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    for line in f:
+      record = json.loads(line)
+      if "loss" in record:
+        records[record["step"]] = record
+  return records

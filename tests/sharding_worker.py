@@ -145,8 +145,40 @@ def check_train(workdir):
           "finite": all(np.isfinite(v) for v in [*first.values(), *second.values()])}
 
 
+def check_classify(_):
+  """One classification step (batch norm, a frozen stem, dict batches) on
+  1 and on 8 devices, and the evaluation over both meshes."""
+  from lic_jax import labelled_data, recipes  # pylint: disable=import-outside-toplevel
+
+  config = load_config("classify/cifar10_resnet")
+  config.model.depth, config.model.width = 8, 8
+  config.data.batch_size, config.eval.batch_size, config.eval.max_examples = 16, 40, 100
+  config.freeze = ("stem",)
+  recipe = recipes.get(config)
+  model, optimizer = recipe.build_model(config), make_optimizer(config)
+  local = labelled_data.build_dataset(config).batch(0)
+  results = {}
+  for name, devices in (("1", jax.devices()[:1]), ("8", jax.devices())):
+    mesh = parallel.make_mesh({"data": -1}, devices)
+    state, state_sharding = sharded_state(model, optimizer, config, mesh)
+    batch_sharding = parallel.batch_sharding(mesh)
+    step = make_train_step(model, optimizer, config, (state_sharding, batch_sharding))
+    new_state, metrics = step(state, parallel.global_batch(local, batch_sharding))
+    summary = recipe.evaluate(model, {"params": new_state.params, **new_state.model_state},
+                              config, mesh)
+    results[name] = {"loss": float(metrics["loss"]), "eval": summary,
+                     "state": jax.device_get((new_state.params, new_state.model_state)),
+                     "stem": jax.device_get(state.model_state["batch_stats"]["stem"])}
+  return {"num_devices": len(jax.devices()),
+          "loss": [results[n]["loss"] for n in ("1", "8")],
+          "eval": [results[n]["eval"] for n in ("1", "8")],
+          "state_max_diff": max_diff(results["1"]["state"], results["8"]["state"]),
+          "frozen_stem_stats_diff": max_diff(
+              results["8"]["stem"], results["8"]["state"][1]["batch_stats"]["stem"])}
+
+
 if __name__ == "__main__":
   check, directory = sys.argv[1], sys.argv[2]
-  result = {"steps": check_steps, "restore": check_restore, "train": check_train}[check](
-      directory)
+  result = {"steps": check_steps, "restore": check_restore, "train": check_train,
+            "classify": check_classify}[check](directory)
   print("RESULT " + json.dumps(result))

@@ -56,3 +56,29 @@ def test_kill_during_async_save_keeps_previous_checkpoint(tmp_path):
   assert checkpointer.latest_step() == 2
   assert int(checkpointer.restore(_template())["step"]) == 2
   checkpointer.close()
+
+
+def test_checkpoints_from_before_model_state_still_restore(tiny_config, tmp_path):
+  """Runs saved when the state was {step, params, opt_state} load as before."""
+  from lic_jax.train import train  # pylint: disable=import-outside-toplevel
+
+  tiny_config.num_steps = 2
+  train(tiny_config, tiny_config.workdir)
+  _, params, _, _ = checkpoint_lib.load_trained(tiny_config.workdir)
+  state = checkpoint_lib.Checkpointer(tiny_config.workdir)
+  restored = state.restore(jax.eval_shape(lambda: checkpoint_lib.init_state(
+      checkpoint_lib.recipes.get(tiny_config).build_model(tiny_config),
+      checkpoint_lib.make_optimizer(tiny_config), tiny_config)))
+  state.close()
+  old = str(tmp_path / "old")
+  os.makedirs(old)
+  checkpoint_lib.save_config(old, tiny_config)
+  saver = checkpoint_lib.Checkpointer(old)
+  saver.save(2, {"step": restored.step, "params": restored.params,
+                 "opt_state": restored.opt_state}, force=True)
+  saver.wait()
+  saver.close()
+  _, old_params, _, step = checkpoint_lib.load_trained(old)
+  assert step == 2
+  for a, b in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(old_params)):
+    np.testing.assert_array_equal(a, b)

@@ -1,6 +1,7 @@
 """RD plots are written from results files, in the format of the extension."""
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -49,3 +50,27 @@ def test_reference_curves_are_dashed_and_max_bpp_cuts_the_axis(reference_dir, tm
   subprocess.run([sys.executable, "-m", "lic_jax.plot", str(ours), "--output", str(output)],
                  cwd=ROOT, check=True, capture_output=True)
   assert "<!-- 3.0 -->" in output.read_text()
+
+
+def test_training_curves_of_a_run(tmp_path):
+  run = tmp_path / "run"
+  run.mkdir()
+  records = [{"step": s, "loss": 2.0 / s, "accuracy": 0.1 * s, "steps_per_s": 3.0}
+             for s in range(1, 9)]
+  records.insert(4, {"step": 4, "eval": {"accuracy": 0.5, "loss": 1.0, "split": "test"}})
+  records.append({"step": 8, "loss": 0.2, "accuracy": 0.9})  # replayed after a resume
+  records.append({"step": 8, "eval": {"accuracy": 0.7, "loss": 0.8, "split": "test"}})
+  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+  from lic_jax import plot  # pylint: disable=import-outside-toplevel
+
+  train, evals = plot.read_metrics(str(run))
+  assert list(train["loss"][0]) == list(range(1, 9)) and train["loss"][1][-1] == 0.2
+  assert list(evals["accuracy"][0]) == [4, 8] and list(evals["accuracy"][1]) == [0.5, 0.7]
+  assert "split" not in evals
+  output = tmp_path / "curves.png"
+  subprocess.run([sys.executable, "-m", "lic_jax.plot", "--run", str(run), "--output",
+                  str(output)], cwd=ROOT, check=True, capture_output=True)
+  assert Image.open(output).size[0] > 1000  # two panels: loss, accuracy
+  both = subprocess.run([sys.executable, "-m", "lic_jax.plot", "--run", str(run), "x.json",
+                         "--output", str(output)], cwd=ROOT, capture_output=True, text=True)
+  assert both.returncode == 1 and both.stderr.startswith("error: give results files or --run")

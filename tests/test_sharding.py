@@ -59,6 +59,20 @@ def test_train_runs_sharded_and_resumes_on_another_mesh(tmp_path):
   assert "batch size 12 is not a multiple of the 8 devices" in r["refused_batch"]
 
 
+def test_classification_step_on_8_devices_equals_1_device(tmp_path):
+  r = _run_worker("classify", tmp_path)
+  assert r["num_devices"] == 8
+  loss1, loss8 = r["loss"]
+  assert loss8 == pytest.approx(loss1, rel=1e-5)
+  # Batch statistics over the global batch, whichever devices hold it.
+  assert r["state_max_diff"] <= 1e-5
+  assert r["frozen_stem_stats_diff"] == 0.0
+  eval1, eval8 = r["eval"]
+  assert eval1["num_examples"] == eval8["num_examples"] == 100
+  assert eval8["accuracy"] == eval1["accuracy"]
+  assert eval8["loss"] == pytest.approx(eval1["loss"], rel=1e-5)
+
+
 def test_mesh_shape_resolution_and_errors():
   assert parallel.mesh_shape({"data": -1}, 8) == {"data": 8}
   assert parallel.mesh_shape({"data": -1, "fsdp": 2}, 8) == {"data": 4, "fsdp": 2}

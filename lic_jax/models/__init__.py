@@ -1,4 +1,5 @@
-"""Learned image compression models and the registry that builds them by name."""
+"""The models (learned image compression; ResNet classifiers for the task
+recipes) and the registry that builds them by name."""
 
 import flax.linen as nn
 
@@ -6,12 +7,17 @@ from lic_jax.models.bls2017 import FactorizedPrior
 from lic_jax.models.bmshj2018 import ScaleHyperprior
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
+from lic_jax.models.resnet import ResNet, cifar_resnet, resnet18, resnet34, resnet50
 
 MODELS = {
     "bls2017": FactorizedPrior,
     "bmshj2018": ScaleHyperprior,
     "mbt2018_mean": MeanScaleHyperprior,
     "mbt2018": JointAutoregressiveHierarchicalPriors,
+    "resnet18": resnet18,
+    "resnet34": resnet34,
+    "resnet50": resnet50,
+    "cifar_resnet": cifar_resnet,
 }
 
 
@@ -33,5 +39,5 @@ def model_from_config(config) -> nn.Module:
 
 
 __all__ = ["MODELS", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
-           "MeanScaleHyperprior", "ScaleHyperprior", "build_model",
+           "MeanScaleHyperprior", "ResNet", "ScaleHyperprior", "build_model",
            "model_from_config", "model_from_spec"]

@@ -1,0 +1,48 @@
+"""Learned image compression: L = R + lambda * D on random image crops."""
+
+import jax.numpy as jnp
+
+from lic_jax import data as data_lib
+from lic_jax import eval as eval_lib
+from lic_jax.losses import rate_distortion_loss
+from lic_jax.models import model_from_config
+from lic_jax.recipes import Recipe, register
+
+
+class Compression(Recipe):
+  """A model of lic_jax.models trained on config.lmbda and config.distortion,
+  its bottleneck quantiles by the auxiliary loss; evaluated on the images of
+  config.eval.directory (estimated bpp, PSNR, MS-SSIM)."""
+
+  name = "compression"
+  progress_metrics = ("loss", "bpp", "psnr")
+
+  def build_model(self, config):
+    return model_from_config(config)
+
+  def init_variables(self, model, config, key):
+    size = config.data.crop_size
+    dummy = jnp.zeros((1, size, size, 3), jnp.float32)
+    return model.init({"params": key, "noise": key}, dummy, training=True)
+
+  def dataset(self, config, process_index=0, process_count=1):
+    return data_lib.build_dataset(config, process_index, process_count)
+
+  def loss(self, model, params, model_state, batch, key, config):
+    output = model.apply({"params": params}, batch, training=True, rngs={"noise": key})
+    loss, metrics = rate_distortion_loss(batch, output, config.lmbda, config.distortion)
+    aux = model.apply({"params": params}, method=model.aux_loss)
+    return loss + aux, dict(metrics, aux_loss=aux), model_state
+
+  def evaluate(self, model, variables, config, mesh=None):
+    if not config.eval.directory:
+      return None
+    return eval_lib.evaluate_directory(model, variables["params"], config.eval.directory,
+                                       max_images=config.eval.max_images)
+
+  def eval_line(self, summary, config):
+    return (f"({summary['num_images']} images from {config.eval.directory}): "
+            f"{eval_lib.format_metrics(summary['mean'])}")
+
+
+register(Compression())
