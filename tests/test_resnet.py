@@ -79,6 +79,15 @@ def test_unknown_split_point_is_a_one_line_error_naming_it():
   assert "'layer4[0]'" in message and "layer3[0]" in message and "\n" not in message
 
 
+def test_channels_must_match_the_normalization():
+  model = build_model("cifar_resnet", depth=8, width=8)
+  with pytest.raises(ValueError, match=r"expected images \(B, H, W, 3\).*got \(1, 28, 28, 1\)"):
+    model.init(jax.random.PRNGKey(0), jnp.zeros((1, 28, 28, 1)))
+  gray = build_model("cifar_resnet", depth=8, width=8, mean=(0.13,), std=(0.31,))
+  shapes = jax.eval_shape(lambda: gray.init(jax.random.PRNGKey(0), jnp.zeros((1, 28, 28, 1))))
+  assert shapes["params"]["stem"]["conv1"]["kernel"].shape == (3, 3, 1, 8)
+
+
 def test_bad_cifar_depth_is_refused():
   with pytest.raises(ValueError, match="6n \\+ 2"):
     build_model("cifar_resnet", depth=21)

@@ -61,6 +61,9 @@ class Stem(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, training: bool) -> jax.Array:
+    if x.ndim != 4 or x.shape[-1] != len(self.mean):
+      raise ValueError(f"expected images (B, H, W, {len(self.mean)}) for a ResNet "
+                       f"normalizing {len(self.mean)} channels, got {x.shape}")
     x = (x - jnp.asarray(self.mean, x.dtype)) / jnp.asarray(self.std, x.dtype)
     x = _conv(self.features, 7 if self.imagenet else 3, 2 if self.imagenet else 1,
               name="conv1")(x)
