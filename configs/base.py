@@ -53,6 +53,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.fsdp_min_size = 2**18
   c.distributed = False           # jax.distributed.initialize() (multi-host)
 
+  # Resuming a run directory with a config that differs from its stored one
+  # in anything but run length, logging and devices is refused unless this.
+  c.allow_changes = False
+
   c.log_every = 100
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3

@@ -44,6 +44,57 @@ def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:
                config.to_json_best_effort(indent=2, sort_keys=True).encode())
 
 
+class ConfigChangedError(ValueError):
+  """A run directory resumed with a config that trains something else."""
+
+
+# Keys that may differ between the runs of one run directory: how long it
+# runs, how it logs, and where (meshes move between devices, see
+# lic_jax.parallel). Anything else changes what is trained.
+RESUMABLE_CHANGES = ("num_steps", "log_every", "checkpoint_every", "keep_checkpoints",
+                     "quiet", "workdir", "mesh", "fsdp_min_size", "distributed", "eval",
+                     "allow_changes")
+
+
+def _flat(tree, prefix: str = "") -> dict:
+  if not isinstance(tree, dict):
+    return {prefix: tree}
+  flat = {}
+  for key, value in tree.items():
+    flat.update(_flat(value, f"{prefix}.{key}" if prefix else key))
+  return flat
+
+
+def config_changes(workdir: str, config: ml_collections.ConfigDict) -> dict[str, tuple]:
+  """{dotted key: (stored, now)} for every key of the run directory's stored
+  config.json whose value `config` changes ({} where there is none). Keys
+  the stored config lacks are not compared: they were added to lic_jax
+  after the run started, with defaults that keep what it did."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    stored = _flat(json.load(f))
+  now = _flat(json.loads(config.to_json_best_effort()))
+  return {key: (value, now.get(key)) for key, value in sorted(stored.items())
+          if now.get(key) != value}
+
+
+def check_config(workdir: str, config: ml_collections.ConfigDict) -> dict[str, tuple]:
+  """The changes against the stored config; raises ConfigChangedError
+  naming them if any is outside RESUMABLE_CHANGES, unless
+  config.allow_changes."""
+  changes = config_changes(workdir, config)
+  refused = {k: v for k, v in changes.items()
+             if k.split(".")[0] not in RESUMABLE_CHANGES}
+  if refused and not config.get("allow_changes", False):
+    listed = ", ".join(f"{k} ({a!r} -> {b!r})" for k, (a, b) in refused.items())
+    raise ConfigChangedError(
+        f"{workdir!r} was trained with another config: {listed}; use another --workdir, "
+        "or --config.allow_changes=True to continue this run with the new values")
+  return changes
+
+
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):

@@ -73,6 +73,10 @@ def _as_float_image(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / 255.0
   if not np.issubdtype(image.dtype, np.floating):
     raise ValueError(f"expected uint8 or float pixels, got {image.dtype}")
+  low, high = (float(np.min(image)), float(np.max(image))) if image.size else (0.0, 0.0)
+  if not (0.0 <= low and high <= 1.0):  # also refuses NaN
+    raise ValueError(f"float pixels must lie in [0, 1], these span [{low:g}, {high:g}]; "
+                     "pass uint8 (0..255) or divide by 255")
   return image.astype(np.float32)
 
 
@@ -248,6 +252,21 @@ def _bpp(data: bytes, height: int, width: int) -> float:
   return 8.0 * len(data) / (height * width)
 
 
+def check_output_path(output: str, inputs: list[str], image: bool = False) -> None:
+  """Refuses, before any work, an output that would overwrite one of the
+  inputs, lies in a folder that does not exist, or (image=True) has no
+  image extension to choose the format by."""
+  for path in inputs:
+    if path and os.path.exists(output) and os.path.samefile(output, path):
+      raise ValueError(f"refusing to write {output!r}: it is the input {path!r}")
+  folder = os.path.dirname(os.path.abspath(output))
+  if not os.path.isdir(folder):
+    raise ValueError(f"output folder {folder!r} does not exist")
+  if image and not image_lib.is_image_file(output):
+    raise ValueError(f"output {output!r} needs an image extension "
+                     f"({', '.join(image_lib.IMAGE_EXTENSIONS)})")
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.codec", description=__doc__.split("\n")[0])
   sub = parser.add_subparsers(dest="command", required=True)
@@ -273,6 +292,9 @@ def main(argv=None) -> None:
 
   cli.enable_compilation_cache()
   try:
+    if args.command in ("compress", "decompress"):
+      check_output_path(args.output, [args.input, getattr(args, "original", None)],
+                        image=args.command == "decompress")
     start = time.perf_counter()
     if args.command in ("freeze", "export"):
       codec = Codec.from_checkpoint(args.checkpoint)

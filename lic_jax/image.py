@@ -21,8 +21,17 @@ def list_images(directory: str) -> list[str]:
 
 
 def read_rgb_uint8(path: str) -> np.ndarray:
-  """(H, W, 3) uint8; grayscale, palette and RGBA inputs are converted to RGB."""
+  """(H, W, 3) uint8; grayscale, palette and RGBA inputs are converted to RGB,
+  16-bit grayscale rounded to 8 bits (v / 257; Pillow reads 16-bit RGB as
+  8-bit RGB itself)."""
   with Image.open(path) as img:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+      gray = np.asarray(img).astype(np.int64)
+      if img.mode == "I" and (gray.min() < 0 or gray.max() > 65535):
+        raise ValueError(f"{path}: 32-bit integer pixels outside 0..65535 are not an image "
+                         "we can read faithfully")
+      gray = ((gray * 255 + 32767) // 65535).astype(np.uint8)
+      return np.repeat(gray[..., None], 3, axis=-1)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
       # Composite onto white rather than dropping alpha, which leaves the
       # (often garbage) colour of transparent pixels.

@@ -119,4 +119,4 @@ if __name__ == "__main__":
   config_flags.DEFINE_config_file("config", None, "Sweep config file.", lock_config=True)
   flags.DEFINE_string("output", None, "Curve JSON to write (default: config.sweep.output).")
   cli.run(main, (FileNotFoundError, checkpoint_lib.IncompatibleCheckpointError,
-                 parallel.MeshError))
+                 parallel.MeshError, checkpoint_lib.ConfigChangedError))

@@ -160,6 +160,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   model = recipe.build_model(config)
   optimizer = make_optimizer(config)
   dataset = recipe.dataset(config, jax.process_index(), jax.process_count())
+  changes = checkpoint_lib.check_config(workdir, config)
   state, state_sharding = sharded_state(model, optimizer, config, mesh)
   _check_parts(config, state)
   checkpointer = checkpoint_lib.Checkpointer(workdir, every=config.checkpoint_every,
@@ -174,7 +175,11 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
     logging.info("initialized %s from %s", ", ".join(config.get("init_parts", ())) or
                  "all parameters", config.init_from)
   if lead:
-    checkpoint_lib.save_config(workdir, config)
+    if changes:
+      logging.warning("config.json of %s updated: %s", workdir, ", ".join(
+          f"{k} {a!r} -> {b!r}" for k, (a, b) in changes.items()))
+    if changes or not os.path.exists(os.path.join(workdir, checkpoint_lib.CONFIG_FILE)):
+      checkpoint_lib.save_config(workdir, config)
   logging.info("recipe %s; mesh %s over %d devices (%d processes)", recipe.name,
                dict(mesh.shape), mesh.size, jax.process_count())
 
@@ -245,4 +250,5 @@ if __name__ == "__main__":
                                   lock_config=True)
   flags.DEFINE_string("workdir", None, "Run directory (default: config.workdir).")
   cli.run(main, (FileNotFoundError, checkpoint_lib.IncompatibleCheckpointError,
-                 parallel.MeshError, recipes.RecipeError, parts.PartError))
+                 parallel.MeshError, recipes.RecipeError, parts.PartError,
+                 checkpoint_lib.ConfigChangedError))

@@ -103,3 +103,36 @@ def test_a_mesh_that_does_not_fit_is_a_clear_error(tmp_path):
   assert result.returncode != 0
   assert "error: mesh {'data': 3, 'fsdp': 1} does not fit 1 devices" in result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_resuming_with_another_config_is_refused_and_config_json_kept(tiny_config):
+  tiny_config.num_steps = 2
+  train(tiny_config, tiny_config.workdir)
+  stored = open(os.path.join(tiny_config.workdir, "config.json")).read()
+  tiny_config.lmbda = 0.0035
+  tiny_config.data.batch_size = 4
+  with pytest.raises(checkpoint_lib.ConfigChangedError,
+                     match=r"data.batch_size \(2 -> 4\), lmbda \(0.013 -> 0.0035\)"):
+    train(tiny_config, tiny_config.workdir)
+  assert open(os.path.join(tiny_config.workdir, "config.json")).read() == stored
+  # Run length and logging may change: the stored config follows them.
+  tiny_config.lmbda, tiny_config.data.batch_size = 0.013, 2
+  tiny_config.num_steps, tiny_config.log_every = 3, 2
+  assert sorted(train(tiny_config, tiny_config.workdir)["losses"]) == [3]
+  assert checkpoint_lib.load_config(tiny_config.workdir).num_steps == 3
+  # An explicit opt-in continues with the new values, and records them.
+  tiny_config.lmbda, tiny_config.num_steps = 0.0035, 4
+  tiny_config.allow_changes = True
+  assert sorted(train(tiny_config, tiny_config.workdir)["losses"]) == [4]
+  assert checkpoint_lib.load_config(tiny_config.workdir).lmbda == 0.0035
+
+
+def test_changed_config_is_a_one_line_error_from_the_cli(tmp_path):
+  workdir = str(tmp_path / "run")
+  subprocess.run(_train_cli(workdir, 1), cwd=ROOT, check=True, capture_output=True)
+  result = subprocess.run(_train_cli(workdir, 2, ("--config.lmbda=0.0035",)), cwd=ROOT,
+                          capture_output=True, text=True)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      f"error: {workdir!r} was trained with another config: lmbda (0.013 -> 0.0035)")
+  assert "Traceback" not in result.stderr
