@@ -18,9 +18,12 @@ a run directory, or a torchvision ResNet state_dict saved as .npz;
 config.init_parts: 'part' or 'part=source_part' entries, empty = everything).
 """
 
+import contextlib
 import json
 import logging as logging_std
 import os
+import signal
+import threading
 import time
 
 import jax
@@ -36,6 +39,30 @@ from lic_jax import parallel
 from lic_jax import parts
 from lic_jax import recipes
 from lic_jax.train_state import TrainState, init_state, make_optimizer
+
+
+class TrainingInterrupted(Exception):
+  """SIGINT or SIGTERM stopped training; the step it reached is checkpointed."""
+
+
+@contextlib.contextmanager
+def _stop_requests():
+  """A list to which SIGINT and SIGTERM append while training runs, so that
+  the loop stops after the step in flight (and saves it) instead of dying
+  mid-step; the previous handlers come back afterwards. Signals reach only
+  the main thread: elsewhere the list stays empty."""
+  requests: list[int] = []
+  if threading.current_thread() is not threading.main_thread():
+    yield requests
+    return
+  previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+  for s in previous:
+    signal.signal(s, lambda signum, _: requests.append(signum))
+  try:
+    yield requests
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
 
 
 def make_train_step(model, optimizer, config, shardings=None):
@@ -191,28 +218,39 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
                   desc="train", unit="step", mininterval=5.0,
                   disable=config.quiet or not lead)
   window_start, window_steps = time.perf_counter(), 0
-  for step in progress:
-    batch = parallel.global_batch(next(batches), batch_sharding)
-    state, metrics = train_step(state, batch)
-    window_steps += 1
-    done = step + 1
-    if done % config.log_every == 0 or done == config.num_steps:
-      metrics = jax.device_get(metrics)
-      rate = window_steps / (time.perf_counter() - window_start)
-      record = {"step": done, "steps_per_s": rate,
-                **{k: float(v) for k, v in metrics.items()}}
-      _append_metrics(workdir, record)
-      shown = {k: f"{record[k]:.4g}" for k in recipe.progress_metrics}
-      progress.set_postfix(shown)
-      logging.info("step %d  %s  %.2f steps/s", done,
-                   "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
-      window_start, window_steps = time.perf_counter(), 0
-    losses[done] = metrics["loss"]
-    checkpointer.save(done, state, force=done == config.num_steps)
-    if config.eval.every and done % config.eval.every == 0 and done < config.num_steps:
-      last_eval = _run_eval(recipe, model, state, config, done, workdir, mesh)
+  interrupted = False
+  with _stop_requests() as stop:
+    for step in progress:
+      batch = parallel.global_batch(next(batches), batch_sharding)
+      state, metrics = train_step(state, batch)
+      window_steps += 1
+      done = step + 1
+      if done % config.log_every == 0 or done == config.num_steps:
+        metrics = jax.device_get(metrics)
+        rate = window_steps / (time.perf_counter() - window_start)
+        record = {"step": done, "steps_per_s": rate,
+                  **{k: float(v) for k, v in metrics.items()}}
+        _append_metrics(workdir, record)
+        shown = {k: f"{record[k]:.4g}" for k in recipe.progress_metrics}
+        progress.set_postfix(shown)
+        logging.info("step %d  %s  %.2f steps/s", done,
+                     "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
+        window_start, window_steps = time.perf_counter(), 0
+      losses[done] = metrics["loss"]
+      # Read once: a signal after this is handled after the next step.
+      interrupted = bool(stop)
+      checkpointer.save(done, state, force=done == config.num_steps or interrupted)
+      if interrupted:
+        break
+      if config.eval.every and done % config.eval.every == 0 and done < config.num_steps:
+        last_eval = _run_eval(recipe, model, state, config, done, workdir, mesh)
   checkpointer.wait()
   checkpointer.close()
+  if interrupted:
+    progress.close()
+    raise TrainingInterrupted(
+        f"interrupted ({signal.Signals(stop[0]).name}) after step {int(state.step)}, "
+        f"which is checkpointed in {workdir}; run the same command again to resume")
   if start < config.num_steps:
     last_eval = _run_eval(recipe, model, state, config, config.num_steps, workdir, mesh)
   return {"losses": {k: float(v) for k, v in losses.items()}, "eval": last_eval}
@@ -251,4 +289,4 @@ if __name__ == "__main__":
   flags.DEFINE_string("workdir", None, "Run directory (default: config.workdir).")
   cli.run(main, (FileNotFoundError, checkpoint_lib.IncompatibleCheckpointError,
                  parallel.MeshError, recipes.RecipeError, parts.PartError,
-                 checkpoint_lib.ConfigChangedError))
+                 checkpoint_lib.ConfigChangedError, TrainingInterrupted))

@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -136,3 +138,28 @@ def test_changed_config_is_a_one_line_error_from_the_cli(tmp_path):
   assert result.stderr.strip().splitlines()[-1].startswith(
       f"error: {workdir!r} was trained with another config: lmbda (0.013 -> 0.0035)")
   assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_checkpoints_the_current_step_and_exits_in_seconds(tmp_path, signum):
+  workdir = str(tmp_path / "run")
+  # No periodic checkpoint in reach: what is saved is the signal's doing.
+  proc = subprocess.Popen(_train_cli(workdir, 10_000, ("--config.checkpoint_every=100000",)),
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  metrics = os.path.join(workdir, "metrics.jsonl")
+  deadline = time.time() + 240
+  while time.time() < deadline and not (
+      os.path.exists(metrics) and len(open(metrics).readlines()) >= 5):
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    time.sleep(0.2)
+  proc.send_signal(signum)
+  sent = time.time()
+  _, stderr = proc.communicate(timeout=60)
+  assert time.time() - sent < 20
+  assert proc.returncode == 1
+  last_line = stderr.strip().splitlines()[-1]
+  assert last_line.startswith(f"error: interrupted ({signal.Signals(signum).name}) after step ")
+  assert "run the same command again to resume" in last_line and "Traceback" not in stderr
+  step = int(last_line.split("after step ")[1].split(",")[0])
+  assert checkpoint_lib.Checkpointer(workdir).latest_step() == step >= 5
+  assert max(int(json.loads(l)["step"]) for l in open(metrics)) == step
