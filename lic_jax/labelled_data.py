@@ -108,9 +108,7 @@ class LabelledArrays:
       epoch, position = divmod(step * self.batch_size + i, len(self.labels))
       index = self._order(epoch)[position]
       rng = np.random.default_rng([self.seed, step, i])
-      image = self.images[index]
-      images.append(pad_crop_flip(image, self.pad, self.flip, rng) if self.pad or self.flip
-                    else image)
+      images.append(pad_crop_flip(self.images[index], self.pad, self.flip, rng))
       labels.append(self.labels[index])
     return {"image": np.stack(images).astype(np.float32) / 255.0,
             "label": np.asarray(labels, np.int32)}

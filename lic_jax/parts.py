@@ -26,6 +26,11 @@ def in_part(name: str, part: str) -> bool:
   return name == part or name.startswith(part + "/")
 
 
+def in_any(name: str, parts: Iterable[str]) -> bool:
+  """Whether the path `name` lies in one of `parts`."""
+  return any(in_part(name, part) for part in parts)
+
+
 def paths(tree: Any) -> list[str]:
   return [path_name(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
@@ -42,8 +47,7 @@ def check_parts(parts: Iterable[str], names: list[str], what: str) -> None:
 def mask(tree: Any, parts: Iterable[str]) -> Any:
   """A tree of bools like `tree`: True where a leaf lies in one of `parts`."""
   parts = tuple(parts)
-  return jax.tree_util.tree_map_with_path(
-      lambda p, _: any(in_part(path_name(p), part) for part in parts), tree)
+  return jax.tree_util.tree_map_with_path(lambda p, _: in_any(path_name(p), parts), tree)
 
 
 def keep(new: Any, old: Any, frozen: Any) -> Any:
@@ -71,8 +75,8 @@ def transplant(target: Any, source: Any, mapping: list[tuple[str, str]] | None,
   statistics, which not every part has) skips the check that every part
   matches something.
   """
-  flat_target = {path_name(p): v for p, v in
-                 jax.tree_util.tree_flatten_with_path(target)[0]}
+  target_leaves, structure = jax.tree_util.tree_flatten_with_path(target)
+  flat_target = {path_name(p): v for p, v in target_leaves}
   flat_source = {path_name(p): v for p, v in
                  jax.tree_util.tree_flatten_with_path(source)[0]}
   whole = mapping is None
@@ -104,6 +108,5 @@ def transplant(target: Any, source: Any, mapping: list[tuple[str, str]] | None,
                         f"{value.dtype}, the model's {name!r} needs "
                         f"{tuple(expected.shape)} {expected.dtype}")
       updated[name] = value
-  leaves = [updated[path_name(p)] for p, _ in
-            jax.tree_util.tree_flatten_with_path(target)[0]]
-  return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(target), leaves)
+  return jax.tree_util.tree_unflatten(structure, [updated[path_name(p)]
+                                                  for p, _ in target_leaves])

@@ -79,7 +79,7 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
   frozen = tuple(config.get("freeze", ()))
 
   def label(path, _):
-    if any(parts.in_part(parts.path_name(path), part) for part in frozen):
+    if parts.in_any(parts.path_name(path), frozen):
       return "frozen"
     return "aux" if _is_quantile(path) else "main"
 

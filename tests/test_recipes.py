@@ -74,7 +74,7 @@ def test_frozen_parameters_and_batch_statistics_are_bit_identical(classifier_con
   # No optimizer state for the frozen parameters: SGD's momentum covers
   # exactly the trainable ones.
   trainable = [v for k, v in _leaves_by_path(initial.params).items()
-               if not any(parts.in_part(k, p) for p in frozen_parts)]
+               if not parts.in_any(k, frozen_parts)]
   momentum = [a for a in jax.tree_util.tree_leaves(initial.opt_state) if np.ndim(a) > 0]
   assert sorted(a.size for a in momentum) == sorted(a.size for a in trainable)
 
@@ -87,7 +87,7 @@ def test_frozen_parameters_and_batch_statistics_are_bit_identical(classifier_con
            **_leaves_by_path({"batch_stats": variables["batch_stats"]})}
   assert set(before) == set(after)
   frozen = [k for k in before
-            if any(parts.in_part(k.split("/", 1)[1], p) for p in frozen_parts)]
+            if parts.in_any(k.split("/", 1)[1], frozen_parts)]
   # stem: conv kernel, bn scale and bias, bn mean and var; layer1[0]: twice
   # that; a batch norm: scale, bias, mean, var.
   assert len(frozen) == count
@@ -119,7 +119,7 @@ def test_parts_load_from_another_run(classifier_config, tmp_path):
   new = {**_leaves_by_path({"params": warm.params}), **_leaves_by_path(warm.model_state)}
   old = {**_leaves_by_path({"params": fresh.params}), **_leaves_by_path(fresh.model_state)}
   for name in new:
-    in_parts = any(parts.in_part(name.split("/", 1)[1], p) for p in FROZEN)
+    in_parts = parts.in_any(name.split("/", 1)[1], FROZEN)
     np.testing.assert_array_equal(new[name], src[name] if in_parts else old[name],
                                   err_msg=name)
   assert int(warm.step) == 0

@@ -53,8 +53,7 @@ class Classification(Recipe):
     model = model_from_spec(spec)
     frozen = tuple(config.get("freeze", ()))
     if frozen and hasattr(model, "split_names"):
-      spec["frozen_blocks"] = tuple(b for b in model.split_names
-                                    if any(parts.in_part(b, p) for p in frozen))
+      spec["frozen_blocks"] = tuple(b for b in model.split_names if parts.in_any(b, frozen))
       model = model_from_spec(spec)
     return model
 
@@ -99,10 +98,9 @@ def _eval_batches(config, process_index: int, process_count: int):
     split = f"{split}[:{limit}]"
   if process_count > 1:  # Equal parts, so that every process runs as many batches.
     split = tfds.even_splits(split, n=process_count, drop_remainder=True)[process_index]
-  source = labelled_data.TFDSLabelled(
-      c.tfds_name, split, batch_size // process_count, c.image_size, training=False,
-      data_dir=c.tfds_data_dir or None)
   local = batch_size // process_count
+  source = labelled_data.TFDSLabelled(c.tfds_name, split, local, c.image_size,
+                                      training=False, data_dir=c.tfds_data_dir or None)
   for batch in source.iterate():
     n = len(batch["label"])
     fill = np.zeros(local, np.intp)
