@@ -1,7 +1,7 @@
 r"""Compress/decompress wall time per image, ours against CompressAI's.
 
   python benchmarks/codec.py --model bmshj2018 ../shared/data/kodak/kodim0{1,2,3}.png \
-      [--checkpoint DIR] [--repeats 5] [--json results/codec_bmshj2018.json]
+      [--checkpoint DIR] [--repeats 5] [--json results/codec_bmshj2018.json] [--tfc-decoder]
 
 Without --checkpoint the model is a fixed-seed, untrained one at the widths
 of DEFAULT_WIDTHS (N=128, M=192 for bmshj2018; N=M=192 for mbt2018): its
@@ -16,10 +16,14 @@ small in a second process), then --repeats more times, the two sides taking
 turns on the same image: a machine whose speed drifts over minutes slows
 both alike, rather than whichever side happened to run second. The figures
 are medians over all images and repeats; the JSON also holds the median of
-the per-turn ratios. The last line is
+the per-turn ratios. --tfc-decoder adds a side that is ours with
+tensorflow-compression's range decoder in place of lic_jax's (the decoder
+before issue 12), reported as tfc_decode_s and decode_vs_tfc = ours / it.
+The last line is
 
   model=<name> encode_s=<s> decode_s=<s> [compressai_encode_s=<s>
       compressai_decode_s=<s> encode_ratio=<ours/theirs> decode_ratio=<...>]
+      [tfc_decode_s=<s> decode_vs_tfc=<ours/tfc's>]
 """
 
 import argparse
@@ -29,6 +33,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from unittest import mock
 
 import jax
 import numpy as np
@@ -36,6 +41,7 @@ import numpy as np
 from lic_jax import cli
 from lic_jax import image as image_lib
 from lic_jax.codec import Codec
+from lic_jax.coding import model_codecs, range_coder, tfc_ops
 
 DEFAULT_WIDTHS = {"bls2017": (128, 128), "bmshj2018": (128, 192),
                   "mbt2018_mean": (192, 192), "mbt2018": (192, 192)}
@@ -76,6 +82,31 @@ def ours(codec: Codec) -> Side:
     recon = codec.decompress(data)
     assert recon.ndim == 3 and recon.shape[-1] == 3
     return recon
+
+  return Side(lambda img: img, codec.compress, decompress)
+
+
+class _TfcRangeDecoding:
+  """model_codecs' view of lic_jax.coding.range_coder, decoding with tfc's ops."""
+
+  Lookup = range_coder.Lookup
+
+  @staticmethod
+  def decode(data, indexes, lookup, name=""):
+    del name
+    return tfc_ops.decode(data, indexes, lookup.rows)[0]
+
+  class Decoder(tfc_ops.Decoder):
+
+    def __init__(self, data, lookup, name=""):
+      del name
+      super().__init__(data, lookup.rows)
+
+
+def ours_with_tfc_decoder(codec: Codec) -> Side:
+  def decompress(data):
+    with mock.patch.object(model_codecs, "range_coder", _TfcRangeDecoding):
+      return codec.decompress(data)
 
   return Side(lambda img: img, codec.compress, decompress)
 
@@ -129,6 +160,8 @@ def main():
   parser.add_argument("--checkpoint", default="")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--json", default="")
+  parser.add_argument("--tfc-decoder", action="store_true",
+                      help="also time decoding with tfc's range decoder")
   args = parser.parse_args()
 
   cli.enable_compilation_cache()
@@ -142,7 +175,9 @@ def main():
     codec = Codec.from_params(config, _init_params(config))
   images = [image_lib.read_rgb_uint8(p) for p in args.images]
   mine, theirs = ours(codec), compressai(args.model)
-  turns = run([mine] if theirs is None else [mine, theirs], images, args.repeats)
+  tfc = ours_with_tfc_decoder(codec) if args.tfc_decoder else None
+  sides = [side for side in (mine, theirs, tfc) if side is not None]
+  turns = run(sides, images, args.repeats)
   bpp = [8 * len(data) / (img.shape[0] * img.shape[1])
          for data, img in zip(mine.first_data, images)]
   median = statistics.median
@@ -162,8 +197,8 @@ def main():
   else:
     encode_ratio = median(mine.encode) / median(theirs.encode)
     decode_ratio = median(mine.decode) / median(theirs.decode)
-    paired = {"encode_ratio": median(o[0] / t[0] for o, t in turns),
-              "decode_ratio": median(o[1] / t[1] for o, t in turns)}
+    paired = {"encode_ratio": median(o[0] / t[0] for o, t, *_ in turns),
+              "decode_ratio": median(o[1] / t[1] for o, t, *_ in turns)}
     print(f"compressai: median encode {median(theirs.encode):.3f} s, decode "
           f"{median(theirs.decode):.3f} s per image; median per-turn ratio encode "
           f"{paired['encode_ratio']:.3f}, decode {paired['decode_ratio']:.3f}")
@@ -173,6 +208,12 @@ def main():
     line += (f" compressai_encode_s={median(theirs.encode):.3f}"
              f" compressai_decode_s={median(theirs.decode):.3f}"
              f" encode_ratio={encode_ratio:.3f} decode_ratio={decode_ratio:.3f}")
+  if tfc is not None:
+    ratio = median(turn[0][1] / turn[-1][1] for turn in turns)
+    print(f"with tfc's range decoder: median decode {median(tfc.decode):.3f} s; median "
+          f"per-turn ratio ours / tfc's {ratio:.3f}")
+    record["tfc_decoder"] = {"decode_s": median(tfc.decode), "decode_vs_tfc": ratio}
+    line += f" tfc_decode_s={median(tfc.decode):.3f} decode_vs_tfc={ratio:.3f}"
   if args.json:
     with open(args.json, "w") as f:
       json.dump(record, f, indent=2)

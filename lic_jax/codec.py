@@ -2,6 +2,7 @@ r"""Real compression: images to .lic files and back, through the range coder.
 
   python -m lic_jax.codec compress IN.png OUT.lic [--checkpoint DIR]
   python -m lic_jax.codec decompress OUT.lic RECON.png [--checkpoint DIR] [--original IN.png]
+      [--max-pixels N]
   python -m lic_jax.codec freeze --checkpoint DIR
   python -m lic_jax.codec export --checkpoint DIR --output MODEL_DIR
 
@@ -45,6 +46,22 @@ from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.model_codecs import CODECS, TABLES_FORMAT
 from lic_jax.models import model_from_spec
+
+# The largest image a Codec decodes unless told otherwise (max_pixels,
+# --max-pixels): 67 MP, 2.0 GB of memory beyond the loaded model for the
+# bundled one (measured peak; see
+# Codec.decode_memory), so that a 50 MP photo decodes on a machine with a
+# few GB free and a 100-byte file cannot ask for more.
+DEFAULT_MAX_PIXELS = 1 << 26
+# Bytes per image pixel of the decoded image that outlive the bands: the
+# float32 result, its uint8 copy and the image encoder's buffers.
+_IMAGE_BYTES_PER_PIXEL = 20
+# Bytes per latent element while decoding: symbols, table indexes, means,
+# the fixed-point and float y^.
+_LATENT_BYTES_PER_ELEMENT = 24
+# Address space a decode reserves per byte it uses (XLA's and malloc's
+# arenas; measured: 2.8 GB more at 67 MP for an estimate of 2.4 GB).
+_ADDRESS_SPACE_PER_BYTE = 1.5
 
 TABLES_FILE = "coding_tables.npz"
 MODEL_FILE = "model.json"
@@ -93,6 +110,7 @@ class Codec:
     self.impl = CODECS[name](self.model, params, arrays)
     self.impl_arrays = arrays
     self.metadata: dict = {}  # lambda, distortion, training_steps, where known
+    self.max_pixels = DEFAULT_MAX_PIXELS
     self.config_hash = config_hash(model_config)
     self.tables_hash = tables_hash(arrays)
 
@@ -168,10 +186,50 @@ class Codec:
     return self.model_config["name"]
 
   def _header(self, height: int, width: int) -> container.Header:
-    padded = image_lib.pad_to_multiple(np.zeros((height, width, 1)), self.model.downsampling)
-    shapes = self.impl.latent_shapes(padded.shape[0], padded.shape[1])
+    """The header of an image of this size; arithmetic only (a file's
+    declared size must cost nothing before it is checked)."""
+    f = self.model.downsampling
+    shapes = self.impl.latent_shapes(-(-height // f) * f, -(-width // f) * f)
     return container.Header(self.name, self.config_hash, self.tables_hash, height, width,
                             shapes)
+
+  def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
+    """The latent table of an image of this size, in the file's order."""
+    return self._header(height, width).latent_shapes
+
+  def decode_memory(self, height: int, width: int) -> int:
+    """About the bytes that decoding an image of this size takes beyond the
+    loaded model: the image, the latents and one band of g_s's activations."""
+    pixels = height * width
+    elements = sum(int(np.prod(s)) for s in self.latent_shapes(height, width).values())
+    synthesis = self.impl.synthesis
+    return int(_IMAGE_BYTES_PER_PIXEL * pixels + _LATENT_BYTES_PER_ELEMENT * elements
+               + synthesis.bytes_per_pixel * min(pixels, synthesis.band_pixels()))
+
+  def _check_decodable(self, header: container.Header) -> dict[str, tuple[int, ...]]:
+    """The latent shapes of the file, once it is known to be this model's,
+    exactly as this model lays them out, and within max_pixels."""
+    if header.model != self.name or header.config_hash != self.config_hash:
+      raise BitstreamError(
+          f"this file was made by model {header.model!r} (config "
+          f"{header.config_hash.hex()}), but the decoder is model {self.name!r} "
+          f"(config {self.config_hash.hex()})")
+    if header.tables_hash != self.tables_hash:
+      raise BitstreamError(
+          f"this file was coded with tables {header.tables_hash.hex()}, the decoder "
+          f"has tables {self.tables_hash.hex()} (another checkpoint of {self.name!r}?)")
+    h, w = header.height, header.width
+    if h * w > self.max_pixels:
+      raise BitstreamError(
+          f"the file declares a {h}x{w} image ({h * w:,} pixels), over this "
+          f"decoder's limit of {self.max_pixels:,} (max_pixels, --max-pixels); "
+          f"decoding it would take about {self.decode_memory(h, w) / 2**30:.1f} GiB")
+    _check_memory(h, w, self.decode_memory(h, w))
+    expected = self.latent_shapes(h, w)
+    if list(header.latent_shapes.items()) != list(expected.items()):
+      raise BitstreamError(f"latent table {list(header.latent_shapes.items())} is not "
+                           f"{list(expected.items())}, {self.name}'s for a {h}x{w} image")
+    return expected
 
   def encode_with_latents(self, images: np.ndarray) -> list[tuple[bytes, dict]]:
     """Compresses a batch (B, H, W, 3) of same-size images; also returns the
@@ -198,28 +256,55 @@ class Codec:
   def decode_with_latents(self, data: bytes) -> tuple[np.ndarray, dict]:
     """Decompresses a .lic byte string; also returns the decoded latents."""
     header, streams = container.unpack(data)
-    if header.model != self.name or header.config_hash != self.config_hash:
-      raise BitstreamError(
-          f"this file was made by model {header.model!r} (config "
-          f"{header.config_hash.hex()}), but the decoder is model {self.name!r} "
-          f"(config {self.config_hash.hex()})")
-    if header.tables_hash != self.tables_hash:
-      raise BitstreamError(
-          f"this file was coded with tables {header.tables_hash.hex()}, the decoder "
-          f"has tables {self.tables_hash.hex()} (another checkpoint of {self.name!r}?)")
-    expected = self._header(header.height, header.width).latent_shapes
-    if header.latent_shapes != expected:
-      raise BitstreamError(f"latent shapes {header.latent_shapes} do not match "
-                           f"{expected} for a {header.height}x{header.width} image")
-    x_hat, latents = self.impl.decode(streams, expected)
-    # A hostile payload can decode to huge latents and non-finite pixels.
-    x_hat = np.nan_to_num(x_hat[:header.height, :header.width], nan=0.0, posinf=1.0,
-                          neginf=0.0)
-    image = np.clip(x_hat, 0.0, 1.0)
+    shapes = self._check_decodable(header)
+    try:
+      x_hat, latents = self.impl.decode(streams, shapes)
+    except MemoryError as e:
+      raise BitstreamError(self._out_of_memory(header)) from e
+    except jax.errors.JaxRuntimeError as e:
+      if "RESOURCE_EXHAUSTED" not in str(e):
+        raise
+      raise BitstreamError(self._out_of_memory(header)) from e
+    # A hostile payload can decode to huge latents and non-finite pixels;
+    # in place, a large image is not copied twice more.
+    image = x_hat[:header.height, :header.width]
+    np.nan_to_num(image, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+    np.clip(image, 0.0, 1.0, out=image)
     return image, latents
+
+  def _out_of_memory(self, header: container.Header) -> str:
+    h, w = header.height, header.width
+    return (f"out of memory decoding a {h}x{w} image (about "
+            f"{self.decode_memory(h, w) / 2**30:.1f} GiB needed)")
 
   def decompress(self, data: bytes) -> np.ndarray:
     return self.decode_with_latents(data)[0]
+
+
+def _check_memory(height: int, width: int, needed: int) -> None:
+  """Refuses a decode that cannot fit (instead of an abort deep inside XLA):
+  `needed` bytes against the system's available memory and the room left
+  under this process's address-space limit (ulimit -v), where known."""
+  problems = []
+  try:
+    import resource  # pylint: disable=g-import-not-at-top  (Unix only)
+    with open("/proc/meminfo") as f:
+      fields = dict(line.split(":", 1) for line in f)
+    available = int(fields["MemAvailable"].split()[0]) * 1024
+    if needed > available:
+      problems.append(f"{available / 2**30:.1f} GiB of memory is available")
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit != resource.RLIM_INFINITY:
+      with open("/proc/self/status") as f:
+        size = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
+      room = limit - size
+      if _ADDRESS_SPACE_PER_BYTE * needed > room:
+        problems.append(f"the address-space limit (ulimit -v) leaves {room / 2**30:.1f} GiB")
+  except (ImportError, OSError, KeyError, ValueError, StopIteration):
+    return  # not Linux: nothing to check against
+  if problems:
+    raise BitstreamError(f"decoding a {height}x{width} image takes about "
+                         f"{needed / 2**30:.1f} GiB, but {' and '.join(problems)}")
 
 
 def load_or_freeze_tables(workdir: str, name: str, model, params,
@@ -280,6 +365,9 @@ def main(argv=None) -> None:
   p.add_argument("output")
   p.add_argument("--checkpoint", default="", help=model_help)
   p.add_argument("--original", help="the original image, to report PSNR")
+  p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                 help="refuse files declaring larger images (default %(default)s, "
+                      "about 2 GB of memory with the bundled model)")
   p = sub.add_parser("freeze", help="build and store the coding tables of a checkpoint")
   p.add_argument("--checkpoint", required=True)
   p = sub.add_parser("export", help="write a run's model as a self-contained directory")
@@ -323,6 +411,7 @@ def main(argv=None) -> None:
             f"bpp={_bpp(data, h, w):.4f}, encode {encode_s:.3f} s "
             f"(model load {load_s:.2f} s)")
       return
+    codec.max_pixels = args.max_pixels
     with open(args.input, "rb") as f:
       data = f.read()
     start = time.perf_counter()

@@ -4,10 +4,12 @@ the integer h_s, the file format and hostile input."""
 import dataclasses
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -19,6 +21,7 @@ from lic_jax import image as image_lib
 from lic_jax.assets import QUICKSTART_IMAGES
 from lic_jax.codec import TABLES_FILE, Codec
 from lic_jax.coding import container, fuzz, integer_network
+from lic_jax.coding.model_codecs import Banded
 from lic_jax.coding.container import BitstreamError
 from lic_jax.models import build_model
 from lic_jax.train import train
@@ -174,7 +177,8 @@ def test_hostile_headers_raise_clear_errors():
   with pytest.raises(BitstreamError, match="implausible image size"):
     codec.decompress(fuzz.with_checksum(huge))
   other = body[:size_at] + struct.pack("<II", 128, 64) + body[size_at + 8:]
-  with pytest.raises(BitstreamError, match="latent shapes"):
+  with pytest.raises(BitstreamError, match=r"latent table \[\('z', \(1, 1, 16\)\), .* is not "
+                     r"\[\('z', \(2, 1, 16\)\), .*for a 128x64 image"):
     codec.decompress(fuzz.with_checksum(other))
   with pytest.raises(BitstreamError, match="do not add up"):
     codec.decompress(fuzz.with_checksum(body + b"trailing"))
@@ -189,12 +193,112 @@ def test_a_file_of_another_model_names_both():
     other_weights.decompress(data)
 
 
-def test_fuzzed_streams_never_crash():
-  """300 mutated files (benchmarks/fuzz_codec.py runs thousands)."""
-  codec = _random_codec("bmshj2018")
+@pytest.mark.parametrize("name", ["bls2017", "bmshj2018", "mbt2018_mean", "mbt2018"])
+def test_hostile_files_are_refused_or_decode_to_the_declared_size(name):
+  """200 attacks per model, 20 of each kind (benchmarks/fuzz_codec.py runs
+  10,000, each in a process with a time and memory limit)."""
+  codec = _random_codec(name)
   valid = codec.compress(_image(64, 100))
-  outcomes = fuzz.fuzz(codec.decompress, valid, cases=300)
-  assert outcomes["refused"] > 100 and sum(outcomes.values()) == 300
+  codec.max_pixels = 1 << 20  # the large declared sizes are refused, fast
+  outcomes = fuzz.fuzz(codec, valid, cases=200)
+  assert outcomes["refused"] + outcomes["decoded"] == 200
+  for kind in ("table", "swap", "duplicate"):
+    assert outcomes[f"{kind}/refused"] == 20, kind
+  # The payload attacks reach the range decoder and the transforms.
+  assert outcomes["decoded"] >= 20
+
+
+@pytest.mark.parametrize("name", ["bls2017", "mbt2018"])
+def test_large_images_are_transformed_in_bands_that_join_without_seams(name, monkeypatch):
+  codec = _random_codec(name)
+  analysis, synthesis = codec.impl.analysis, codec.impl.synthesis
+  f = synthesis.factor
+  rng = np.random.default_rng(0)
+  y_hat = rng.normal(0, 4, (1, 45, 3, TINY["num_latents"])).astype(np.float32)
+  image = rng.random((1, 45 * f, 3 * f, 3)).astype(np.float32)
+  whole = synthesis(y_hat), analysis(image)
+  # Bands of MIN_ROWS = 16 latent rows (each computed on 16 + 2 * HALO).
+  monkeypatch.setattr(Banded, "BAND_BYTES", 1)
+  assert synthesis.band_rows(3) == analysis.band_rows(3) == 16
+  banded = synthesis(y_hat), analysis(image)
+  assert banded[0].shape == whole[0].shape == image.shape
+  assert banded[1].shape == whole[1].shape == y_hat.shape
+  for b, w in zip(banded, whole):
+    np.testing.assert_allclose(b, w, atol=2e-5 * np.abs(w).max())
+  # Without the halo the seams show: the comparison above can fail.
+  monkeypatch.setattr(Banded, "HALO", 0)
+  for b, w in zip((synthesis(y_hat), analysis(image)), whole):
+    assert np.abs(b - w).max() > 1e-3 * np.abs(w).max()
+
+
+def test_a_decode_that_cannot_fit_the_address_space_limit_is_refused_before_it_starts():
+  # Under ulimit -v 3 GB, a 100-byte file declaring an 8192 x 8192 image
+  # (within max_pixels) would end in std::bad_alloc (SIGABRT) inside XLA.
+  script = """
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+from lic_jax.codec import Codec
+from lic_jax.coding import container
+codec = Codec.load()
+table = list(codec.latent_shapes(8192, 8192).items())
+data = container.pack_fields(codec.name, codec.config_hash, codec.tables_hash, 8192, 8192,
+                             table, [b""] * len(table))
+try:
+  codec.decompress(data)
+except container.BitstreamError as e:
+  print(e)
+"""
+  result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert re.fullmatch(r"decoding a 8192x8192 image takes about \d\.\d GiB, but .*the "
+                      r"address-space limit \(ulimit -v\) leaves \d\.\d GiB\n", result.stdout)
+
+
+def test_running_out_of_memory_is_a_bitstream_error(monkeypatch):
+  codec = _random_codec("bls2017")
+  data = codec.compress(_image(64, 64))
+
+  def exhausted(streams, shapes):
+    raise MemoryError("Unable to allocate 13.6 GiB")
+
+  monkeypatch.setattr(codec.impl, "decode", exhausted)
+  with pytest.raises(BitstreamError, match=r"out of memory decoding a 64x64 image \(about "
+                     r"0\.\d GiB needed\)"):
+    codec.decompress(data)
+
+
+def test_latent_tables_other_than_the_models_are_refused():
+  codec = _random_codec("mbt2018_mean")
+  valid = codec.compress(_image(64, 64))
+  header, (z, y) = container.unpack(valid)
+  fields = (header.model, header.config_hash, header.tables_hash, 64, 64)
+  table = list(header.latent_shapes.items())
+  with pytest.raises(BitstreamError, match="latent table .* is not"):
+    codec.decompress(container.pack_fields(*fields, table[::-1], [y, z]))
+  with pytest.raises(BitstreamError, match="latent 'z' is listed twice"):
+    codec.decompress(container.pack_fields(*fields, [table[0], *table], [z, z, y]))
+  with pytest.raises(BitstreamError, match="latent table .* is not"):
+    codec.decompress(container.pack_fields(*fields, [*table, ("w", (1,))], [z, y, b""]))
+  np.testing.assert_array_equal(codec.decompress(container.pack_fields(*fields, table, [z, y])),
+                                codec.decompress(valid))
+
+
+def test_sizes_over_the_limit_are_refused_from_the_header_alone():
+  codec = _random_codec("bmshj2018")
+  header, streams = container.unpack(codec.compress(_image(64, 64)))
+  # A 32 KB-sized file declaring 16383 x 16385 with a table of that size:
+  # refused in well under a second, nothing of its size allocated.
+  big = container.Header(header.model, header.config_hash, header.tables_hash, 16383, 16385,
+                         codec.latent_shapes(16383, 16385))
+  start = time.perf_counter()
+  with pytest.raises(BitstreamError, match=r"16383x16385 image \(268,435,455 pixels\), over "
+                     r"this decoder's limit of 67,108,864 .* about \d+\.\d GiB"):
+    codec.decompress(container.pack(big, streams))
+  assert time.perf_counter() - start < 0.5
+  codec.max_pixels = 64 * 63
+  with pytest.raises(BitstreamError, match="limit of 4,032 "):
+    codec.decompress(container.pack(header, streams))
 
 
 def test_codec_cli_round_trip_and_errors(trained_run, tmp_path):
@@ -209,6 +313,13 @@ def test_codec_cli_round_trip_and_errors(trained_run, tmp_path):
                        cwd=ROOT, capture_output=True, text=True, check=True).stdout
   assert "PSNR=" in out and "decode" in out
   assert image_lib.read_rgb_uint8(png).shape == (256, 256, 3)
+  result = subprocess.run(run + ["decompress", lic, str(tmp_path / "y.png"), "--checkpoint",
+                                 trained_run, "--max-pixels", "60000"],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(
+      "error: the file declares a 256x256 image (65,536 pixels), over this decoder's limit "
+      "of 60,000 (max_pixels, --max-pixels)")
+  assert "Traceback" not in result.stderr and not os.path.exists(tmp_path / "y.png")
   with open(lic, "rb") as f:
     data = f.read()
   with open(lic, "wb") as f:

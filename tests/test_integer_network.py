@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lic_jax.coding import integer_network
-from lic_jax.coding.integer_network import (ACTIVATION_LIMIT, COLUMN_BUDGET, Activation,
+from lic_jax.coding.integer_network import (ACTIVATION_LIMIT, COLUMN_BUDGET, TILE, Activation,
                                             Network)
 
 
@@ -73,6 +73,25 @@ def test_network_equals_int64_reference_even_at_the_clamp():
   ours = Network(layers)(x)
   assert ours.dtype == np.int32 and ours.shape == (12, 16, 96)
   np.testing.assert_array_equal(ours, int64_network(layers, x))
+
+
+def test_tiles_join_exactly_and_new_sizes_do_not_recompile():
+  # Inputs larger than a tile in both directions, of sizes that are no
+  # multiple of it: the tiles' halos cover the receptive field, so the
+  # result is the whole-input int64 reference, and every such size runs the
+  # one compiled TILE x TILE program.
+  rng = np.random.default_rng(4)
+  layers = _layers(rng, widths=(8, 12, 8))
+  network = Network(layers)
+  assert network.halo == 2 and network.upsampling == 4
+  network(rng.integers(-5000, 5000, (TILE + 1, TILE + 1, 8)))
+  compiled = integer_network._apply_tile._cache_size()  # pylint: disable=protected-access
+  for size in [(37, 21), (TILE + 3, 2 * TILE + 5), (49, 17)]:
+    x = rng.integers(-ACTIVATION_LIMIT, ACTIVATION_LIMIT + 1, (*size, 8))
+    ours = network(x)
+    assert ours.shape == (4 * size[0], 4 * size[1], 16)
+    np.testing.assert_array_equal(ours, int64_network(layers, x))
+  assert integer_network._apply_tile._cache_size() == compiled  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize("rows", [1, 5, 12, 13, 40])

@@ -15,8 +15,11 @@
   end-4   4      CRC-32 of every byte before it
 
 The decoder refuses a file before allocating anything for it when the magic,
-version, sizes, checksum or lengths are wrong, and names both models when the
-file was made by a model other than the one decoding it.
+version, sizes, checksum or lengths are wrong or a latent is listed twice,
+and names both models when the file was made by a model other than the one
+decoding it. (The codec then requires the latent table to be exactly its
+model's: the same names in the same order, with the shapes of the declared
+image size; and the image within its memory limit, see Codec.max_pixels.)
 """
 
 import dataclasses
@@ -46,13 +49,21 @@ class Header:
 
 
 def pack(header: Header, streams: list[bytes]) -> bytes:
-  if len(streams) != len(header.latent_shapes):
+  return pack_fields(header.model, header.config_hash, header.tables_hash, header.height,
+                     header.width, list(header.latent_shapes.items()), streams)
+
+
+def pack_fields(model: str, config_hash: bytes, tables_hash: bytes, height: int, width: int,
+                table: list[tuple[str, tuple[int, ...]]], streams: list[bytes]) -> bytes:
+  """The file of these fields, written as given: the latent table is a list,
+  so that tests and the fuzzer can also write the tables a decoder must refuse."""
+  if len(streams) != len(table):
     raise ValueError("one stream per latent")
   out = bytearray(MAGIC)
-  out += struct.pack("<BB", VERSION, len(header.model)) + header.model.encode("ascii")
-  out += header.config_hash + header.tables_hash
-  out += struct.pack("<IIB", header.height, header.width, len(header.latent_shapes))
-  for name, shape in header.latent_shapes.items():
+  out += struct.pack("<BB", VERSION, len(model)) + model.encode("ascii")
+  out += config_hash + tables_hash
+  out += struct.pack("<IIB", height, width, len(table))
+  for name, shape in table:
     out += struct.pack("<B", len(name)) + name.encode("ascii")
     out += struct.pack(f"<B{len(shape)}I", len(shape), *shape)
   out += struct.pack(f"<{len(streams)}I", *(len(s) for s in streams))
@@ -113,6 +124,8 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     (ndim,) = r.unpack("B", "latent rank")
     if ndim > _MAX_DIMS:
       raise BitstreamError(f"latent {name!r} has implausible rank {ndim}")
+    if name in shapes:
+      raise BitstreamError(f"latent {name!r} is listed twice")
     shapes[name] = tuple(r.unpack(f"{ndim}I", "latent shape"))
   lengths = r.unpack(f"{num_latents}I", "stream lengths")
   if r.pos + sum(lengths) != r.end:

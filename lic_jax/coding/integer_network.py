@@ -54,6 +54,8 @@ LEAKY_SLOPE_SHIFT = 16
 _STACKED_ROWS_MAX = 12
 # Output rows of a convolution computed per matrix product (bounds memory).
 _ROWS_PER_CHUNK = 32
+# Input positions per side of the tiles a Network is evaluated on.
+TILE = 16
 
 
 class Activation(enum.IntEnum):
@@ -212,16 +214,43 @@ def _conv(x: jax.Array, layer: DeviceLayer, kernel_size: int,
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _apply(structure: tuple[tuple, ...], layers: list[DeviceLayer], x: jax.Array) -> jax.Array:
+def _apply_tile(structure: tuple[tuple, ...], layers: list[DeviceLayer], x: jax.Array,
+                origin: jax.Array, size: jax.Array) -> jax.Array:
+  """The network on one tile x (h, w, C_in) of a larger input: the tile's
+  first row and column lie at `origin` of an input of `size` (rows, cols),
+  zeros outside it. After every layer the positions outside the input are
+  zeroed again, as the whole input's zero padding would leave them, so the
+  result equals the whole input's wherever the tile's halo covers the
+  receptive field. origin and size are traced: one compilation per tile shape."""
+  scale = 1
   for (kernel_size, pad, block, activation), layer in zip(structure, layers):
     x = finish(_conv(x, layer, kernel_size, pad), layer.shift, activation)
     if block > 1:
       x = depth_to_space(x[None], block)[0]
+    scale *= block
+    rows = origin[0] * scale + jnp.arange(x.shape[0])
+    cols = origin[1] * scale + jnp.arange(x.shape[1])
+    inside = (((rows >= 0) & (rows < size[0] * scale))[:, None]
+              & ((cols >= 0) & (cols < size[1] * scale))[None, :])
+    x = jnp.where(inside[:, :, None], x, 0)
   return x
 
 
+def _tile_side(n: int) -> int:
+  """Tile side for an input side n: TILE, or the power of two >= n below it,
+  so that a handful of tile shapes serve every image size."""
+  return min(TILE, 1 << max(0, (n - 1).bit_length()))
+
+
 class Network:
-  """A frozen stack of IntegerConv layers, evaluated exactly with XLA."""
+  """A frozen stack of IntegerConv layers, evaluated exactly with XLA.
+
+  The input is cut into tiles of at most TILE x TILE positions with a halo
+  as wide as the receptive field, so that compilation depends on the tile
+  shape, not on the image size (an unrolled whole-image program grew with
+  the height: 77 s for a 32768-pixel-tall image), and memory on the tile.
+  Every value is an exact integer, so the tiles join without a seam.
+  """
 
   def __init__(self, layers: list[IntegerConv]):
     self.layers = layers
@@ -229,10 +258,34 @@ class Network:
     self._structure = tuple((layer.kernel.shape[0], layer.pad, layer.depth_to_space,
                              layer.activation) for layer in layers)
     self._device = [to_device(layer) for layer in layers]
+    self.upsampling = int(np.prod([layer.depth_to_space for layer in layers]))
+    # The receptive field in input positions: layer l reaches max(pad) of its
+    # own input positions, each 1 / (upsampling before l) of an input position.
+    reach, scale = 0.0, 1
+    for layer in layers:
+      reach += max(layer.pad) / scale
+      scale *= layer.depth_to_space
+    self.halo = int(np.ceil(reach))
 
   def __call__(self, x: np.ndarray) -> np.ndarray:
     """Fixed-point x (H, W, C_in), FRACTION_BITS bits -> (H', W', C_out) int32."""
-    return np.asarray(_apply(self._structure, self._device, jnp.asarray(x, jnp.int32)))
+    x = np.asarray(x, np.int32)
+    h, w, _ = x.shape
+    th, tw, m, s = _tile_side(h), _tile_side(w), self.halo, self.upsampling
+    padded = np.zeros((-(-h // th) * th + 2 * m, -(-w // tw) * tw + 2 * m, x.shape[2]),
+                      np.int32)
+    padded[m:m + h, m:m + w] = x
+    size = np.array([h, w], np.int32)
+    out = None
+    for i in range(0, h, th):
+      for j in range(0, w, tw):
+        tile = _apply_tile(self._structure, self._device, padded[i:i + th + 2 * m, j:j + tw + 2 * m],
+                           np.array([i - m, j - m], np.int32), size)
+        core = np.asarray(tile)[m * s:(m + min(th, h - i)) * s, m * s:(m + min(tw, w - j)) * s]
+        if out is None:
+          out = np.empty((h * s, w * s, core.shape[2]), np.int32)
+        out[i * s:i * s + core.shape[0], j * s:j * s + core.shape[1]] = core
+    return out
 
 
 def to_fixed(x: np.ndarray) -> np.ndarray:

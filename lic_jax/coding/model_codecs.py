@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lic_jax.coding import integer_network, range_coder, tables
+from lic_jax.coding import integer_network, range_coder, tables, tfc_ops
 from lic_jax.coding.integer_network import Activation
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.entropy_models import GaussianConditional
@@ -33,6 +33,64 @@ def _run(model, method):
   return jax.jit(lambda params, x: model.apply({"params": params}, x, method=method))
 
 
+class Banded:
+  """A transform between images and latents (g_a or g_s), run in row bands
+  when the image is large.
+
+  Coding memory is dominated by the transforms' activations (~3.4 bytes per
+  image pixel and filter), so an image of more than band_pixels() pixels is
+  transformed in bands of whole latent rows, each with HALO latent rows of
+  context on either side (its own rows then see everything the whole image
+  would give them) and all of one shape (one compilation). The bands agree
+  with the whole-image result to float rounding (tests/test_coding.py).
+  """
+
+  # Latent rows of context per side: the receptive field of four stride-2
+  # 5x5 layers is 1 + 1/2 + 1/4 + 1/8 < 2 latent rows (g_s), and 30 pixels
+  # (g_a).
+  HALO = 2
+  # Bytes of activations per pixel and filter (measured: 215 bytes per pixel
+  # for N = 64 on XLA:CPU).
+  BYTES_PER_PIXEL_AND_FILTER = 3.4
+  # Activation memory one band may take; the bands are at least MIN_ROWS
+  # latent rows, so that the halos cost at most 2 * HALO / MIN_ROWS.
+  BAND_BYTES = 1 << 29
+  MIN_ROWS = 16
+
+  def __init__(self, model, params, method, factor: int, synthesis: bool):
+    """method(module, x) is the transform; factor image pixels per latent;
+    synthesis: latents in, image out (else the other way round)."""
+    self._run = _run(model, method)
+    self.params, self.factor, self.synthesis = params, factor, synthesis
+    self.bytes_per_pixel = self.BYTES_PER_PIXEL_AND_FILTER * model.num_filters
+
+  def band_pixels(self) -> int:
+    return int(self.BAND_BYTES // self.bytes_per_pixel)
+
+  def band_rows(self, width: int) -> int:
+    """Latent rows per band for a latent `width` wide."""
+    return max(self.MIN_ROWS, self.band_pixels() // (width * self.factor ** 2))
+
+  def __call__(self, x: np.ndarray) -> np.ndarray:
+    """The transform of a batch x (B, rows, cols, C)."""
+    f = self.factor
+    into, out_of = (1, f) if self.synthesis else (f, 1)  # rows per latent row
+    h, w = x.shape[1] // into, x.shape[2] // into
+    rows = self.band_rows(w)
+    span = rows + 2 * self.HALO
+    if h <= span:  # writable (the codec clips the image in place)
+      return np.array(self._run(self.params, x))
+    out = None
+    for r0 in range(0, h, rows):
+      r1 = min(h, r0 + rows)
+      start = min(max(0, r0 - self.HALO), h - span)
+      band = np.asarray(self._run(self.params, x[:, start * into:(start + span) * into]))
+      if out is None:
+        out = np.empty((x.shape[0], h * out_of, *band.shape[2:]), band.dtype)
+      out[:, r0 * out_of:r1 * out_of] = band[:, (r0 - start) * out_of:(r1 - start) * out_of]
+    return out
+
+
 def _channel_indexes(shape: tuple[int, ...]) -> np.ndarray:
   return np.broadcast_to(np.arange(shape[-1], dtype=np.int32), shape)
 
@@ -41,30 +99,32 @@ class FactorizedCoder:
   """Codes q = round(y - median) per channel with the bottleneck's tables."""
 
   def __init__(self, arrays: dict[str, np.ndarray], prefix: str):
-    self.lookup = arrays[f"{prefix}/lookup"]
+    self.lookup = range_coder.Lookup.of(arrays[f"{prefix}/lookup"])
     self.offsets = arrays[f"{prefix}/offsets"]
     self.medians = arrays[f"{prefix}/medians"]
+    self.name = f"{prefix} stream"
 
   def encode(self, q: np.ndarray) -> bytes:
-    return range_coder.encode(q - self.offsets, _channel_indexes(q.shape), self.lookup)
+    return tfc_ops.encode(q - self.offsets, _channel_indexes(q.shape), self.lookup.rows)
 
   def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     indexes = _channel_indexes(shape)
-    return range_coder.decode(data, indexes, self.lookup) + self.offsets
+    return range_coder.decode(data, indexes, self.lookup, self.name) + self.offsets
 
 
 class GaussianCoder:
   """Codes q = round(y) with the table of the scale selected by each index."""
 
   def __init__(self, arrays: dict[str, np.ndarray], prefix: str):
-    self.lookup = arrays[f"{prefix}/lookup"]
+    self.lookup = range_coder.Lookup.of(arrays[f"{prefix}/lookup"])
     self.offsets = arrays[f"{prefix}/offsets"]
+    self.name = f"{prefix} stream"
 
   def encode(self, q: np.ndarray, indexes: np.ndarray) -> bytes:
-    return range_coder.encode(q - self.offsets[indexes], indexes, self.lookup)
+    return tfc_ops.encode(q - self.offsets[indexes], indexes, self.lookup.rows)
 
   def decode(self, data: bytes, indexes: np.ndarray) -> np.ndarray:
-    return range_coder.decode(data, indexes, self.lookup) + self.offsets[indexes]
+    return range_coder.decode(data, indexes, self.lookup, self.name) + self.offsets[indexes]
 
 
 class FactorizedPriorCodec:
@@ -80,22 +140,24 @@ class FactorizedPriorCodec:
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     self.model, self.params = model, params
     self.coder = FactorizedCoder(arrays, "y")
-    self._analysis = _run(model, lambda m, x: m.analysis(x))
-    self._synthesis = _run(model, lambda m, y: m.synthesis(y))
+    self.analysis = Banded(model, params, lambda m, x: m.analysis(x), model.downsampling,
+                           synthesis=False)
+    self.synthesis = Banded(model, params, lambda m, y: m.synthesis(y), model.downsampling,
+                            synthesis=True)
 
   def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
     f = self.model.downsampling
     return {"y": (height // f, width // f, self.model.num_latents)}
 
   def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
-    y = np.asarray(self._analysis(self.params, x))
+    y = self.analysis(np.asarray(x))
     q = np.round(y - self.coder.medians).astype(np.int32)
     return [([self.coder.encode(qi)], {"y": qi}) for qi in q]
 
   def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
     q = self.coder.decode(streams[0], shapes["y"])
     y_hat = (q + self.coder.medians).astype(np.float32)
-    return np.asarray(self._synthesis(self.params, y_hat[None]))[0], {"y": q}
+    return self.synthesis(y_hat[None])[0], {"y": q}
 
 
 class _HyperpriorCodec:
@@ -110,8 +172,8 @@ class _HyperpriorCodec:
   h_s_outputs: int
 
   @staticmethod
-  def analyze(m, x):
-    """(y, z) of an image batch."""
+  def hyper_analyze(m, y):
+    """z of a latent batch."""
     raise NotImplementedError
 
   @classmethod
@@ -128,8 +190,10 @@ class _HyperpriorCodec:
     self.thresholds = arrays["y/thresholds"]
     self.medians_fixed = arrays["z/medians_fixed"]
     self.hyper_synthesis = integer_network.Network(integer_network.unpack(arrays, "h_s/"))
-    self._analysis = _run(model, type(self).analyze)
-    self._synthesis = _run(model, lambda m, y: m.synthesis(y))
+    f = model.downsampling // 4  # image pixels per latent of y
+    self.analysis = Banded(model, params, lambda m, x: m.analysis(x), f, synthesis=False)
+    self._hyper_analysis = _run(model, type(self).hyper_analyze)
+    self.synthesis = Banded(model, params, lambda m, y: m.synthesis(y), f, synthesis=True)
 
   def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
     f = self.model.downsampling
@@ -154,7 +218,8 @@ class _HyperpriorCodec:
 
   def _analyze(self, x: jax.Array) -> tuple[np.ndarray, np.ndarray]:
     """(y, q_z) of an image batch."""
-    y, z = (np.asarray(v) for v in self._analysis(self.params, x))
+    y = self.analysis(np.asarray(x))
+    z = np.asarray(self._hyper_analysis(self.params, y))
     return y, np.round(z - self.z_coder.medians).astype(np.int32)
 
 
@@ -165,9 +230,8 @@ class ScaleHyperpriorCodec(_HyperpriorCodec):
   h_s_outputs = 1
 
   @staticmethod
-  def analyze(m, x):
-    y = m.analysis(x)
-    return y, m.hyper_analysis(jnp.abs(y))
+  def hyper_analyze(m, y):
+    return m.hyper_analysis(jnp.abs(y))
 
   def _indexes(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
     return self.scale_indexes(self._hyper_for(q_z, expected))
@@ -185,8 +249,7 @@ class ScaleHyperpriorCodec(_HyperpriorCodec):
   def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
     q_z = self.z_coder.decode(streams[0], shapes["z"])
     q_y = self.y_coder.decode(streams[1], self._indexes(q_z, shapes["y"]))
-    x_hat = self._synthesis(self.params, q_y[None].astype(np.float32))
-    return np.asarray(x_hat)[0], {"z": q_z, "y": q_y}
+    return self.synthesis(q_y[None].astype(np.float32))[0], {"z": q_z, "y": q_y}
 
 
 def _hyperprior_tables(model, params) -> dict[str, np.ndarray]:
@@ -227,9 +290,8 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
   h_s_outputs = 2
 
   @staticmethod
-  def analyze(m, x):
-    y = m.analysis(x)
-    return y, m.hyper_analysis(y)
+  def hyper_analyze(m, y):
+    return m.hyper_analysis(y)
 
   def _y_parameters(self, q_z: np.ndarray, expected: tuple[int, ...]):
     """(scale indexes, fixed-point means) of y."""
@@ -252,8 +314,7 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
     indexes, means = self._y_parameters(q_z, shapes["y"])
     q_y = self.y_coder.decode(streams[1], indexes)
     y_hat = _dequantize(q_y, means)
-    x_hat = self._synthesis(self.params, y_hat[None])
-    return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
+    return self.synthesis(y_hat[None])[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
 def _fixed_sum(q: np.ndarray, offset_fixed: np.ndarray) -> np.ndarray:
@@ -369,7 +430,7 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
   def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
     q_z = self.z_coder.decode(streams[0], shapes["z"])
     hyper = self._hyper_for(q_z, shapes["y"])
-    decoder = range_coder.IncrementalDecoder(streams[1], self.y_coder.lookup)
+    decoder = range_coder.Decoder(streams[1], self.y_coder.lookup, self.y_coder.name)
     offsets = self.y_coder.offsets
 
     def code_step(rows, cols, idx, means):
@@ -379,8 +440,7 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     q_y, y_fixed = self._run_wavefront(hyper, code_step)
     decoder.finish()
     y_hat = integer_network.from_fixed(y_fixed)
-    x_hat = self._synthesis(self.params, y_hat[None])
-    return np.asarray(x_hat)[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
+    return self.synthesis(y_hat[None])[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
 def _padded_size(n: int) -> int:

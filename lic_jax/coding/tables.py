@@ -11,7 +11,7 @@ value - offsets[r] (see lic_jax.coding.range_coder for the row layout).
 import numpy as np
 from scipy import special
 
-from lic_jax.coding import range_coder
+from lic_jax.coding import tfc_ops
 from lic_jax.entropy_models import EntropyBottleneck
 
 # A broken or untrained bottleneck can have absurd quantiles; refuse tables
@@ -47,7 +47,7 @@ def factorized_table(channels: int, params, filters=(3, 3, 3)) -> dict[str, np.n
   tails = special.expit(np.asarray(lower, np.float64)[:, 0]) + special.expit(
       -np.asarray(upper, np.float64)[:, 0])
   lookup = np.stack([
-      range_coder.pmf_to_cdf_row(pmf[c, :lengths[c]], tails[c], width + 3)
+      tfc_ops.pmf_to_cdf_row(pmf[c, :lengths[c]], tails[c], width + 3)
       for c in range(channels)])
   return {"lookup": lookup, "offsets": (-minima).astype(np.int32),
           "medians": medians.astype(np.float32)}
@@ -66,6 +66,6 @@ def gaussian_table(scale_table, tail_mass: float) -> dict[str, np.ndarray]:
     values = np.arange(-center, center + 1, dtype=np.float64)
     pmf = special.ndtr((values + 0.5) / scale) - special.ndtr((values - 0.5) / scale)
     tail = 2 * special.ndtr((-center - 0.5) / scale)
-    rows.append(range_coder.pmf_to_cdf_row(pmf, tail, width + 3))
+    rows.append(tfc_ops.pmf_to_cdf_row(pmf, tail, width + 3))
   return {"lookup": np.stack(rows), "offsets": (-centers).astype(np.int32),
           "scales": scales}

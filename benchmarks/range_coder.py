@@ -1,0 +1,256 @@
+r"""Our range coder against tensorflow-compression's, on real and random streams.
+
+  python benchmarks/range_coder.py [--kodak ../shared/data/kodak] [--tables 10000]
+      [--corrupt 10000] [--timeout 2] [--json results/range_coder.json]
+
+1. Kodak: every stream of all 24 images for each model (fixed-seed,
+   untrained, N=64, M=96; the symbols are what matters) is decoded by both
+   decoders, call by call (the wavefront's incremental calls too): the
+   symbols must be identical.
+2. Random tables: --tables batches of random CDF rows (precisions 1..16, with
+   and without the escape) and random symbols, many escaped: our encoder's
+   bytes must equal tfc's and both decoders must return the symbols.
+3. Corrupt streams: --corrupt streams from (1) and (2) with bit flips,
+   overwritten or appended bytes, cuts, one repeated byte or random bytes.
+   Ours either decodes and finishes (tfc must give the same symbols and a
+   true finalize flag), decodes but fails to finish (tfc: the same symbols,
+   a false flag) or stops at an escape code no int32 needs (tfc: runs on
+   reading zero bits; it is given --timeout seconds in a process of its own,
+   killed when it does not return). Anything else is a mismatch.
+
+The last line is `kodak_streams=<n> tables=<n> corrupt=<n> mismatches=<n>`;
+the exit status is 1 if there is any mismatch.
+"""
+
+import argparse
+import glob
+import json
+import multiprocessing
+import os
+import sys
+import time
+from unittest import mock
+
+import numpy as np
+
+MODELS = ("bls2017", "bmshj2018", "mbt2018_mean", "mbt2018")
+
+
+def _tfc_server(conn) -> None:
+  """Decodes (data, indexes, rows) requests with tfc's decoder until closed."""
+  from lic_jax.coding import tfc_ops  # pylint: disable=g-import-not-at-top
+
+  while True:
+    try:
+      data, indexes, rows = conn.recv()
+    except EOFError:
+      return
+    conn.send(tfc_ops.decode(data, indexes, rows))
+
+
+class TfcDecoder:
+  """tfc's decoder in a process of its own, so that a case that loops forever
+  can be killed (None) and the next one goes to a fresh process."""
+
+  def __init__(self, timeout: float):
+    self.timeout = timeout
+    self._context = multiprocessing.get_context("spawn")
+    self._start()
+
+  def _start(self) -> None:
+    self._conn, child = self._context.Pipe()
+    self._proc = self._context.Process(target=_tfc_server, args=(child,), daemon=True)
+    self._proc.start()
+    # The first request waits for TensorFlow to load.
+    self._conn.send((b"", np.zeros(1, np.int32), np.array([[1, 0, 2]], np.int32)))
+    if not self._conn.poll(300):
+      raise RuntimeError("the tfc decoding process did not start")
+    self._conn.recv()
+
+  def decode(self, data: bytes, indexes: np.ndarray, rows: np.ndarray):
+    """(values, finalize flag), or None when tfc did not return in time."""
+    self._conn.send((data, indexes, rows))
+    if self._conn.poll(self.timeout):
+      return self._conn.recv()
+    self._proc.kill()
+    self._proc.join()
+    self._start()
+    return None
+
+
+def _ours(data: bytes, indexes: np.ndarray, lookup):
+  """(values or None, finished, error) from our decoder."""
+  from lic_jax.coding import range_coder  # pylint: disable=g-import-not-at-top
+  from lic_jax.coding.container import BitstreamError  # pylint: disable=g-import-not-at-top
+
+  decoder = range_coder.Decoder(data, lookup)
+  try:
+    values = decoder.decode(indexes)
+  except BitstreamError as e:
+    return None, False, str(e)
+  try:
+    decoder.finish()
+  except BitstreamError as e:
+    return values, False, str(e)
+  return values, True, ""
+
+
+def compare(ours, theirs) -> str:
+  """The category of one corrupt stream's outcome, 'mismatch' if the two disagree."""
+  values, finished, error = ours
+  if values is None:
+    if theirs is None:
+      return "ours_escape_error_tfc_loops"
+    return "ours_escape_error_tfc_returned" if "escape" in error else "mismatch"
+  if theirs is None or not np.array_equal(values, theirs[0]) or theirs[1] != finished:
+    return "mismatch"
+  return "same_finished" if finished else "same_unfinished"
+
+
+def corrupt(data: bytes, rng: np.random.Generator) -> bytes:
+  """A byte mutation (lic_jax.coding.fuzz.mutate), the last two bytes
+  overwritten, bytes appended, one repeated byte or random bytes."""
+  from lic_jax.coding import fuzz  # pylint: disable=g-import-not-at-top
+
+  kind = int(rng.integers(5))
+  random = lambda n: rng.integers(0, 256, n, np.uint8).tobytes()
+  if kind == 0:
+    return fuzz.mutate(data, rng)
+  if kind == 1:
+    return data[:-2] + random(len(data[-2:]))
+  if kind == 2:
+    return data + random(int(rng.integers(1, 5)))
+  if kind == 3:
+    return bytes([int(rng.integers(256))]) * len(data)
+  return random(len(data))
+
+
+class RecordingRangeCoder:
+  """model_codecs' view of lic_jax.coding.range_coder: decodes with ours and
+  with tfc's, asserts the same symbols call by call, and keeps every
+  (stream, indexes, lookup) it saw."""
+
+  def __init__(self, tfc_ops, range_coder):
+    self.Lookup = range_coder.Lookup  # pylint: disable=invalid-name
+    self.streams = []
+    outer = self
+
+    def decode(data, indexes, lookup, name=""):
+      ours = range_coder.decode(data, indexes, lookup, name)
+      theirs, finished = tfc_ops.decode(data, indexes, lookup.rows)
+      assert finished and np.array_equal(ours, theirs), f"{name}: tfc decodes other symbols"
+      outer.streams.append((data, np.asarray(indexes), lookup))
+      return ours
+
+    class Decoder:
+      def __init__(self, data, lookup, name=""):
+        self.ours = range_coder.Decoder(data, lookup, name)
+        self.theirs = tfc_ops.Decoder(data, lookup.rows)
+        self.data, self.lookup, self.name, self.indexes = data, lookup, name, []
+
+      def decode(self, indexes):
+        ours, theirs = self.ours.decode(indexes), self.theirs.decode(indexes)
+        assert np.array_equal(ours, theirs), f"{self.name}: tfc decodes other symbols"
+        self.indexes.append(np.asarray(indexes).ravel())
+        return ours
+
+      def finish(self):
+        self.ours.finish()
+        assert self.theirs.finish()
+        outer.streams.append((self.data, np.concatenate(self.indexes), self.lookup))
+
+    self.decode, self.Decoder = decode, Decoder
+
+
+def kodak(paths: list[str]) -> list[tuple]:
+  """Section 1; returns every stream decoded, with its indexes and lookup."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top
+  from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
+  from lic_jax.coding import model_codecs, range_coder, tfc_ops  # pylint: disable=g-import-not-at-top
+  from lic_jax.models import build_model  # pylint: disable=g-import-not-at-top
+
+  recorder = RecordingRangeCoder(tfc_ops, range_coder)
+  images = [image_lib.read_rgb_uint8(p) for p in paths]
+  for name in MODELS:
+    start, before = time.perf_counter(), len(recorder.streams)
+    model = build_model(name, num_filters=64, num_latents=96)
+    key = jax.random.PRNGKey(0)
+    params = model.init({"params": key, "noise": key}, np.zeros((1, 64, 64, 3), np.float32),
+                        training=True)["params"]
+    codec = Codec.from_params({"name": name, "num_filters": 64, "num_latents": 96}, params)
+    with mock.patch.object(model_codecs, "range_coder", recorder):
+      for image in images:
+        codec.decompress(codec.compress(image))
+    symbols = sum(s[1].size for s in recorder.streams[before:])
+    print(f"kodak {name}: {len(recorder.streams) - before} streams, {symbols:,} symbols "
+          f"identical ({time.perf_counter() - start:.0f} s)", flush=True)
+  return recorder.streams
+
+
+def random_tables(cases: int, rng) -> list[tuple]:
+  """Section 2; returns the streams with their indexes and lookups."""
+  sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+  from test_range_coder import random_symbols, random_table  # pylint: disable=g-import-not-at-top
+
+  from lic_jax.coding import range_coder, tfc_ops  # pylint: disable=g-import-not-at-top
+
+  streams, escaped, symbols = [], 0, 0
+  for case in range(cases):
+    rows = random_table(rng)
+    lookup = range_coder.Lookup.of(rows)
+    values, indexes = random_symbols(rng, lookup, int(rng.integers(0, 300)))
+    data = tfc_ops.encode(values, indexes, rows)
+    if range_coder.encode(values, indexes, lookup) != data:
+      raise AssertionError(f"random table case {case}: our encoder's bytes differ")
+    theirs, finished = tfc_ops.decode(data, indexes, rows)
+    if not (finished and np.array_equal(theirs, values)
+            and np.array_equal(range_coder.decode(data, indexes, lookup), values)):
+      raise AssertionError(f"random table case {case}: decoded symbols differ")
+    escaped += int(np.sum((rows[indexes, 0] < 0) & ((values >= lookup.lengths[indexes] - 2)
+                                                   | (values < 0))))
+    symbols += values.size
+    streams.append((data, indexes, lookup))
+  print(f"random tables: {cases} batches, {symbols:,} symbols ({escaped:,} escaped): "
+        "same bytes, same symbols", flush=True)
+  return streams
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--kodak", default=os.path.join("..", "shared", "data", "kodak"))
+  parser.add_argument("--tables", type=int, default=10000)
+  parser.add_argument("--corrupt", type=int, default=10000)
+  parser.add_argument("--timeout", type=float, default=2.0)
+  parser.add_argument("--json", default="")
+  args = parser.parse_args()
+  rng = np.random.default_rng(0)
+  paths = sorted(glob.glob(os.path.join(args.kodak, "kodim*.png")))
+  if len(paths) != 24:
+    sys.exit(f"error: expected the 24 Kodak images in {args.kodak}, found {len(paths)}")
+  real = kodak(paths)
+  synthetic = random_tables(args.tables, rng)
+
+  tfc = TfcDecoder(args.timeout)
+  outcomes, start = {}, time.perf_counter()
+  for case in range(args.corrupt):
+    pool = real if case % 2 else synthetic
+    data, indexes, lookup = pool[int(rng.integers(len(pool)))]
+    bad = corrupt(data, rng)
+    outcome = compare(_ours(bad, indexes, lookup), tfc.decode(bad, indexes, lookup.rows))
+    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+  print(f"corrupt streams: {args.corrupt} in {time.perf_counter() - start:.0f} s: {outcomes}")
+  mismatches = outcomes.get("mismatch", 0)
+  if args.json:
+    with open(args.json, "w") as f:
+      json.dump({"kodak_streams": len(real), "tables": args.tables, "corrupt": outcomes,
+                 "timeout_s": args.timeout}, f, indent=2)
+  print(f"kodak_streams={len(real)} tables={args.tables} corrupt={args.corrupt} "
+        f"mismatches={mismatches}")
+  if mismatches:
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,91 @@
+"""tensorflow-compression's range coder ops: the quantized CDFs of the
+coding tables, the encoder the codec writes files with, and the reference
+decoder our own (lic_jax.coding.range_coder) is checked against.
+
+Tables are stacks of CDFs, one per row (the layout is described in
+lic_jax.coding.range_coder).
+
+TensorFlow is imported on first use: training and evaluation never load it.
+"""
+
+import functools
+
+import numpy as np
+
+from lic_jax.coding.range_coder import PRECISION
+
+
+@functools.lru_cache(maxsize=None)
+def _ops():
+  import os  # pylint: disable=g-import-not-at-top
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  try:
+    import tensorflow_compression_ops as tfc  # pylint: disable=g-import-not-at-top
+  except ImportError:  # The full package exposes the same ops.
+    import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.set_visible_devices([], "GPU")
+  return tf, tfc
+
+
+def pmf_to_cdf_row(pmf: np.ndarray, overflow: float, width: int) -> np.ndarray:
+  """One lookup row: [-PRECISION, quantized CDF of (pmf, overflow)], padded.
+
+  pmf_to_quantized_cdf gives every symbol at least one count, so the
+  overflow (escape) symbol is always codable.
+  """
+  _, tfc = _ops()
+  full = np.concatenate([pmf, [overflow]]).astype(np.float32)
+  cdf = tfc.pmf_to_quantized_cdf(full, precision=PRECISION).numpy()
+  if cdf.shape[0] + 1 > width:
+    raise ValueError(f"CDF of {cdf.shape[0]} entries does not fit a row of {width}")
+  row = np.full(width, 1 << PRECISION, np.int32)
+  row[0] = -PRECISION
+  row[1:1 + cdf.shape[0]] = cdf
+  return row
+
+
+def _shape(flat: np.ndarray) -> np.ndarray:
+  # An int32 array, not a Python list: TF converts a list through a slow
+  # generic path (~0.1 ms per call, which the wavefront pays once per step).
+  return np.array(flat.shape, np.int32)
+
+
+def encode(values: np.ndarray, indexes: np.ndarray, lookup: np.ndarray) -> bytes:
+  """Range-codes int values, each with the CDF row given by its index."""
+  _, tfc = _ops()
+  if values.shape != indexes.shape:
+    raise ValueError(f"values {values.shape} and indexes {indexes.shape} differ")
+  handle = tfc.create_range_encoder([], lookup)
+  handle = tfc.entropy_encode_index(handle, indexes.astype(np.int32).ravel(),
+                                    values.astype(np.int32).ravel())
+  return tfc.entropy_encode_finalize(handle).numpy()
+
+
+class Decoder:
+  """tfc's decoder over one stream, in one call or several.
+
+  Reference only (tests, benchmarks): on a corrupt stream it can loop
+  forever, see lic_jax.coding.range_coder.
+  """
+
+  def __init__(self, data: bytes, lookup: np.ndarray):
+    self._tf, self._tfc = _ops()
+    self._handle = self._tfc.create_range_decoder(data, lookup)
+
+  def decode(self, indexes: np.ndarray) -> np.ndarray:
+    flat = indexes.astype(np.int32).ravel()
+    self._handle, values = self._tfc.entropy_decode_index(
+        self._handle, flat, _shape(flat), self._tf.int32)
+    return values.numpy().reshape(indexes.shape)
+
+  def finish(self) -> bool:
+    """tfc's finalize flag: False if the stream did not end with its symbols."""
+    return bool(self._tfc.entropy_decode_finalize(self._handle).numpy())
+
+
+def decode(data: bytes, indexes: np.ndarray, lookup: np.ndarray) -> tuple[np.ndarray, bool]:
+  """(values of shape indexes.shape, the finalize flag) from tfc's decoder."""
+  decoder = Decoder(data, lookup)
+  values = decoder.decode(indexes)
+  return values, decoder.finish()
