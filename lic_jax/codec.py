@@ -48,10 +48,9 @@ from lic_jax.coding.model_codecs import CODECS, TABLES_FORMAT
 from lic_jax.models import model_from_spec
 
 # The largest image a Codec decodes unless told otherwise (max_pixels,
-# --max-pixels): 67 MP, 2.0 GB of memory beyond the loaded model for the
-# bundled one (measured peak; see
-# Codec.decode_memory), so that a 50 MP photo decodes on a machine with a
-# few GB free and a 100-byte file cannot ask for more.
+# --max-pixels): 67 MP, a measured peak of 2.0 GB beyond the loaded model for
+# the bundled one (see Codec.decode_memory), so that a 50 MP photo decodes on
+# a machine with a few GB free and a 100-byte file cannot ask for more.
 DEFAULT_MAX_PIXELS = 1 << 26
 # Bytes per image pixel of the decoded image that outlive the bands: the
 # float32 result, its uint8 copy and the image encoder's buffers.
