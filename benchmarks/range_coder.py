@@ -4,9 +4,10 @@ r"""Our range coder against tensorflow-compression's, on real and random streams
       [--corrupt 10000] [--timeout 2] [--json results/range_coder.json]
 
 1. Kodak: every stream of all 24 images for each model (fixed-seed,
-   untrained, N=64, M=96; the symbols are what matters) is decoded by both
-   decoders, call by call (the wavefront's incremental calls too): the
-   symbols must be identical.
+   untrained, N=64, M=96; the symbols are what matters) is encoded by both
+   encoders (the bytes must be identical) and decoded by both decoders, call
+   by call (the wavefront's incremental calls too): the symbols must be
+   identical.
 2. Random tables: --tables batches of random CDF rows (precisions 1..16, with
    and without the escape) and random symbols, many escaped: our encoder's
    bytes must equal tfc's and both decoders must return the symbols.
@@ -126,14 +127,19 @@ def corrupt(data: bytes, rng: np.random.Generator) -> bytes:
 
 
 class RecordingRangeCoder:
-  """model_codecs' view of lic_jax.coding.range_coder: decodes with ours and
-  with tfc's, asserts the same symbols call by call, and keeps every
-  (stream, indexes, lookup) it saw."""
+  """model_codecs' view of lic_jax.coding.range_coder: encodes and decodes
+  with ours and with tfc's, asserts the same bytes and symbols call by call,
+  and keeps every (stream, indexes, lookup) it decoded."""
 
   def __init__(self, tfc_ops, range_coder):
     self.Lookup = range_coder.Lookup  # pylint: disable=invalid-name
     self.streams = []
     outer = self
+
+    def encode(values, indexes, lookup):
+      ours = range_coder.encode(values, indexes, lookup)
+      assert ours == tfc_ops.encode(values, indexes, lookup.rows), "tfc writes other bytes"
+      return ours
 
     def decode(data, indexes, lookup, name=""):
       ours = range_coder.decode(data, indexes, lookup, name)
@@ -159,7 +165,7 @@ class RecordingRangeCoder:
         assert self.theirs.finish()
         outer.streams.append((self.data, np.concatenate(self.indexes), self.lookup))
 
-    self.decode, self.Decoder = decode, Decoder
+    self.encode, self.decode, self.Decoder = encode, decode, Decoder
 
 
 def kodak(paths: list[str]) -> list[tuple]:
@@ -184,8 +190,8 @@ def kodak(paths: list[str]) -> list[tuple]:
       for image in images:
         codec.decompress(codec.compress(image))
     symbols = sum(s[1].size for s in recorder.streams[before:])
-    print(f"kodak {name}: {len(recorder.streams) - before} streams, {symbols:,} symbols "
-          f"identical ({time.perf_counter() - start:.0f} s)", flush=True)
+    print(f"kodak {name}: {len(recorder.streams) - before} streams, {symbols:,} symbols: "
+          f"same bytes, same symbols ({time.perf_counter() - start:.0f} s)", flush=True)
   return recorder.streams
 
 

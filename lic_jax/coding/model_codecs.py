@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lic_jax.coding import integer_network, range_coder, tables, tfc_ops
+from lic_jax.coding import integer_network, range_coder, tables
 from lic_jax.coding.integer_network import Activation
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.entropy_models import GaussianConditional
@@ -105,7 +105,7 @@ class FactorizedCoder:
     self.name = f"{prefix} stream"
 
   def encode(self, q: np.ndarray) -> bytes:
-    return tfc_ops.encode(q - self.offsets, _channel_indexes(q.shape), self.lookup.rows)
+    return range_coder.encode(q - self.offsets, _channel_indexes(q.shape), self.lookup)
 
   def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     indexes = _channel_indexes(shape)
@@ -121,7 +121,7 @@ class GaussianCoder:
     self.name = f"{prefix} stream"
 
   def encode(self, q: np.ndarray, indexes: np.ndarray) -> bytes:
-    return tfc_ops.encode(q - self.offsets[indexes], indexes, self.lookup.rows)
+    return range_coder.encode(q - self.offsets[indexes], indexes, self.lookup)
 
   def decode(self, data: bytes, indexes: np.ndarray) -> np.ndarray:
     return range_coder.decode(data, indexes, self.lookup, self.name) + self.offsets[indexes]

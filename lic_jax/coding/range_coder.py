@@ -5,7 +5,9 @@ The files are range-coded exactly as tensorflow-compression's
 renormalized 16 bits at a time, a carry delayed until it resolves, and
 trailing zero bytes left implicit). This module reads and writes those very
 bytes, compiled with numba; tensorflow-compression stays the reference it is
-cross-checked against (lic_jax.coding.tfc_ops), not a dependency of decoding.
+cross-checked against (lic_jax.coding.tfc_ops; tests/test_range_coder.py,
+benchmarks/range_coder.py), not a dependency of coding: compressing and
+decompressing never load TensorFlow.
 
 Why a decoder of our own: tfc's reads the Elias-gamma prefix of an escaped
 value with an unbounded loop, so a corrupt stream that passes the file's

@@ -1,6 +1,7 @@
 """tensorflow-compression's range coder ops: the quantized CDFs of the
-coding tables, the encoder the codec writes files with, and the reference
-decoder our own (lic_jax.coding.range_coder) is checked against.
+coding tables (built once, when a model's tables are frozen) and the
+reference encoder and decoder our own (lic_jax.coding.range_coder) is
+checked against.
 
 Tables are stacks of CDFs, one per row (the layout is described in
 lic_jax.coding.range_coder).
