@@ -1,8 +1,10 @@
 r"""Real compression: images to .lic files and back, through the range coder.
 
-  python -m lic_jax.codec compress IN.png OUT.lic [--checkpoint DIR]
+  python -m lic_jax.codec compress IN.png OUT.lic [--checkpoint DIR] [--force]
   python -m lic_jax.codec decompress OUT.lic RECON.png [--checkpoint DIR] [--original IN.png]
-      [--max-pixels N]
+      [--max-pixels N] [--force]
+  python -m lic_jax.codec compress photos/ a.png b.jpg OUT_DIR/   # a batch: OUT_DIR/<name>.lic
+  python -m lic_jax.codec decompress OUT_DIR/ RECON_DIR/          # RECON_DIR/<name>.png
   python -m lic_jax.codec freeze --checkpoint DIR
   python -m lic_jax.codec export --checkpoint DIR --output MODEL_DIR
 
@@ -38,6 +40,7 @@ import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tqdm
 
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax.assets import DEFAULT_MODEL
@@ -351,19 +354,111 @@ def check_output_path(output: str, inputs: list[str], image: bool = False) -> No
                      f"({', '.join(image_lib.IMAGE_EXTENSIONS)})")
 
 
+def plan(command: str, inputs: list[str], output: str,
+         force: bool = False) -> tuple[list[tuple[str, str]], bool]:
+  """The (input, output) files of a compress/decompress call and whether it
+  is a batch, every path checked before any work.
+
+  One input file and an output that is not a folder: that file. Otherwise
+  (several inputs, a folder of images or .lic files among them, or an
+  existing folder as output) each input is written into the output folder
+  (created if missing) as <name>.lic, or <name>.png when decompressing.
+  An existing output is refused unless `force`.
+  """
+  suffix = ".lic" if command == "compress" else ".png"
+  batch = len(inputs) > 1 or os.path.isdir(output) or any(map(os.path.isdir, inputs))
+  if not batch:
+    pairs = [(inputs[0], output)]
+  else:
+    files = []
+    for path in inputs:
+      if not os.path.isdir(path):
+        files.append(path)
+        continue
+      found = (image_lib.list_images(path) if command == "compress" else
+               sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith(".lic")))
+      if not found:
+        raise ValueError(f"no {'images' if command == 'compress' else '.lic files'} in "
+                         f"{path!r}")
+      files += found
+    if os.path.exists(output) and not os.path.isdir(output):
+      raise ValueError(f"with several inputs the output {output!r} must be a folder")
+    if not os.path.isdir(os.path.dirname(os.path.abspath(output))):
+      raise ValueError(f"output folder {os.path.abspath(output)!r} cannot be created: its "
+                       "parent does not exist")
+    pairs, seen = [], {}
+    for path in files:
+      stem = os.path.splitext(os.path.basename(path))[0]
+      target = os.path.join(output, stem + suffix)
+      if target in seen:
+        raise ValueError(f"{seen[target]!r} and {path!r} would both be written to {target!r}")
+      seen[target] = path
+      pairs.append((path, target))
+  for source, target in pairs:
+    if not os.path.isfile(source):
+      raise FileNotFoundError(f"input {source!r} does not exist")
+    if batch and not os.path.isdir(output):
+      continue  # a new folder: nothing in it to overwrite
+    check_output_path(target, [source], image=command == "decompress")
+    if os.path.exists(target) and not force:
+      raise ValueError(f"output {target!r} exists; --force overwrites it")
+  if batch:
+    os.makedirs(output, exist_ok=True)
+  return pairs, batch
+
+
+def _compress_file(codec: Codec, source: str, target: str) -> str:
+  image = image_lib.read_rgb_uint8(source)
+  start = time.perf_counter()
+  data = codec.compress(image)
+  encode_s = time.perf_counter() - start
+  checkpoint_lib.write_atomic(target, data)
+  h, w = image.shape[:2]
+  return (f"{source} ({w}x{h}) -> {target}: {len(data)} bytes, bpp={_bpp(data, h, w):.4f}, "
+          f"encode {encode_s:.3f} s")
+
+
+def _decompress_file(codec: Codec, source: str, target: str, original: str | None) -> str:
+  from lic_jax import metrics  # pylint: disable=g-import-not-at-top
+
+  with open(source, "rb") as f:
+    data = f.read()
+  header, _ = container.unpack(data)
+  if original:
+    # Its size is known from its header: a mismatch is refused before decoding.
+    height, width = image_lib.image_size(original)
+    if (height, width) != (header.height, header.width):
+      raise ValueError(f"original {original!r} is {width}x{height}, the file "
+                       f"{header.width}x{header.height}")
+  start = time.perf_counter()
+  recon = codec.decompress(data)
+  decode_s = time.perf_counter() - start
+  image_lib.write_image(target, recon)
+  h, w = recon.shape[:2]
+  line = (f"{source} -> {target} ({w}x{h}): bpp={_bpp(data, h, w):.4f}, "
+          f"decode {decode_s:.3f} s")
+  if original:
+    reference = image_lib.read_image(original)
+    decoded = image_lib.to_uint8(recon).astype(np.float32) / 255.0
+    line += f", PSNR={float(metrics.psnr(reference[None], decoded[None])[0]):.2f} dB"
+  return line
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.codec", description=__doc__.split("\n")[0])
   sub = parser.add_subparsers(dest="command", required=True)
-  p = sub.add_parser("compress", help="image -> .lic")
-  p.add_argument("input")
-  p.add_argument("output")
   model_help = "run or exported model directory (default: the bundled model)"
+  io_help = ("one file and its output, or several files / folders and an output folder "
+             "(<name>.lic, <name>.png)")
+  p = sub.add_parser("compress", help="image(s) -> .lic")
+  p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
   p.add_argument("--checkpoint", default="", help=model_help)
-  p = sub.add_parser("decompress", help=".lic -> image")
-  p.add_argument("input")
-  p.add_argument("output")
+  p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+  p = sub.add_parser("decompress", help=".lic -> image(s)")
+  p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
   p.add_argument("--checkpoint", default="", help=model_help)
-  p.add_argument("--original", help="the original image, to report PSNR")
+  p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+  p.add_argument("--original", help="the original image, to report PSNR (one input only)")
   p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                  help="refuse files declaring larger images (default %(default)s, "
                       "about 2 GB of memory with the bundled model)")
@@ -375,13 +470,19 @@ def main(argv=None) -> None:
   args = parser.parse_args(argv)
 
   from lic_jax import cli  # pylint: disable=g-import-not-at-top
-  from lic_jax import metrics  # pylint: disable=g-import-not-at-top
 
   cli.enable_compilation_cache()
   try:
     if args.command in ("compress", "decompress"):
-      check_output_path(args.output, [args.input, getattr(args, "original", None)],
-                        image=args.command == "decompress")
+      if len(args.paths) < 2:
+        raise ValueError(f"{args.command} needs an input and an output")
+      *inputs, output = args.paths
+      pairs, batch = plan(args.command, inputs, output, args.force)
+      original = getattr(args, "original", None)
+      if original and batch:
+        raise ValueError("--original needs a single input file")
+      if original:
+        check_output_path(output, [original], image=True)
     start = time.perf_counter()
     if args.command in ("freeze", "export"):
       codec = Codec.from_checkpoint(args.checkpoint)
@@ -399,36 +500,19 @@ def main(argv=None) -> None:
       print(f"exported {codec.name} (step {codec.metadata['training_steps']}) to "
             f"{args.output}: {size / 2**20:.2f} MiB")
       return
-    if args.command == "compress":
-      image = image_lib.read_rgb_uint8(args.input)
-      start = time.perf_counter()
-      data = codec.compress(image)
-      encode_s = time.perf_counter() - start
-      checkpoint_lib.write_atomic(args.output, data)
-      h, w = image.shape[:2]
-      print(f"{args.input} ({w}x{h}) -> {args.output}: {len(data)} bytes, "
-            f"bpp={_bpp(data, h, w):.4f}, encode {encode_s:.3f} s "
-            f"(model load {load_s:.2f} s)")
-      return
-    codec.max_pixels = args.max_pixels
-    with open(args.input, "rb") as f:
-      data = f.read()
+    if args.command == "decompress":
+      codec.max_pixels = args.max_pixels
     start = time.perf_counter()
-    recon = codec.decompress(data)
-    decode_s = time.perf_counter() - start
-    image_lib.write_image(args.output, recon)
-    h, w = recon.shape[:2]
-    line = (f"{args.input} -> {args.output} ({w}x{h}): bpp={_bpp(data, h, w):.4f}, "
-            f"decode {decode_s:.3f} s (model load {load_s:.2f} s)")
-    if args.original:
-      original = image_lib.read_image(args.original)
-      if original.shape != recon.shape:
-        raise ValueError(f"original {original.shape} and reconstruction "
-                         f"{recon.shape} differ in size")
-      decoded = image_lib.to_uint8(recon).astype(np.float32) / 255.0
-      psnr = float(metrics.psnr(original[None], decoded[None])[0])
-      line += f", PSNR={psnr:.2f} dB"
-    print(line)
+    progress = tqdm.tqdm(pairs, unit="file", disable=not batch, file=sys.stderr)
+    for source, target in progress:
+      if args.command == "compress":
+        line = _compress_file(codec, source, target)
+      else:
+        line = _decompress_file(codec, source, target, original)
+      progress.write(line if batch else f"{line} (model load {load_s:.2f} s)", file=sys.stdout)
+    if batch:
+      print(f"{len(pairs)} files in {time.perf_counter() - start:.2f} s "
+            f"(model load {load_s:.2f} s) -> {output}")
   except (BitstreamError, FileNotFoundError, ValueError, OSError) as e:
     sys.exit(f"error: {e}")
 

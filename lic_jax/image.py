@@ -20,6 +20,12 @@ def list_images(directory: str) -> list[str]:
                 if is_image_file(f))
 
 
+def image_size(path: str) -> tuple[int, int]:
+  """(height, width) from the file's header, without decoding its pixels."""
+  with Image.open(path) as img:
+    return img.height, img.width
+
+
 def read_rgb_uint8(path: str) -> np.ndarray:
   """(H, W, 3) uint8; grayscale, palette and RGBA inputs are converted to RGB,
   16-bit grayscale rounded to 8 bits (v / 257; Pillow reads 16-bit RGB as

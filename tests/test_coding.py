@@ -326,6 +326,9 @@ def test_codec_cli_round_trip_and_errors(trained_run, tmp_path):
     f.write(data[: len(data) // 2])
   result = subprocess.run(run + ["decompress", lic, png, "--checkpoint", trained_run],
                           cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 1 and f"output {png!r} exists; --force overwrites it" in result.stderr
+  result = subprocess.run(run + ["decompress", lic, png, "--checkpoint", trained_run, "--force"],
+                          cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0 and "checksum mismatch" in result.stderr
   assert "Traceback" not in result.stderr
   result = subprocess.run(run + ["compress", src, lic, "--checkpoint", str(tmp_path)],

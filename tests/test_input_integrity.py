@@ -3,6 +3,7 @@ file: 16-bit PNGs, float images outside [0, 1], outputs that would
 overwrite the input or cannot be written."""
 
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -99,3 +100,51 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path):
   lic.write_bytes(b"not decoded: the output is refused first")
   result = _codec_cli("decompress", str(lic), str(tmp_path / "recon"))
   assert result.returncode == 1 and "needs an image extension" in result.stderr
+
+
+def test_codec_batch_codes_folders_and_files_into_a_folder(tmp_path):
+  images = tmp_path / "images"
+  images.mkdir()
+  for name in ("kodim15_crop256.png", "kodim23_crop256.png"):
+    shutil.copy(os.path.join(QUICKSTART_IMAGES, name), images / name)
+  single = tmp_path / "single.png"
+  Image.fromarray(image_lib.read_rgb_uint8(images / "kodim15_crop256.png")[:100, :150]).save(single)
+  result = _codec_cli("compress", str(images), str(single), str(tmp_path / "lic"))
+  assert result.returncode == 0, result.stderr
+  assert sorted(os.listdir(tmp_path / "lic")) == [
+      "kodim15_crop256.lic", "kodim23_crop256.lic", "single.lic"]
+  assert result.stdout.strip().splitlines()[-1].startswith("3 files in ")
+  result = _codec_cli("decompress", str(tmp_path / "lic"), str(tmp_path / "out"))
+  assert result.returncode == 0, result.stderr
+  codec = Codec.load()
+  for stem in ("kodim15_crop256", "kodim23_crop256", "single"):
+    decoded = image_lib.read_rgb_uint8(tmp_path / "out" / f"{stem}.png")
+    expected = codec.decompress((tmp_path / "lic" / f"{stem}.lic").read_bytes())
+    np.testing.assert_array_equal(decoded, image_lib.to_uint8(expected))
+  assert decoded.shape == (100, 150, 3)
+  # Existing outputs are refused before any work, unless --force.
+  before = (tmp_path / "lic" / "single.lic").stat().st_mtime_ns
+  result = _codec_cli("compress", str(images), str(single), str(tmp_path / "lic"))
+  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+      f"error: output '{tmp_path / 'lic' / 'kodim15_crop256.lic'}' exists; --force "
+      "overwrites it")
+  assert (tmp_path / "lic" / "single.lic").stat().st_mtime_ns == before
+  assert _codec_cli("compress", str(single), str(tmp_path / "lic"), "--force").returncode == 0
+  # Two inputs that would write the same output: refused, nothing made.
+  other = tmp_path / "other"
+  other.mkdir()
+  shutil.copy(single, other / "single.png")
+  result = _codec_cli("compress", str(single), str(other / "single.png"), str(tmp_path / "new"))
+  assert result.returncode == 1 and "would both be written to" in result.stderr
+  assert not os.path.exists(tmp_path / "new")
+
+
+def test_an_original_of_another_size_is_refused_before_decoding(tmp_path):
+  lic = tmp_path / "a.lic"
+  crop = image_lib.read_rgb_uint8(os.path.join(QUICKSTART_IMAGES, "kodim23_crop256.png"))
+  lic.write_bytes(Codec.load().compress(crop[:64, :80]))
+  result = _codec_cli("decompress", str(lic), str(tmp_path / "a.png"), "--original",
+                      os.path.join(QUICKSTART_IMAGES, "kodim15_crop256.png"))
+  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(
+      "error: original ") and "is 256x256, the file 80x64" in result.stderr
+  assert not os.path.exists(tmp_path / "a.png") and "Traceback" not in result.stderr
