@@ -15,7 +15,8 @@ over the common log-rate range (positive = TEST is better).
 
 The inputs are CompressAI-schema JSON files ({"results": {"bpp": [...],
 "psnr-rgb": [...], ...}}); MS-SSIM is converted to dB, -10 log10(1 - x),
-before fitting. The last line printed is `BD-rate=<percent>% BD-PSNR=<dB>dB`.
+before fitting. The last line printed is `BD-rate=<percent>% BD-PSNR=<dB>dB`
+(`BD-MS-SSIM=<dB>dB` for an MS-SSIM metric).
 """
 
 import argparse
@@ -103,8 +104,11 @@ def main(argv=None) -> None:
                                    description=__doc__.split("\n")[0])
   parser.add_argument("anchor")
   parser.add_argument("test")
-  parser.add_argument("--metric", default="psnr-rgb", help="psnr-rgb or ms-ssim-rgb")
-  parser.add_argument("--method", default="cubic", choices=METHODS)
+  parser.add_argument("--metric", default="psnr-rgb",
+                      help="a quality key of the files' results, e.g. psnr-rgb or ms-ssim-rgb "
+                           "(default %(default)s)")
+  parser.add_argument("--method", default="cubic", choices=METHODS,
+                      help="default %(default)s")
   args = parser.parse_args(argv)
   try:
     anchor = load_curve(args.anchor, args.metric)
@@ -114,7 +118,8 @@ def main(argv=None) -> None:
   except (OSError, ValueError, KeyError) as e:
     sys.exit(f"error: {e}")
   print(f"{args.test} vs {args.anchor} ({args.metric}, {args.method}):")
-  print(f"BD-rate={rate:.2f}% BD-PSNR={quality:.3f}dB")
+  label = "BD-MS-SSIM" if args.metric.startswith("ms-ssim") else "BD-PSNR"
+  print(f"BD-rate={rate:.2f}% {label}={quality:.3f}dB")
 
 
 if __name__ == "__main__":

@@ -60,10 +60,10 @@ def test_bad_curves_are_refused():
 
 
 def test_cli_last_line(tmp_path):
-  def write(name, rate, psnr):
+  def write(name, rate, psnr, ms_ssim=()):
     path = tmp_path / name
     path.write_text(json.dumps({"name": name, "results": {
-        "bpp": list(rate), "psnr-rgb": list(psnr)}}))
+        "bpp": list(rate), "psnr-rgb": list(psnr), "ms-ssim-rgb": list(ms_ssim)}}))
     return str(path)
 
   anchor = write("a.json", RATE, PSNR)
@@ -74,3 +74,10 @@ def test_cli_last_line(tmp_path):
   expected = bd.bd_quality(RATE, PSNR, 0.9 * RATE, PSNR)
   assert re.fullmatch(r"BD-rate=(-?[0-9.]+)% BD-PSNR=(-?[0-9.]+)dB", last), last
   assert last == f"BD-rate=-10.00% BD-PSNR={expected:.3f}dB"
+  # An MS-SSIM difference (in dB) is not called a PSNR difference.
+  ms_ssim = 1 - 10 ** (-PSNR / 30)
+  anchor, test = write("a.json", RATE, PSNR, ms_ssim), write("t.json", 0.9 * RATE, PSNR, ms_ssim)
+  out = subprocess.run([sys.executable, "-m", "lic_jax.bd", anchor, test, "--metric",
+                        "ms-ssim-rgb"], cwd=ROOT, capture_output=True, text=True, check=True)
+  assert re.fullmatch(r"BD-rate=-10\.00% BD-MS-SSIM=(-?[0-9.]+)dB",
+                      out.stdout.strip().splitlines()[-1])
