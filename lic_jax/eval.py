@@ -153,7 +153,12 @@ def main(argv=None) -> None:
     sys.exit(f"error: {e}")
   for name, r in summary["images"].items():
     print(f"{name}: {format_metrics(r)}")
-  print(f"mean over {summary['num_images']} images: {format_metrics(summary['mean'])}")
+  line = f"mean over {summary['num_images']} images: {format_metrics(summary['mean'])}"
+  with_ms_ssim = sum(r["ms_ssim"] is not None for r in summary["images"].values())
+  if with_ms_ssim < summary["num_images"]:
+    line += (f" (ms-ssim over {with_ms_ssim} of the {summary['num_images']} images: the "
+             f"others are under {metrics.MS_SSIM_MIN_SIZE} pixels on a side)")
+  print(line)
   if args.output:
     kind = "range-coded bpp" if args.real_bitstream else "estimated bpp"
     source = args.checkpoint or "the bundled model"
