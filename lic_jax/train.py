@@ -153,13 +153,14 @@ def _append_metrics(workdir: str, record: dict) -> None:
 
 
 def _run_eval(recipe, model, state: TrainState, config, step: int, workdir: str,
-              mesh) -> dict | None:
+              mesh, record: bool = True) -> dict | None:
   summary = recipe.evaluate(model, {"params": state.params, **state.model_state},
                             config, mesh)
   if summary is None:
     return None
-  # A summary with per-image entries (compression) logs their mean.
-  _append_metrics(workdir, {"step": step, "eval": summary.get("mean", summary)})
+  if record:
+    # A summary with per-image entries (compression) logs their mean.
+    _append_metrics(workdir, {"step": step, "eval": summary.get("mean", summary)})
   logging.info("step %d eval %s", step, recipe.eval_line(summary, config))
   return summary
 
@@ -253,6 +254,12 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
         f"which is checkpointed in {workdir}; run the same command again to resume")
   if start < config.num_steps:
     last_eval = _run_eval(recipe, model, state, config, config.num_steps, workdir, mesh)
+  else:
+    # A finished run: its final checkpoint is evaluated again for the user
+    # (metrics.jsonl already holds that evaluation).
+    logging.info("%s has finished its %d steps; evaluating its final checkpoint", workdir,
+                 start)
+    last_eval = _run_eval(recipe, model, state, config, start, workdir, mesh, record=False)
   return {"losses": {k: float(v) for k, v in losses.items()}, "eval": last_eval}
 
 

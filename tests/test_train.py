@@ -25,6 +25,20 @@ def test_loss_decreases_over_50_steps(tiny_config):
   assert last < 0.7 * first, (first, last)
 
 
+def test_rerunning_a_finished_run_reports_its_final_evaluation(tiny_config):
+  tiny_config.num_steps = 2
+  tiny_config.eval.directory = os.path.join(ROOT, "lic_jax", "assets", "quickstart")
+  first = train(tiny_config, tiny_config.workdir)
+  metrics_file = os.path.join(tiny_config.workdir, "metrics.jsonl")
+  with open(metrics_file) as f:
+    logged = f.read()
+  again = train(tiny_config, tiny_config.workdir)
+  assert again["losses"] == {}  # nothing trained
+  assert again["eval"]["mean"] == pytest.approx(first["eval"]["mean"])
+  with open(metrics_file) as f:
+    assert f.read() == logged  # the evaluation is not logged twice
+
+
 def test_ms_ssim_distortion_trains(tiny_config):
   tiny_config.distortion = "ms-ssim"
   tiny_config.lmbda = 10.0
