@@ -12,7 +12,14 @@ def parse_flags(argv: list[str]) -> list[str]:
   override of a key the config does not have; a user should see which key.
   """
   try:
-    return flags.FLAGS(argv)
+    remaining = flags.FLAGS(argv)
+    if "config" in flags.FLAGS and flags.FLAGS.config is not None:
+      # A config file that failed to load raises only when first read.
+      flags.FLAGS.config.get("workdir")
+    return remaining
+  except OSError as e:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    sys.exit(f"error: cannot load the config file: {lines[-1]}")
   except (AttributeError, KeyError) as e:
     message = str(e.args[0] if e.args else e).strip("'\"").replace("\\n", " ")
     message = message.replace("\\'", "'").replace("\n", " ")

@@ -182,6 +182,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
     parallel.initialize_distributed()
   lead = jax.process_index() == 0
   recipe = recipes.get(config)
+  recipe.check_config(config)
   mesh = parallel.make_mesh(config.mesh)
   batch_sharding = parallel.batch_sharding(mesh)
   parallel.check_batch_size(config.data.batch_size, mesh)

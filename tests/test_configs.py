@@ -2,6 +2,8 @@
 
 import glob
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -41,3 +43,24 @@ def test_paper_scale_configs_split_their_batch_over_their_slice():
     assert config.data.batch_size // 16 == 8 and config.distributed
   assert load_config("gpu/x8_bmshj2018").data.batch_size // 8 == 8
   assert load_config("tpu/v5e16_mbt2018").model.num_latents == 320
+
+
+@pytest.mark.parametrize("args, error", [
+    (["--config", "configs/nope.py"],
+     "error: cannot load the config file: [Errno 2] No such file or directory"),
+    (["--config", "configs/quickstart.py", "--config.model.name=foo"],
+     "error: unknown model 'foo' (config.model.name); known models: bls2017, bmshj2018"),
+    (["--config", "configs/quickstart.py", "--config.distortion=foo"],
+     "error: unknown distortion 'foo' (config.distortion); choose one of mse, ms-ssim"),
+    (["--config", "configs/quickstart.py", "--config.data.source=tfds"],
+     "error: data.source='tfds' needs data.tfds_name"),
+    (["--config", "configs/classify/cifar10_resnet.py", "--config.data.source=tfds"],
+     "error: data.source='tfds' needs data.tfds_name"),
+])
+def test_config_mistakes_are_one_line_errors_that_leave_no_run_directory(args, error, tmp_path):
+  workdir = tmp_path / "run"
+  result = subprocess.run([sys.executable, "-m", "lic_jax.train", *args,
+                           f"--workdir={workdir}"], cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(error), result.stderr[-1000:]
+  assert "Traceback" not in result.stderr and not workdir.exists()

@@ -38,6 +38,15 @@ class Recipe(abc.ABC):
   name: str = ""
   progress_metrics: tuple[str, ...] = ("loss",)
 
+  def check_config(self, config: ml_collections.ConfigDict) -> None:
+    """Raises RecipeError for a config this recipe cannot run, before the
+    trainer touches the run directory (here: an unknown model name)."""
+    from lic_jax.models import MODELS  # pylint: disable=g-import-not-at-top
+
+    if config.model.name not in MODELS:
+      raise RecipeError(f"unknown model {config.model.name!r} (config.model.name); "
+                        f"known models: {', '.join(sorted(MODELS))}")
+
   @abc.abstractmethod
   def build_model(self, config: ml_collections.ConfigDict):
     """The Flax module config.model describes."""

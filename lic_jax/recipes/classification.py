@@ -17,7 +17,7 @@ from lic_jax import labelled_data
 from lic_jax import parallel
 from lic_jax import parts
 from lic_jax.models import model_from_spec
-from lic_jax.recipes import Recipe, register
+from lic_jax.recipes import Recipe, RecipeError, register
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array,
@@ -47,6 +47,15 @@ class Classification(Recipe):
 
   name = "classification"
   progress_metrics = ("loss", "accuracy")
+
+  def check_config(self, config):
+    super().check_config(config)
+    source = config.data.source
+    if source not in (*labelled_data.LOADERS, "tfds"):
+      raise RecipeError(f"unknown data source {source!r} (config.data.source); use one of "
+                        f"{', '.join((*labelled_data.LOADERS, 'tfds'))}")
+    if source == "tfds" and not config.data.tfds_name:
+      raise RecipeError("data.source='tfds' needs data.tfds_name (e.g. 'cifar10')")
 
   def build_model(self, config):
     spec = dict(config.model)

@@ -4,9 +4,9 @@ import jax.numpy as jnp
 
 from lic_jax import data as data_lib
 from lic_jax import eval as eval_lib
-from lic_jax.losses import rate_distortion_loss
+from lic_jax.losses import DISTORTIONS, rate_distortion_loss
 from lic_jax.models import model_from_config
-from lic_jax.recipes import Recipe, register
+from lic_jax.recipes import Recipe, RecipeError, register
 
 
 class Compression(Recipe):
@@ -16,6 +16,18 @@ class Compression(Recipe):
 
   name = "compression"
   progress_metrics = ("loss", "bpp", "psnr")
+
+  def check_config(self, config):
+    super().check_config(config)
+    if config.distortion not in DISTORTIONS:
+      raise RecipeError(f"unknown distortion {config.distortion!r} (config.distortion); "
+                        f"choose one of {', '.join(DISTORTIONS)}")
+    source = config.data.source
+    if source not in ("folder", "tfds"):
+      raise RecipeError(f"unknown data source {source!r} (config.data.source); use 'folder' "
+                        "or 'tfds'")
+    if source == "tfds" and not config.data.tfds_name:
+      raise RecipeError("data.source='tfds' needs data.tfds_name (e.g. 'clic')")
 
   def build_model(self, config):
     return model_from_config(config)
