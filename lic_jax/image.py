@@ -8,6 +8,10 @@ from PIL import Image
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
 
+class ImageReadError(ValueError):
+  """A file that should be an image cannot be read as one."""
+
+
 def is_image_file(path: str) -> bool:
   return path.lower().endswith(IMAGE_EXTENSIONS)
 
@@ -20,9 +24,17 @@ def list_images(directory: str) -> list[str]:
                 if is_image_file(f))
 
 
+def _open(path: str) -> Image.Image:
+  try:
+    return Image.open(path)
+  except Image.UnidentifiedImageError as e:
+    raise ImageReadError(f"cannot read {path!r} as an image (not an image file, or a "
+                         "format Pillow does not know)") from e
+
+
 def image_size(path: str) -> tuple[int, int]:
   """(height, width) from the file's header, without decoding its pixels."""
-  with Image.open(path) as img:
+  with _open(path) as img:
     return img.height, img.width
 
 
@@ -30,7 +42,7 @@ def read_rgb_uint8(path: str) -> np.ndarray:
   """(H, W, 3) uint8; grayscale, palette and RGBA inputs are converted to RGB,
   16-bit grayscale rounded to 8 bits (v / 257; Pillow reads 16-bit RGB as
   8-bit RGB itself)."""
-  with Image.open(path) as img:
+  with _open(path) as img:
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
       gray = np.asarray(img).astype(np.int64)
       if img.mode == "I" and (gray.min() < 0 or gray.max() > 65535):

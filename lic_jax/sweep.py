@@ -25,6 +25,7 @@ from ml_collections import config_flags
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import cli
 from lic_jax import eval as eval_lib
+from lic_jax import image as image_lib
 from lic_jax import parallel
 from lic_jax import train as train_lib
 
@@ -118,5 +119,6 @@ def main(argv):
 if __name__ == "__main__":
   config_flags.DEFINE_config_file("config", None, "Sweep config file.", lock_config=True)
   flags.DEFINE_string("output", None, "Curve JSON to write (default: config.sweep.output).")
-  cli.run(main, (FileNotFoundError, checkpoint_lib.IncompatibleCheckpointError,
+  cli.run(main, (FileNotFoundError, image_lib.ImageReadError,
+                 checkpoint_lib.IncompatibleCheckpointError,
                  parallel.MeshError, checkpoint_lib.ConfigChangedError))

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import cli
+from lic_jax import image as image_lib
 from lic_jax import parallel
 from lic_jax import parts
 from lic_jax import recipes
@@ -295,6 +296,7 @@ if __name__ == "__main__":
   config_flags.DEFINE_config_file("config", None, "Training config file.",
                                   lock_config=True)
   flags.DEFINE_string("workdir", None, "Run directory (default: config.workdir).")
-  cli.run(main, (FileNotFoundError, checkpoint_lib.IncompatibleCheckpointError,
+  cli.run(main, (FileNotFoundError, image_lib.ImageReadError,
+                 checkpoint_lib.IncompatibleCheckpointError,
                  parallel.MeshError, recipes.RecipeError, parts.PartError,
                  checkpoint_lib.ConfigChangedError, TrainingInterrupted))

@@ -148,3 +148,16 @@ def test_an_original_of_another_size_is_refused_before_decoding(tmp_path):
   assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(
       "error: original ") and "is 256x256, the file 80x64" in result.stderr
   assert not os.path.exists(tmp_path / "a.png") and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["lic_jax.eval"], ["lic_jax.baselines", "jpeg"]])
+def test_a_file_that_is_no_image_in_a_folder_is_a_one_line_error(command, tmp_path):
+  shutil.copy(os.path.join(QUICKSTART_IMAGES, "kodim15_crop256.png"), tmp_path / "a.png")
+  (tmp_path / "notes.png").write_text("not an image")
+  result = subprocess.run([sys.executable, "-m", *command, "--data", str(tmp_path),
+                           "--output", str(tmp_path / "out.json")],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+      f"error: cannot read '{tmp_path / 'notes.png'}' as an image (not an image file, or a "
+      "format Pillow does not know)")
+  assert "Traceback" not in result.stderr
