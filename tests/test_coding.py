@@ -331,7 +331,7 @@ def test_codec_cli_round_trip_and_errors(trained_run, tmp_path):
                           cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0 and "checksum mismatch" in result.stderr
   assert "Traceback" not in result.stderr
-  result = subprocess.run(run + ["compress", src, lic, "--checkpoint", str(tmp_path)],
+  result = subprocess.run(run + ["compress", src, lic, "--checkpoint", str(tmp_path), "--force"],
                           cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0 and "not a lic_jax run directory" in result.stderr
 
