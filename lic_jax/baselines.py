@@ -100,9 +100,10 @@ def main(argv=None) -> None:
   parser.add_argument("--data", default="",
                       help="folder of images (default: $LIC_JAX_DATA/kodak)")
   parser.add_argument("--subsampling", default="4:2:0", choices=sorted(SUBSAMPLING),
-                      help="JPEG chroma subsampling")
-  parser.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)))
-  parser.add_argument("--output", required=True)
+                      help="JPEG chroma subsampling (default %(default)s)")
+  parser.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)),
+                      help="comma-separated codec qualities in 1..100 (default %(default)s)")
+  parser.add_argument("--output", required=True, help="the curve's JSON file")
   args = parser.parse_args(argv)
   try:
     qualities = tuple(int(q) for q in args.qualities.split(","))

@@ -137,7 +137,8 @@ def main(argv=None) -> None:
                       help="really compress and decompress every image")
   parser.add_argument("--output", default="", help="where to write the results JSON")
   parser.add_argument("--name", default="", help="name in the JSON (default: lic_jax-<model>)")
-  parser.add_argument("--max-images", type=int, default=0, help="only the first N images")
+  parser.add_argument("--max-images", type=int, default=0,
+                      help="only the first N images (default: all)")
   args = parser.parse_args(argv)
 
   from lic_jax import cli  # pylint: disable=g-import-not-at-top

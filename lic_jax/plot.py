@@ -132,9 +132,11 @@ def main(argv=None) -> None:
                       help="a run directory: plot its training curves instead")
   parser.add_argument("--output", required=True, help=".png, .svg or .pdf")
   parser.add_argument("--metric", default="psnr-rgb",
-                      choices=["psnr-rgb", "ms-ssim-rgb", "both"])
-  parser.add_argument("--title", default="")
-  parser.add_argument("--max-bpp", type=float, default=None, help="right end of the rate axis")
+                      choices=["psnr-rgb", "ms-ssim-rgb", "both"],
+                      help="the quality axis (default %(default)s)")
+  parser.add_argument("--title", default="", help="the figure's title (default: none)")
+  parser.add_argument("--max-bpp", type=float, default=None,
+                      help="right end of the rate axis (default: the largest rate)")
   args = parser.parse_args(argv)
   metrics = ("psnr-rgb", "ms-ssim-rgb") if args.metric == "both" else (args.metric,)
   if bool(args.run) == bool(args.results):

@@ -1,6 +1,7 @@
 """Every shipped config builds its model and fits the mesh it asks for."""
 
 import glob
+import importlib
 import os
 import subprocess
 import sys
@@ -64,3 +65,19 @@ def test_config_mistakes_are_one_line_errors_that_leave_no_run_directory(args, e
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith(error), result.stderr[-1000:]
   assert "Traceback" not in result.stderr and not workdir.exists()
+
+
+@pytest.mark.parametrize("module, args, defaults", [
+    ("baselines", ["--help"], ["(default 4:2:0)", "1..100 (default 5,"]),
+    ("plot", ["--help"], ["(default psnr-rgb)", "(default: none)", "(default: the largest rate)"]),
+    ("eval", ["--help"], ["(default: all)", "(default: the bundled model)"]),
+    ("bd", ["--help"], ["(default psnr-rgb)", "default cubic"]),
+    ("codec", ["decompress", "--help"], ["(default 67108864,"]),
+])
+def test_command_line_help_states_the_defaults(module, args, defaults, capsys):
+  main = importlib.import_module(f"lic_jax.{module}").main
+  with pytest.raises(SystemExit):
+    main(args)
+  text = " ".join(capsys.readouterr().out.split())
+  for default in defaults:
+    assert default in text, (module, default)
