@@ -221,12 +221,13 @@ class Codec:
           f"this file was coded with tables {header.tables_hash.hex()}, the decoder "
           f"has tables {self.tables_hash.hex()} (another checkpoint of {self.name!r}?)")
     h, w = header.height, header.width
+    needed = self.decode_memory(h, w)
     if h * w > self.max_pixels:
       raise BitstreamError(
           f"the file declares a {h}x{w} image ({h * w:,} pixels), over this "
           f"decoder's limit of {self.max_pixels:,} (max_pixels, --max-pixels); "
-          f"decoding it would take about {self.decode_memory(h, w) / 2**30:.1f} GiB")
-    _check_memory(h, w, self.decode_memory(h, w))
+          f"decoding it would take about {needed / 2**30:.1f} GiB")
+    _check_memory(h, w, needed)
     expected = self.latent_shapes(h, w)
     if list(header.latent_shapes.items()) != list(expected.items()):
       raise BitstreamError(f"latent table {list(header.latent_shapes.items())} is not "
@@ -423,9 +424,9 @@ def _decompress_file(codec: Codec, source: str, target: str, original: str | Non
 
   with open(source, "rb") as f:
     data = f.read()
-  header, _ = container.unpack(data)
   if original:
-    # Its size is known from its header: a mismatch is refused before decoding.
+    # Both sizes are known from the headers: a mismatch is refused before decoding.
+    header, _ = container.unpack(data)
     height, width = image_lib.image_size(original)
     if (height, width) != (header.height, header.width):
       raise ValueError(f"original {original!r} is {width}x{height}, the file "

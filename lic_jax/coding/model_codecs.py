@@ -91,6 +91,12 @@ class Banded:
     return out
 
 
+def _banded_transforms(model, params, factor: int) -> tuple[Banded, Banded]:
+  """(g_a, g_s) of a model whose latent y has `factor` image pixels per side."""
+  return (Banded(model, params, lambda m, x: m.analysis(x), factor, synthesis=False),
+          Banded(model, params, lambda m, y: m.synthesis(y), factor, synthesis=True))
+
+
 def _channel_indexes(shape: tuple[int, ...]) -> np.ndarray:
   return np.broadcast_to(np.arange(shape[-1], dtype=np.int32), shape)
 
@@ -140,10 +146,7 @@ class FactorizedPriorCodec:
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     self.model, self.params = model, params
     self.coder = FactorizedCoder(arrays, "y")
-    self.analysis = Banded(model, params, lambda m, x: m.analysis(x), model.downsampling,
-                           synthesis=False)
-    self.synthesis = Banded(model, params, lambda m, y: m.synthesis(y), model.downsampling,
-                            synthesis=True)
+    self.analysis, self.synthesis = _banded_transforms(model, params, model.downsampling)
 
   def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
     f = self.model.downsampling
@@ -190,10 +193,10 @@ class _HyperpriorCodec:
     self.thresholds = arrays["y/thresholds"]
     self.medians_fixed = arrays["z/medians_fixed"]
     self.hyper_synthesis = integer_network.Network(integer_network.unpack(arrays, "h_s/"))
-    f = model.downsampling // 4  # image pixels per latent of y
-    self.analysis = Banded(model, params, lambda m, x: m.analysis(x), f, synthesis=False)
+    # y has a quarter of the model's downsampling (z, under h_a, the rest).
+    self.analysis, self.synthesis = _banded_transforms(model, params,
+                                                       model.downsampling // 4)
     self._hyper_analysis = _run(model, type(self).hyper_analyze)
-    self.synthesis = Banded(model, params, lambda m, y: m.synthesis(y), f, synthesis=True)
 
   def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
     f = self.model.downsampling
