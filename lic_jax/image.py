@@ -1,9 +1,28 @@
-"""Reading, writing and padding images (RGB, float32 in [0, 1], HWC)."""
+"""Reading, writing and padding images (RGB, float32 in [0, 1], HWC).
+
+What a file becomes, so that nothing is converted silently:
+- 8-bit RGB as it is; 16-bit RGB to 8 bits by Pillow (the high byte, within
+  one level of v / 257); 16-bit grayscale to round(v / 257).
+- Grayscale (8 or 16 bit), palette, CMYK (Pillow's conversion, no ICC
+  profile) and YCbCr become RGB. Grayscale is coded as RGB with R = G = B
+  and decodes as RGB.
+- Alpha (RGBA, LA, a palette with transparency) is composited onto white:
+  opaque pixels keep their colour, transparent ones become white.
+- The EXIF orientation is applied (the pixels as a viewer shows them).
+- Other modes (32-bit float, signed or >16-bit integers beyond 0..65535)
+  are refused.
+"""
 
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
+
+# The EXIF tag of the orientation, and its values that swap height and width.
+_ORIENTATION = 0x0112
+_TRANSPOSED = (5, 6, 7, 8)
+_READ_MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "PA", "CMYK", "YCbCr",
+               "I;16", "I;16B", "I;16L", "I")
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 
@@ -33,21 +52,26 @@ def _open(path: str) -> Image.Image:
 
 
 def image_size(path: str) -> tuple[int, int]:
-  """(height, width) from the file's header, without decoding its pixels."""
+  """(height, width) as read_rgb_uint8 returns it (EXIF orientation
+  applied), from the file's header, without decoding its pixels."""
   with _open(path) as img:
+    if img.getexif().get(_ORIENTATION) in _TRANSPOSED:
+      return img.width, img.height
     return img.height, img.width
 
 
 def read_rgb_uint8(path: str) -> np.ndarray:
-  """(H, W, 3) uint8; grayscale, palette and RGBA inputs are converted to RGB,
-  16-bit grayscale rounded to 8 bits (v / 257; Pillow reads 16-bit RGB as
-  8-bit RGB itself)."""
+  """(H, W, 3) uint8, as the module's docstring lists."""
   with _open(path) as img:
+    if img.mode not in _READ_MODES:
+      raise ImageReadError(f"{path}: pixels of mode {img.mode!r} cannot be read faithfully "
+                           "as 8-bit RGB; convert the file to 8- or 16-bit RGB or grayscale")
+    img = ImageOps.exif_transpose(img)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
       gray = np.asarray(img).astype(np.int64)
       if img.mode == "I" and (gray.min() < 0 or gray.max() > 65535):
-        raise ValueError(f"{path}: 32-bit integer pixels outside 0..65535 are not an image "
-                         "we can read faithfully")
+        raise ImageReadError(f"{path}: 32-bit integer pixels outside 0..65535 are not an "
+                             "image we can read faithfully")
       gray = ((gray * 255 + 32767) // 65535).astype(np.uint8)
       return np.repeat(gray[..., None], 3, axis=-1)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
