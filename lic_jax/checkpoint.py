@@ -54,6 +54,9 @@ class ConfigChangedError(ValueError):
 RESUMABLE_CHANGES = ("num_steps", "log_every", "checkpoint_every", "keep_checkpoints",
                      "quiet", "workdir", "mesh", "fsdp_min_size", "distributed", "eval",
                      "allow_changes")
+# Keys that decide the shapes of the checkpointed state; not even
+# allow_changes continues a run with other values.
+ARCHITECTURE_KEYS = ("model", "recipe")
 
 
 def _flat(tree, prefix: str = "") -> dict:
@@ -83,8 +86,16 @@ def config_changes(workdir: str, config: ml_collections.ConfigDict) -> dict[str,
 def check_config(workdir: str, config: ml_collections.ConfigDict) -> dict[str, tuple]:
   """The changes against the stored config; raises ConfigChangedError
   naming them if any is outside RESUMABLE_CHANGES, unless
-  config.allow_changes."""
+  config.allow_changes, and always for a change of architecture
+  (ARCHITECTURE_KEYS: the checkpoint's shapes cannot hold another)."""
   changes = config_changes(workdir, config)
+  architecture = {k: v for k, v in changes.items() if k.split(".")[0] in ARCHITECTURE_KEYS}
+  if architecture:
+    listed = ", ".join(f"{k} ({a!r} -> {b!r})" for k, (a, b) in architecture.items())
+    raise ConfigChangedError(
+        f"{workdir!r} holds another architecture: {listed}; its checkpoints cannot "
+        "continue with other shapes: use another --workdir (--config.init_from can "
+        "start it from this run where the shapes allow)")
   refused = {k: v for k, v in changes.items()
              if k.split(".")[0] not in RESUMABLE_CHANGES}
   if refused and not config.get("allow_changes", False):
@@ -140,8 +151,17 @@ class Checkpointer:
       # statistics, the only kind there was): the same state without it.
       fields = {"step": abstract.step, "params": abstract.params,
                 "opt_state": abstract.opt_state}
-      return TrainState(**self._manager.restore(step, args=ocp.args.StandardRestore(fields)))
-    return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+      return TrainState(**self._restore(step, fields))
+    return self._restore(step, abstract)
+
+  def _restore(self, step: int, abstract):
+    try:
+      return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    except ValueError as e:  # orbax's tree and shape mismatches, pages long
+      raise IncompatibleCheckpointError(
+          f"the checkpoint of step {step} in {self._manager.directory} does not fit this "
+          "config's training state (another model, optimizer, gradient clipping or set of "
+          f"frozen parts?): {str(e).splitlines()[0][:120]}...") from None
 
   def wait(self) -> None:
     self._manager.wait_until_finished()

@@ -46,7 +46,9 @@ class ImageFolder:
   """Random crops of the images in a directory, sampled with replacement.
 
   Decoded images are kept in an LRU cache of `cache_size` entries. Files that
-  fail to decode are skipped with a warning and never drawn again.
+  fail to decode are skipped with a warning and never drawn again; a folder
+  in which no file decodes is refused at construction, before any training
+  work (ImageReadError).
   """
 
   def __init__(self, directory: str, crop_size: int, batch_size: int,
@@ -61,6 +63,17 @@ class ImageFolder:
     self.first_example = process_index * self.local_size
     self._bad: set[int] = set()
     self._load = functools.lru_cache(maxsize=cache_size)(self._read)
+    self._check_readable(directory)
+
+  def _check_readable(self, directory: str) -> None:
+    """Reads files in order until one decodes (usually the first)."""
+    for index in range(len(self.files)):
+      if self._load(index) is not None:
+        return
+      self._bad.add(index)
+    raise image_lib.ImageReadError(
+        f"none of the {len(self.files)} image files in {directory!r} can be read "
+        f"(the first, {self.files[0]!r}, is not a readable image)")
 
   def _read(self, index: int) -> np.ndarray | None:
     try:
@@ -79,7 +92,7 @@ class ImageFolder:
         self._bad.add(index)
         continue
       return crop_or_pad(img, self.crop_size, rng)
-    raise RuntimeError(f"none of the {len(self.files)} images could be read")
+    raise image_lib.ImageReadError(f"none of the {len(self.files)} images could be read")
 
   def batch(self, step: int) -> np.ndarray:
     """This process's (batch_size / process_count, crop, crop, 3) float32 slice,

@@ -143,6 +143,40 @@ def test_resuming_with_another_config_is_refused_and_config_json_kept(tiny_confi
   assert checkpoint_lib.load_config(tiny_config.workdir).lmbda == 0.0035
 
 
+def test_an_architecture_change_is_refused_even_with_allow_changes(tiny_config):
+  tiny_config.num_steps = 1
+  train(tiny_config, tiny_config.workdir)
+  stored = open(os.path.join(tiny_config.workdir, "config.json")).read()
+  tiny_config.num_steps, tiny_config.allow_changes = 2, True
+  tiny_config.model.num_filters = 8
+  with pytest.raises(checkpoint_lib.ConfigChangedError,
+                     match=r"holds another architecture: model.num_filters \(16 -> 8\)"):
+    train(tiny_config, tiny_config.workdir)
+  # Another optimizer has another state: refused by the restore, in one line.
+  tiny_config.model.num_filters, tiny_config.optimizer = 16, "sgd"
+  with pytest.raises(checkpoint_lib.IncompatibleCheckpointError,
+                     match=r"^the checkpoint of step 1 in .* does not fit this config's "
+                           r"training state \(another model, optimizer.*\.\.\.$"):
+    train(tiny_config, tiny_config.workdir)
+  assert open(os.path.join(tiny_config.workdir, "config.json")).read() == stored
+  assert checkpoint_lib.Checkpointer(tiny_config.workdir).latest_step() == 1
+
+
+def test_a_folder_of_unreadable_images_is_refused_before_training(tmp_path):
+  images = tmp_path / "images"
+  images.mkdir()
+  for name in ("a.png", "b.jpg", "c.png"):
+    (images / name).write_bytes(b"\x89PNG but not really")
+  workdir = tmp_path / "run"
+  result = subprocess.run(_train_cli(str(workdir), 2, (f"--config.data.directory={images}",)),
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      f"error: none of the 3 image files in {str(images)!r} can be read (the first, "
+      f"{str(images / 'a.png')!r}, is not a readable image)")
+  assert "Traceback" not in result.stderr and not workdir.exists()
+
+
 def test_changed_config_is_a_one_line_error_from_the_cli(tmp_path):
   workdir = str(tmp_path / "run")
   subprocess.run(_train_cli(workdir, 1), cwd=ROOT, check=True, capture_output=True)
