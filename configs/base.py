@@ -36,7 +36,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.warmup_steps = 0              # linear warm-up of the learning rate
   c.aux_learning_rate = 1e-3
   c.grad_clip = 1.0               # 0 = no clipping
-  # A run directory (or a torchvision ResNet state_dict as .npz) whose newest
+  # A run directory, an exported model (lic_jax.codec export; the bundled ones
+  # in lic_jax/assets/pretrained) or a torchvision ResNet state_dict as .npz, whose newest
   # parameters start this run (fresh optimizer state, step 0), e.g. to
   # fine-tune one lambda from another; '' = random init. init_parts limits
   # it to some parts: 'part' or 'part=source_part' path prefixes.

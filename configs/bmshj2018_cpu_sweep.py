@@ -36,6 +36,7 @@ def get_config():
   c.sweep = ml_collections.ConfigDict()
   c.sweep.name = "lic_jax-bmshj2018-cpu"
   c.sweep.lambdas = (0.0067, 0.0018, 0.0035, 0.0130)   # anchor first
+  c.sweep.anchor_model = ""       # '' = train the anchor; else a trained model
   c.sweep.finetune_steps = 700
   c.sweep.finetune_learning_rate = 5e-4
   c.sweep.finetune_lr_drop_steps = (550,)

@@ -1,22 +1,27 @@
 r"""Real compression: images to .lic files and back, through the range coder.
 
-  python -m lic_jax.codec compress IN.png OUT.lic [--checkpoint DIR] [--force]
+  python -m lic_jax.codec compress IN.png OUT.lic [--quality 1..5] [--checkpoint DIR] [--force]
   python -m lic_jax.codec decompress OUT.lic RECON.png [--checkpoint DIR] [--original IN.png]
       [--max-pixels N] [--force]
   python -m lic_jax.codec compress photos/ a.png b.jpg OUT_DIR/   # a batch: OUT_DIR/<name>.lic
   python -m lic_jax.codec decompress OUT_DIR/ RECON_DIR/          # RECON_DIR/<name>.png
+  python -m lic_jax.codec models                 # the bundled quality levels, Kodak bpp/PSNR
   python -m lic_jax.codec freeze --checkpoint DIR
   python -m lic_jax.codec export --checkpoint DIR --output MODEL_DIR
 
-Without --checkpoint the model bundled with the package is used (a small
-bmshj2018 trained on CPU, lic_jax/assets/pretrained/bmshj2018-cpu). DIR is
-a training run directory or an exported model directory (`export`: the
-parameters, the coding tables and the model config in three files, a few MB,
-nothing else needed to code).
+Without --checkpoint the models bundled with the package are used: a small
+bmshj2018 trained on CPU at five lambdas, the quality levels 1 (lowest
+rate) to 5 in lic_jax/assets/pretrained/bmshj2018-cpu, level 3 by default.
+decompress picks the level that wrote each file (its coding tables' hash is
+in the header). DIR is a training run directory, an exported model
+directory (`export`: the parameters, the coding tables and the model config
+in three files, a few MB, nothing else needed to code) or a folder of
+quality levels q1, q2, ... (lic_jax.sweep --export).
 
 In Python:
 
-  codec = Codec.load()                  # the bundled model
+  codec = Codec.load()                  # the bundled model, quality 3
+  codec = Codec.load(quality=1)         # the bundled model of the lowest rate
   codec = Codec.load("runs/bmshj2018")  # a run or an exported model
   data = codec.compress(image)          # (H, W, 3) uint8 or float in [0, 1]
   image = codec.decompress(data)        # (H, W, 3) float32 in [0, 1]
@@ -43,7 +48,7 @@ import numpy as np
 import tqdm
 
 from lic_jax import checkpoint as checkpoint_lib
-from lic_jax.assets import DEFAULT_MODEL
+from lic_jax.assets import DEFAULT_FAMILY, DEFAULT_QUALITY, PRETRAINED
 from lic_jax import image as image_lib
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
@@ -99,6 +104,60 @@ def _as_float_image(image: np.ndarray) -> np.ndarray:
   return image.astype(np.float32)
 
 
+def is_exported(directory: str) -> bool:
+  return os.path.exists(os.path.join(directory, MODEL_FILE))
+
+
+def quality_levels(directory: str = os.path.join(PRETRAINED, DEFAULT_FAMILY)) -> dict[int, str]:
+  """{quality: exported model directory} of a folder of quality levels
+  (q1 = the lowest rate, ... qn: the layout of lic_jax.sweep --export);
+  {} for any other folder. Default: the bundled family."""
+  if not os.path.isdir(directory):
+    return {}
+  levels = {}
+  for name in os.listdir(directory):
+    path = os.path.join(directory, name)
+    if name[:1] == "q" and name[1:].isdigit() and is_exported(path):
+      levels[int(name[1:])] = path
+  return dict(sorted(levels.items()))
+
+
+def level_metadata(directory: str) -> dict:
+  """model.json of an exported model, without loading its parameters."""
+  with open(os.path.join(directory, MODEL_FILE)) as f:
+    return json.load(f)
+
+
+def level_for_file(data: bytes, directory: str = os.path.join(PRETRAINED, DEFAULT_FAMILY)
+                   ) -> int | None:
+  """The quality level of `directory` whose coding tables wrote this .lic
+  file (from its header; None if no level did)."""
+  header, _ = container.unpack(data)
+  for quality, path in quality_levels(directory).items():
+    if level_metadata(path).get("tables_hash") == header.tables_hash.hex():
+      return quality
+  return None
+
+
+def read_exported(directory: str):
+  """(metadata, model, params) of a model written by `Codec.export`."""
+  paths = [os.path.join(directory, f) for f in (MODEL_FILE, PARAMS_FILE, TABLES_FILE)]
+  missing = [p for p in paths if not os.path.exists(p)]
+  if missing:
+    raise checkpoint_lib.MissingCheckpointError(
+        f"{directory!r} is not an exported model: {', '.join(missing)} missing")
+  with open(paths[0]) as f:
+    meta = json.load(f)
+  model = model_from_spec(meta["model"])
+  abstract = jax.eval_shape(lambda: model.init(
+      {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)},
+      jnp.zeros((1, model.downsampling, model.downsampling, 3)), training=True)["params"])
+  with open(paths[1], "rb") as f:
+    params = flax.serialization.from_bytes(
+        jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), abstract), f.read())
+  return meta, model, params
+
+
 class Codec:
   """A model with its parameters and frozen coding tables."""
 
@@ -132,26 +191,15 @@ class Codec:
     codec = cls(model_config, params, arrays)
     codec.metadata = {"lambda": config.lmbda, "distortion": config.distortion,
                       "training_steps": step}
+    if config.init_from:
+      codec.metadata["init_from"] = config.init_from
     return codec
 
   @classmethod
   def from_exported(cls, directory: str) -> "Codec":
     """A model written by `export`: model.json, params.msgpack, coding tables."""
-    paths = [os.path.join(directory, f) for f in (MODEL_FILE, PARAMS_FILE, TABLES_FILE)]
-    missing = [p for p in paths if not os.path.exists(p)]
-    if missing:
-      raise checkpoint_lib.MissingCheckpointError(
-          f"{directory!r} is not an exported model: {', '.join(missing)} missing")
-    with open(paths[0]) as f:
-      meta = json.load(f)
-    model = model_from_spec(meta["model"])
-    abstract = jax.eval_shape(lambda: model.init(
-        {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)},
-        jnp.zeros((1, model.downsampling, model.downsampling, 3)), training=True)["params"])
-    with open(paths[1], "rb") as f:
-      params = flax.serialization.from_bytes(
-          jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), abstract), f.read())
-    with np.load(paths[2], allow_pickle=False) as stored:
+    meta, model, params = read_exported(directory)
+    with np.load(os.path.join(directory, TABLES_FILE), allow_pickle=False) as stored:
       arrays = {k: v for k, v in stored.items() if not k.startswith("meta/")}
       layout = int(stored["meta/format"]) if "meta/format" in stored else 1
     if layout != TABLES_FORMAT:
@@ -161,10 +209,22 @@ class Codec:
     return codec
 
   @classmethod
-  def load(cls, path: str | None = None) -> "Codec":
-    """A run directory, an exported model directory, or (None) the bundled model."""
-    path = path or DEFAULT_MODEL
-    if os.path.exists(os.path.join(path, MODEL_FILE)):
+  def load(cls, path: str | None = None, quality: int | None = None) -> "Codec":
+    """A run directory, an exported model directory, or a folder of quality
+    levels (None: the bundled family), from which `quality` picks one
+    (1 = the lowest rate; default DEFAULT_QUALITY)."""
+    path = path or os.path.join(PRETRAINED, DEFAULT_FAMILY)
+    levels = quality_levels(path)
+    if levels:
+      quality = DEFAULT_QUALITY if quality is None else quality
+      if quality not in levels:
+        raise ValueError(f"quality {quality} does not exist in {path!r}: it has "
+                         f"{', '.join(map(str, levels))}")
+      return cls.from_exported(levels[quality])
+    if quality is not None:
+      raise ValueError(f"quality={quality} picks a level of a folder of quality levels "
+                       f"(q1, q2, ...); {path!r} is a single model")
+    if is_exported(path):
       return cls.from_exported(path)
     return cls.from_checkpoint(path)
 
@@ -419,11 +479,10 @@ def _compress_file(codec: Codec, source: str, target: str) -> str:
           f"encode {encode_s:.3f} s")
 
 
-def _decompress_file(codec: Codec, source: str, target: str, original: str | None) -> str:
+def _decompress_file(codec: Codec, data: bytes, source: str, target: str,
+                     original: str | None) -> str:
   from lic_jax import metrics  # pylint: disable=g-import-not-at-top
 
-  with open(source, "rb") as f:
-    data = f.read()
   if original:
     # Both sizes are known from the headers: a mismatch is refused before decoding.
     header, _ = container.unpack(data)
@@ -445,24 +504,67 @@ def _decompress_file(codec: Codec, source: str, target: str, original: str | Non
   return line
 
 
+def list_models(directory: str) -> str:
+  """The table `codec models` prints: each quality level of a folder of
+  levels with its lambda, training and stored evaluation, and the sizes."""
+  levels = quality_levels(directory)
+  if not levels:
+    raise ValueError(f"{directory!r} holds no quality levels (q1, q2, ... exported models)")
+  rows, total = [], 0
+  for quality, path in levels.items():
+    meta = level_metadata(path)
+    size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+    total += size
+    steps = f"{meta.get('training_steps', '?')}"
+    if meta.get("init_from"):
+      steps += f" from {meta['init_from']}"
+    ev = meta.get("evaluation")
+    scores = ("no evaluation stored" if not ev else
+              f"{ev['bpp']:<8.4f}{ev['psnr']:<8.2f}" +
+              ("n/a" if ev.get("ms_ssim") is None else f"{ev['ms_ssim']:.4f}"))
+    default = "  (default)" if (directory == os.path.join(PRETRAINED, DEFAULT_FAMILY) and
+                                quality == DEFAULT_QUALITY) else ""
+    rows.append(f"{quality:<9}{meta.get('lambda', float('nan')):<8g}{steps:<13}"
+                f"{size / 2**20:<6.1f}{scores}{default}")
+  first = level_metadata(levels[min(levels)])
+  spec = first["model"]
+  ev = first.get("evaluation") or {}
+  head = (f"{directory}: {spec['name']} "
+          f"({', '.join(f'{k}={v}' for k, v in spec.items() if k != 'name')}), "
+          f"{len(levels)} quality levels, {total / 2**20:.1f} MiB\n"
+          f"{'':<36}{ev.get('data', '')} ({ev.get('images', '?')} images, real files)\n"
+          f"{'quality':<9}{'lambda':<8}{'steps':<13}{'MiB':<6}{'bpp':<8}{'PSNR':<8}MS-SSIM")
+  return "\n".join([head, *rows])
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.codec", description=__doc__.split("\n")[0])
   sub = parser.add_subparsers(dest="command", required=True)
-  model_help = "run or exported model directory (default: the bundled model)"
+  model_help = ("run or exported model directory, or a folder of quality levels "
+                "(default: the bundled levels)")
+  quality_help = (f"quality level of the bundled models (or of --checkpoint's levels): "
+                  f"1 = lowest rate (default {DEFAULT_QUALITY}; see `models`)")
   io_help = ("one file and its output, or several files / folders and an output folder "
              "(<name>.lic, <name>.png)")
   p = sub.add_parser("compress", help="image(s) -> .lic")
   p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
   p.add_argument("--checkpoint", default="", help=model_help)
+  p.add_argument("--quality", type=int, help=quality_help)
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
   p = sub.add_parser("decompress", help=".lic -> image(s)")
   p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
   p.add_argument("--checkpoint", default="", help=model_help)
+  p.add_argument("--quality", type=int,
+                 help="quality level to decode with (default: the level whose coding "
+                      "tables wrote each file)")
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
   p.add_argument("--original", help="the original image, to report PSNR (one input only)")
   p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                  help="refuse files declaring larger images (default %(default)s, "
                       "about 2 GB of memory with the bundled model)")
+  p = sub.add_parser("models", help="list the quality levels with their Kodak rate and PSNR")
+  p.add_argument("--checkpoint", default=os.path.join(PRETRAINED, DEFAULT_FAMILY),
+                 help="folder of quality levels (default: the bundled ones)")
   p = sub.add_parser("freeze", help="build and store the coding tables of a checkpoint")
   p.add_argument("--checkpoint", required=True)
   p = sub.add_parser("export", help="write a run's model as a self-contained directory")
@@ -474,6 +576,9 @@ def main(argv=None) -> None:
 
   cli.enable_compilation_cache()
   try:
+    if args.command == "models":
+      print(list_models(args.checkpoint))
+      return
     if args.command in ("compress", "decompress"):
       if len(args.paths) < 2:
         raise ValueError(f"{args.command} needs an input and an output")
@@ -484,12 +589,8 @@ def main(argv=None) -> None:
         raise ValueError("--original needs a single input file")
       if original:
         check_output_path(output, [original], image=True)
-    start = time.perf_counter()
     if args.command in ("freeze", "export"):
       codec = Codec.from_checkpoint(args.checkpoint)
-    else:
-      codec = Codec.load(args.checkpoint or None)
-    load_s = time.perf_counter() - start
     if args.command == "freeze":
       print(f"coding tables of {args.checkpoint} ({codec.name}): "
             f"hash {codec.tables_hash.hex()} in {os.path.join(args.checkpoint, TABLES_FILE)}")
@@ -501,15 +602,31 @@ def main(argv=None) -> None:
       print(f"exported {codec.name} (step {codec.metadata['training_steps']}) to "
             f"{args.output}: {size / 2**20:.2f} MiB")
       return
-    if args.command == "decompress":
-      codec.max_pixels = args.max_pixels
+    codecs, load_s = {}, 0.0
+
+    def codec_for(quality):
+      nonlocal load_s
+      if quality not in codecs:
+        start = time.perf_counter()
+        codecs[quality] = Codec.load(args.checkpoint or None, quality)
+        codecs[quality].max_pixels = getattr(args, "max_pixels", DEFAULT_MAX_PIXELS)
+        load_s += time.perf_counter() - start
+      return codecs[quality]
+
+    # Without a model named, a file decodes with the bundled level that wrote it.
+    detect = args.command == "decompress" and not args.checkpoint and args.quality is None
+    if not detect:
+      codec_for(args.quality)
     start = time.perf_counter()
     progress = tqdm.tqdm(pairs, unit="file", disable=not batch, file=sys.stderr)
     for source, target in progress:
       if args.command == "compress":
-        line = _compress_file(codec, source, target)
+        line = _compress_file(codec_for(args.quality), source, target)
       else:
-        line = _decompress_file(codec, source, target, original)
+        with open(source, "rb") as f:
+          data = f.read()
+        codec = codec_for(level_for_file(data) if detect else args.quality)
+        line = _decompress_file(codec, data, source, target, original)
       progress.write(line if batch else f"{line} (model load {load_s:.2f} s)", file=sys.stdout)
     if batch:
       print(f"{len(pairs)} files in {time.perf_counter() - start:.2f} s "

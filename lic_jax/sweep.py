@@ -1,16 +1,21 @@
 r"""Trains one model family at several lambdas and evaluates it into one RD curve.
 
   python -m lic_jax.sweep --config configs/bmshj2018_cpu_sweep.py \
-      [--output results/kodak/lic_jax-bmshj2018-cpu.json]
+      [--output results/kodak/lic_jax-bmshj2018-cpu.json] [--export MODELS_DIR]
 
 config.sweep.lambdas lists the rate points. The first, the anchor, is trained
-from scratch for config.num_steps; every other lambda starts from the
-anchor's final parameters and trains config.sweep.finetune_steps more (the
+from scratch for config.num_steps, or, with config.sweep.anchor_model, is
+that already trained model (a run or an exported model, e.g. a bundled one);
+every other lambda starts from the anchor's final parameters and trains
+config.sweep.finetune_steps more (the
 usual way to get a family cheaply; set finetune_steps = 0 to train every
 lambda from scratch instead). Each point is then evaluated on
 config.sweep.eval_directory with real bitstreams (range-coded bpp, decoded
 images), and the points are written as one curve in CompressAI's results
-schema, sorted by rate, with the lambdas alongside. Every run directory
+schema, sorted by rate, with the lambdas alongside. --export writes the family as
+quality levels: MODELS_DIR/q1 (lowest rate) ... qn, exported models whose
+model.json carries the lambda, the quality and the evaluation (the layout of
+lic_jax/assets/pretrained). Every run directory
 (<workdir>/lambda<value>) resumes like lic_jax.train, so re-running a killed
 sweep continues where it stopped.
 """
@@ -44,7 +49,8 @@ def point_config(config: ml_collections.ConfigDict, index: int) -> ml_collection
   point.lmbda = lmbda
   point.workdir = run_dir(config, lmbda)
   if index > 0 and config.sweep.finetune_steps:
-    point.init_from = run_dir(config, config.sweep.lambdas[0])
+    point.init_from = (config.sweep.get("anchor_model", "") or
+                       run_dir(config, config.sweep.lambdas[0]))
     point.num_steps = config.sweep.finetune_steps
     point.learning_rate = config.sweep.finetune_learning_rate
     point.lr_drop_steps = tuple(config.sweep.finetune_lr_drop_steps)
@@ -59,45 +65,90 @@ def curve(name: str, description: str, points: list[tuple[float, dict]]) -> dict
   return {"name": name, "description": description, "results": results}
 
 
-def _evaluate(workdir: str, directory: str) -> dict:
-  """Real-bitstream eval summary of the run's newest checkpoint; stored in
-  the run directory and reused while the checkpoint and its coding tables
-  are the same."""
-  from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
-
-  path = os.path.join(workdir, EVAL_FILE)
-  codec = Codec.from_checkpoint(workdir)
+def _evaluate(codec, cache: str, directory: str) -> dict:
+  """Real-bitstream eval summary of a codec; stored in `cache` and reused
+  while the model's training step and coding tables are the same."""
   key = {"step": codec.metadata["training_steps"], "directory": directory,
          "tables_hash": codec.tables_hash.hex()}
-  if os.path.exists(path):
-    with open(path) as f:
+  if os.path.exists(cache):
+    with open(cache) as f:
       stored = json.load(f)
     if all(stored.get(k) == v for k, v in key.items()):
       return stored["summary"]
   summary = eval_lib.evaluate_directory(codec.model, codec.impl.params, directory,
                                         codec=codec)
-  checkpoint_lib.write_atomic(path, json.dumps({**key, "summary": summary}, indent=2).encode())
+  checkpoint_lib.write_atomic(cache, json.dumps({**key, "summary": summary}, indent=2).encode())
   return summary
 
 
-def sweep(config: ml_collections.ConfigDict) -> dict:
-  """Trains and evaluates every lambda; returns the curve."""
+def _anchor_codec(config: ml_collections.ConfigDict):
+  """The given anchor model, checked to be trained at the anchor lambda."""
+  from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
+
+  codec = Codec.load(config.sweep.anchor_model)
+  lmbda = codec.metadata.get("lambda")
+  if lmbda is not None and lmbda != config.sweep.lambdas[0]:
+    raise ValueError(f"config.sweep.anchor_model {config.sweep.anchor_model!r} was trained "
+                     f"at lambda={lmbda:g}, not at the first of config.sweep.lambdas "
+                     f"({config.sweep.lambdas[0]:g})")
+  return codec
+
+
+def sweep(config: ml_collections.ConfigDict) -> tuple[dict, list]:
+  """Trains and evaluates every lambda; returns the curve and, per point,
+  (lambda, codec, eval summary, the run or model it came from)."""
+  from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
+
   points = []
+  os.makedirs(config.workdir, exist_ok=True)
   for index, lmbda in enumerate(config.sweep.lambdas):
     point = point_config(config, index)
-    logging.info("sweep point %d/%d: lambda=%g in %s", index + 1,
-                 len(config.sweep.lambdas), lmbda, point.workdir)
-    train_lib.train(point, point.workdir)
-    summary = _evaluate(point.workdir, config.sweep.eval_directory)
+    if index == 0 and config.sweep.get("anchor_model", ""):
+      logging.info("sweep point 1/%d: lambda=%g is %s", len(config.sweep.lambdas), lmbda,
+                   config.sweep.anchor_model)
+      codec = _anchor_codec(config)
+      source = config.sweep.anchor_model
+      cache = os.path.join(config.workdir, "anchor_" + EVAL_FILE)
+    else:
+      logging.info("sweep point %d/%d: lambda=%g in %s", index + 1,
+                   len(config.sweep.lambdas), lmbda, point.workdir)
+      train_lib.train(point, point.workdir)
+      codec = Codec.from_checkpoint(point.workdir)
+      source = point.workdir
+      cache = os.path.join(point.workdir, EVAL_FILE)
+    summary = _evaluate(codec, cache, config.sweep.eval_directory)
     logging.info("lambda=%g: %s", lmbda, eval_lib.format_metrics(summary["mean"]))
-    points.append((lmbda, summary))
-  steps = (f"{config.num_steps} steps at lambda={config.sweep.lambdas[0]:g}, then "
-           f"{config.sweep.finetune_steps} fine-tuning steps per other lambda"
+    points.append((lmbda, codec, summary, source))
+  anchor = (config.sweep.get("anchor_model", "") or
+            f"{config.num_steps} steps at lambda={config.sweep.lambdas[0]:g}")
+  steps = (f"{anchor}, then {config.sweep.finetune_steps} fine-tuning steps per other lambda"
            if config.sweep.finetune_steps else f"{config.num_steps} steps per lambda")
   description = (f"lic_jax.sweep of {config.model.to_dict()}: {steps}; "
                  f"{config.data.batch_size}x{config.data.crop_size}^2 crops; "
                  f"real range-coded bpp on {config.sweep.eval_directory}")
-  return curve(config.sweep.name, description, points)
+  result = curve(config.sweep.name, description, [(p[0], p[2]) for p in points])
+  return result, points
+
+
+def export_levels(points: list, directory: str, eval_directory: str) -> list[str]:
+  """Writes the points as quality levels directory/q1 (lowest rate) ... qn;
+  a level fine-tuned from another names it ('init_from': 'q3')."""
+  points = sorted(points, key=lambda p: p[2]["mean"]["bpp"])
+  names = {os.path.abspath(p[3]): f"q{quality}" for quality, p in enumerate(points, start=1)}
+  paths = []
+  for quality, (_, codec, summary, _) in enumerate(points, start=1):
+    mean = summary["mean"]
+    meta = {**codec.metadata, "quality": quality, "evaluation": {
+        "data": os.path.basename(os.path.normpath(eval_directory)),
+        "images": summary["num_images"], "bpp": mean["bpp"], "psnr": mean["psnr"],
+        "ms_ssim": mean["ms_ssim"]}}
+    if "init_from" in meta:
+      meta["init_from"] = names.get(os.path.abspath(meta["init_from"]), meta["init_from"])
+    codec.metadata = meta
+    path = os.path.join(directory, f"q{quality}")
+    codec.export(path)
+    paths.append(path)
+  return paths
 
 
 def main(argv):
@@ -107,18 +158,23 @@ def main(argv):
   config = flags.FLAGS.config
   if config is None:
     raise app.UsageError("--config is required, e.g. --config configs/bmshj2018_cpu_sweep.py")
-  result = sweep(config)
+  result, points = sweep(config)
   output = flags.FLAGS.output or config.sweep.output
   eval_lib.write_json(output, result)
   r = result["results"]
   for lmbda, bpp, psnr in zip(r["lambda"], r["bpp"], r["psnr-rgb"]):
     print(f"lambda={lmbda:g}: bpp={bpp:.4f} psnr={psnr:.2f}dB")
   print(f"wrote {output}")
+  if flags.FLAGS.export:
+    for path in export_levels(points, flags.FLAGS.export, config.sweep.eval_directory):
+      print(f"exported {path}")
 
 
 if __name__ == "__main__":
   config_flags.DEFINE_config_file("config", None, "Sweep config file.", lock_config=True)
   flags.DEFINE_string("output", None, "Curve JSON to write (default: config.sweep.output).")
+  flags.DEFINE_string("export", None, "Also export the points as quality levels "
+                      "EXPORT/q1 ... qn (default: no export).")
   cli.run(main, (FileNotFoundError, image_lib.ImageReadError,
                  checkpoint_lib.IncompatibleCheckpointError,
                  parallel.MeshError, checkpoint_lib.ConfigChangedError))

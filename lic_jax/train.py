@@ -19,6 +19,7 @@ config.init_parts: 'part' or 'part=source_part' entries, empty = everything).
 """
 
 import contextlib
+import importlib.util
 import json
 import logging as logging_std
 import os
@@ -64,6 +65,18 @@ def _stop_requests():
   finally:
     for s, handler in previous.items():
       signal.signal(s, handler)
+
+
+def load_config(path: str) -> ml_collections.ConfigDict:
+  """get_config() of a config file (e.g. 'configs/bmshj2018.py'), the
+  config --config=path gives the command line."""
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"config file {path!r} does not exist")
+  name = "lic_jax_config_" + os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
 
 
 def make_train_step(model, optimizer, config, shardings=None):
@@ -120,11 +133,16 @@ def sharded_state(model, optimizer, config, mesh):
 
 
 def _source_variables(source: str) -> dict:
-  """{'params': ..., **collections} of another run's newest checkpoint, or
-  of a torchvision ResNet state_dict saved as .npz."""
+  """{'params': ..., **collections} of another run's newest checkpoint, of
+  an exported model (lic_jax.codec export, e.g. a bundled one), or of a
+  torchvision ResNet state_dict saved as .npz."""
   if source.endswith(".npz"):
     from lic_jax.models import resnet_torchvision  # pylint: disable=g-import-not-at-top
     return resnet_torchvision.load_npz(source)
+  from lic_jax import codec as codec_lib  # pylint: disable=g-import-not-at-top
+  if codec_lib.is_exported(source):
+    _, _, params = codec_lib.read_exported(source)
+    return {"params": params}
   _, variables, _, _ = checkpoint_lib.load_variables(source)
   return variables
 

@@ -1,7 +1,6 @@
 """Shared fixtures: config loading, tiny configs, the offline data sets, killing
 a training run mid-way."""
 
-import importlib.util
 import json
 import os
 import signal
@@ -16,11 +15,9 @@ DATA_ROOT = os.environ.get("LIC_JAX_DATA", os.path.join(ROOT, "..", "shared", "d
 
 def load_config(name: str):
   """get_config() of configs/<name>.py."""
-  path = os.path.join(ROOT, "configs", f"{name}.py")
-  spec = importlib.util.spec_from_file_location(f"configs_{name}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+  from lic_jax.train import load_config as load_file  # pylint: disable=g-import-not-at-top
+
+  return load_file(os.path.join(ROOT, "configs", f"{name}.py"))
 
 
 @pytest.fixture

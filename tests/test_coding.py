@@ -379,6 +379,55 @@ def test_exported_model_codes_identically_and_loads_alone(trained_run, tmp_path)
     Codec.from_exported(exported)
 
 
+def test_bundled_quality_levels_are_listed_chosen_and_found_by_the_decoder(tmp_path):
+  from lic_jax import codec as codec_lib  # pylint: disable=g-import-not-at-top
+  from lic_jax.assets import DEFAULT_MODEL  # pylint: disable=g-import-not-at-top
+
+  levels = codec_lib.quality_levels()
+  assert list(levels) == [1, 2, 3, 4, 5] and levels[3] == DEFAULT_MODEL
+  metas = [codec_lib.level_metadata(levels[q]) for q in levels]
+  # The stored Kodak points (24 images, real files) rise in rate and PSNR
+  # with the quality, and so do the lambdas.
+  for key in ("bpp", "psnr"):
+    values = [m["evaluation"][key] for m in metas]
+    assert values == sorted(values) and len(set(values)) == 5, (key, values)
+  assert all(m["evaluation"]["images"] == 24 for m in metas)
+  assert [m["lambda"] for m in metas] == sorted(m["lambda"] for m in metas)
+  total = sum(os.path.getsize(os.path.join(d, f)) for d in levels.values() for f in os.listdir(d))
+  assert total < 32 * 2**20
+  run = [sys.executable, "-m", "lic_jax.codec"]
+  listing = subprocess.run(run + ["models"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+  assert "5 quality levels" in listing[0] and listing[5].endswith("(default)")
+  # --quality picks the level; decompress finds each file's level itself.
+  source = os.path.join(QUICKSTART_IMAGES, "kodim23_crop256.png")
+  sizes = {}
+  for quality in (1, 5):
+    out = tmp_path / "lic" / f"q{quality}.lic"
+    out.parent.mkdir(exist_ok=True)
+    subprocess.run(run + ["compress", source, str(out), "--quality", str(quality)], check=True,
+                   cwd=ROOT, capture_output=True)
+    sizes[quality] = out.stat().st_size
+  assert sizes[1] < sizes[5] / 2
+  result = subprocess.run(run + ["decompress", str(tmp_path / "lic"), str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr
+  for quality in (1, 5):
+    decoded = image_lib.read_rgb_uint8(str(tmp_path / "out" / f"q{quality}.png"))
+    expected = Codec.load(quality=quality).decompress((tmp_path / "lic" / f"q{quality}.lic")
+                                                      .read_bytes())
+    np.testing.assert_array_equal(decoded, image_lib.to_uint8(expected))
+  # Decoding with a level that did not write the file is refused, naming the tables.
+  result = subprocess.run(run + ["decompress", str(tmp_path / "lic" / "q1.lic"),
+                                 str(tmp_path / "x.png"), "--quality", "2"],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 1 and "this file was coded with tables" in result.stderr
+  result = subprocess.run(run + ["compress", source, str(tmp_path / "y.lic"), "--quality", "9"],
+                          cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(
+      "error: quality 9 does not exist in ")
+
+
 def test_bundled_model_is_the_default_and_compresses_kodak_usefully(kodak_dir, tmp_path):
   """`codec compress IN OUT` with no checkpoint uses the packaged model."""
   from lic_jax.assets import DEFAULT_MODEL  # pylint: disable=g-import-not-at-top

@@ -37,7 +37,7 @@ def sweep_config(tiny_config, tmp_path):
 
 
 def test_sweep_trains_warm_started_points_and_writes_one_curve(sweep_config):
-  curve = sweep_lib.sweep(sweep_config)
+  curve, _ = sweep_lib.sweep(sweep_config)
   r = curve["results"]
   assert sorted(r["lambda"]) == [0.01, 0.1]
   assert len(r["bpp"]) == len(r["psnr-rgb"]) == len(r["bpp_estimated"]) == 2
@@ -51,8 +51,51 @@ def test_sweep_trains_warm_started_points_and_writes_one_curve(sweep_config):
   for d in (anchor, tuned):
     assert os.path.exists(os.path.join(d, "eval_real_bitstream.json"))
   # Resuming a finished sweep trains nothing more.
-  again = sweep_lib.sweep(sweep_config)
+  again, _ = sweep_lib.sweep(sweep_config)
   assert again["results"]["bpp"] == r["bpp"]
+
+
+def test_a_sweep_from_a_trained_anchor_exports_quality_levels(sweep_config, tmp_path):
+  from lic_jax import codec as codec_lib  # pylint: disable=g-import-not-at-top
+
+  anchor = tmp_path / "anchor"
+  train(point := sweep_lib.point_config(sweep_config, 0), point.workdir)
+  codec_lib.Codec.from_checkpoint(point.workdir).export(str(anchor))
+  sweep_config.workdir = str(tmp_path / "levels")
+  sweep_config.sweep.anchor_model = str(anchor)
+  sweep_config.sweep.lambdas = (0.01, 0.001, 0.1)
+  curve, points = sweep_lib.sweep(sweep_config)
+  # The anchor is the given model, not trained again; the others start from it.
+  assert not os.path.exists(sweep_lib.run_dir(sweep_config, 0.01))
+  tuned = sweep_lib.run_dir(sweep_config, 0.1)
+  assert checkpoint_lib.load_config(tuned).init_from == str(anchor)
+  levels_dir = str(tmp_path / "exported")
+  sweep_lib.export_levels(points, levels_dir, sweep_config.sweep.eval_directory)
+  levels = codec_lib.quality_levels(levels_dir)
+  assert list(levels) == [1, 2, 3]
+  metas = [codec_lib.level_metadata(levels[q]) for q in levels]
+  assert [m["evaluation"]["bpp"] for m in metas] == curve["results"]["bpp"]
+  by_lambda = {m["lambda"]: m for m in metas}
+  assert "init_from" not in by_lambda[0.01]
+  anchor_level = f"q{by_lambda[0.01]['quality']}"
+  assert by_lambda[0.1]["init_from"] == by_lambda[0.001]["init_from"] == anchor_level
+  # quality= picks a level; the anchor's level is the anchor, bit for bit.
+  codec = codec_lib.Codec.load(levels_dir, quality=by_lambda[0.01]["quality"])
+  original = codec_lib.Codec.load(str(anchor))
+  assert codec.tables_hash == original.tables_hash
+  for a, b in zip(jax.tree_util.tree_leaves(codec.impl.params),
+                  jax.tree_util.tree_leaves(original.impl.params)):
+    np.testing.assert_array_equal(a, b)
+  with pytest.raises(ValueError, match=r"quality 4 does not exist in .*: it has 1, 2, 3"):
+    codec_lib.Codec.load(levels_dir, quality=4)
+  with pytest.raises(ValueError, match="is a single model"):
+    codec_lib.Codec.load(str(anchor), quality=1)
+  listing = codec_lib.list_models(levels_dir).splitlines()
+  assert "3 quality levels" in listing[0] and len(listing) == 6
+  # An anchor trained at another lambda than the sweep's first is refused.
+  sweep_config.sweep.lambdas = (0.02, 0.1)
+  with pytest.raises(ValueError, match=r"trained at lambda=0.01, not at the first"):
+    sweep_lib.sweep(sweep_config)
 
 
 def test_warm_start_copies_parameters_and_refuses_other_architectures(tiny_config, tmp_path):
