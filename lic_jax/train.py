@@ -68,15 +68,18 @@ def _stop_requests():
 
 
 def load_config(path: str) -> ml_collections.ConfigDict:
-  """get_config() of a config file (e.g. 'configs/bmshj2018.py'), the
-  config --config=path gives the command line."""
+  """get_config() of a config file (e.g. 'configs/bmshj2018.py'), or
+  get_config(arg) for 'file.py:arg' (e.g. 'configs/cbanet/hp_cpu.py:branch2'):
+  the config --config=path gives the command line."""
+  path, colon, arg = path.rpartition(":") if path.rpartition(":")[2].isidentifier() else (
+      path, "", "")
   if not os.path.isfile(path):
     raise FileNotFoundError(f"config file {path!r} does not exist")
   name = "lic_jax_config_" + os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config()
+  return module.get_config(arg) if colon else module.get_config()
 
 
 def make_train_step(model, optimizer, config, shardings=None):
@@ -87,7 +90,7 @@ def make_train_step(model, optimizer, config, shardings=None):
   """
   recipe = recipes.get(config)
   base_key = jax.random.PRNGKey(config.seed)
-  frozen = tuple(config.get("freeze", ()))
+  frozen = recipe.frozen_parts(config)
 
   def loss_fn(params, model_state, batch, key):
     loss, metrics, model_state = recipe.loss(model, params, model_state, batch, key, config)
@@ -187,6 +190,8 @@ def _run_eval(recipe, model, state: TrainState, config, step: int, workdir: str,
 def _check_parts(config, state: TrainState) -> None:
   names = parts.paths(state.params)
   parts.check_parts(config.get("freeze", ()), names, "config.freeze parts")
+  recipe = recipes.get(config)
+  parts.check_parts(recipe.frozen_parts(config), names, f"recipe {recipe.name!r} frozen parts")
   if config.get("init_parts", ()) and not config.init_from:
     raise parts.PartError("config.init_parts needs config.init_from (the run or .npz "
                           "file to load them from)")

@@ -69,14 +69,14 @@ def _main_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransfor
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """The main optimizer, a separate Adam on the bottleneck quantiles, and
-  nothing at all for the frozen parts (config.freeze).
+  nothing at all for the frozen parts (config.freeze and the recipe's).
 
   The quantiles are trained by the auxiliary loss alone (they do not enter
   the rate-distortion loss), at their own learning rate, as in CompressAI.
   Frozen parameters get zero updates and no optimizer state (optax's
   multi_transform keeps state only for the leaves of each label).
   """
-  frozen = tuple(config.get("freeze", ()))
+  frozen = recipes.get(config).frozen_parts(config)
 
   def label(path, _):
     if parts.in_any(parts.path_name(path), frozen):

@@ -183,7 +183,7 @@ def test_classification_resumes_after_sigkill_on_the_same_trajectory(classifier_
 
 @pytest.mark.parametrize("override,message", [
     ("--config.recipe=segmentation", "error: unknown recipe 'segmentation'; known recipes: "
-     "classification, compression"),
+     "cbanet, classification, compression"),
     ("--config.freeze=('layer9[0]',)", "error: config.freeze parts ['layer9[0]'] match no "
      "parameter of the model"),
     ("--config.init_parts=('stem',)", "error: config.init_parts needs config.init_from"),
@@ -202,4 +202,4 @@ def test_unknown_recipe_in_python_names_the_known_ones():
   with pytest.raises(recipes.RecipeError, match="unknown recipe 'detection'"):
     recipes.get(config)
   assert recipes.get(load_config("quickstart")).name == "compression"
-  assert recipes.names() == ["classification", "compression"]
+  assert recipes.names() == ["cbanet", "classification", "compression"]

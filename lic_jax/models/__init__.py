@@ -5,6 +5,7 @@ import flax.linen as nn
 
 from lic_jax.models.bls2017 import FactorizedPrior
 from lic_jax.models.bmshj2018 import ScaleHyperprior
+from lic_jax.models.cbanet import CBANetHP
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
 from lic_jax.models.resnet import ResNet, cifar_resnet, resnet18, resnet34, resnet50
@@ -14,6 +15,7 @@ MODELS = {
     "bmshj2018": ScaleHyperprior,
     "mbt2018_mean": MeanScaleHyperprior,
     "mbt2018": JointAutoregressiveHierarchicalPriors,
+    "cbanet_hp": CBANetHP,
     "resnet18": resnet18,
     "resnet34": resnet34,
     "resnet50": resnet50,
@@ -38,6 +40,6 @@ def model_from_config(config) -> nn.Module:
   return model_from_spec(config.model)
 
 
-__all__ = ["MODELS", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
+__all__ = ["MODELS", "CBANetHP", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
            "MeanScaleHyperprior", "ResNet", "ScaleHyperprior", "build_model",
            "model_from_config", "model_from_spec"]

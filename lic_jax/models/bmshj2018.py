@@ -22,7 +22,8 @@ from lic_jax.models.transforms import (
 
 
 class ScaleHyperprior(nn.Module):
-  """Attributes: N (transform width) and M (latent channels).
+  """Attributes: N (transform width), M (latent channels) and optionally
+  a narrower width of g_s alone.
 
   The paper uses N=128, M=192 for the lower and N=192, M=320 for the
   higher rates.
@@ -31,6 +32,9 @@ class ScaleHyperprior(nn.Module):
   num_filters: int = 128
   num_latents: int = 192
   simplified_gdn: bool = False
+  # g_s alone narrower (None: N), as CBANet's baselines of 60 and 88
+  # channels are: the hyper networks keep N.
+  synthesis_filters: int | None = None
 
   downsampling: ClassVar[int] = 64
 
@@ -38,7 +42,7 @@ class ScaleHyperprior(nn.Module):
     self.analysis = AnalysisTransform(
         self.num_filters, self.num_latents, self.simplified_gdn)
     self.synthesis = SynthesisTransform(
-        self.num_filters, simplified_gdn=self.simplified_gdn)
+        self.synthesis_filters or self.num_filters, simplified_gdn=self.simplified_gdn)
     self.hyper_analysis = HyperAnalysisTransform(self.num_filters)
     self.hyper_synthesis = HyperSynthesisTransform(
         self.num_filters, self.num_latents)
@@ -54,6 +58,10 @@ class ScaleHyperprior(nn.Module):
     scales = self.hyper_synthesis(z_hat)
     y_hat, y_likelihood = self.gaussian_conditional(y, scales, training=training)
     return model_output(self.synthesis(y_hat), {"y": y_likelihood, "z": z_likelihood})
+
+  def decoder_parts(self) -> tuple[str, ...]:
+    """The parameter parts a decoder needs (lic_jax.complexity)."""
+    return ("synthesis", "hyper_synthesis", "entropy_bottleneck")
 
   def aux_loss(self) -> jax.Array:
     return self.entropy_bottleneck.aux_loss()

@@ -20,6 +20,9 @@ progress and metrics.jsonl. A recipe, chosen by config.recipe, gives it:
   summary, or None when the config asks for none; eval_line(summary, config)
   the one line that reports it.
 - progress_metrics: the metrics the progress bar shows.
+- frozen_parts(config): the parameter parts that do not train (zero
+  updates, no optimizer state): config.freeze, plus what the recipe's
+  stage keeps fixed (lic_jax.recipes.cbanet).
 """
 
 import abc
@@ -46,6 +49,10 @@ class Recipe(abc.ABC):
     if config.model.name not in MODELS:
       raise RecipeError(f"unknown model {config.model.name!r} (config.model.name); "
                         f"known models: {', '.join(sorted(MODELS))}")
+
+  def frozen_parts(self, config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """Parameter path prefixes that do not train (see the module docstring)."""
+    return tuple(config.get("freeze", ()))
 
   @abc.abstractmethod
   def build_model(self, config: ml_collections.ConfigDict):
@@ -101,4 +108,4 @@ def get(config: ml_collections.ConfigDict) -> Recipe:
 def _load_builtin() -> None:
   # On first use rather than at import: the recipe modules import this one
   # (Recipe, register), and importing lic_jax.recipes stays cheap.
-  from lic_jax.recipes import classification, compression  # pylint: disable=g-import-not-at-top,unused-import
+  from lic_jax.recipes import cbanet, classification, compression  # pylint: disable=g-import-not-at-top,unused-import

@@ -60,7 +60,7 @@ class Classification(Recipe):
   def build_model(self, config):
     spec = dict(config.model)
     model = model_from_spec(spec)
-    frozen = tuple(config.get("freeze", ()))
+    frozen = self.frozen_parts(config)
     if frozen and hasattr(model, "split_names"):
       spec["frozen_blocks"] = tuple(b for b in model.split_names if parts.in_any(b, frozen))
       model = model_from_spec(spec)

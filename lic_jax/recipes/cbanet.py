@@ -1,0 +1,77 @@
+"""CBANet's training stages (Guo, Xu & Lu, Sec. III-B..D): the compression
+recipe with the trainable parts each stage allows.
+
+The model's operating level (config.model.rate, config.model.num_branches;
+lic_jax.models.cbanet) names the stage, and each stage starts from the
+previous stage's run directory (config.init_from):
+
+- the base: rate = base, K = 1. The base model (g_a, hyper networks, entropy
+  model) with the first branch, on R + lambda_b D at the base bitrate;
+- branch k = 2 .. K_max: rate = base, K = k. Branch k and the K=k gates
+  alone, on the K=k output (Eq. 3; the rate is fixed, so its term has no
+  gradient there);
+- the BAM of bitrate j: rate = j < base, K = K_max. Its four layers alone,
+  on R + lambda_j D (Eq. 5).
+
+Everything else is frozen (zero updates, no optimizer state), on top of
+whatever config.freeze adds.
+"""
+
+from lic_jax.models import model_from_config
+from lic_jax.models.cbanet import CBANetHP
+from lic_jax.recipes import RecipeError, register
+from lic_jax.recipes.compression import Compression
+
+BASE_PARTS = ("analysis", "hyper_analysis", "hyper_synthesis", "entropy_bottleneck")
+
+
+def stage(model: CBANetHP) -> tuple[str, int]:
+  """('base', 1), ('branch', k) or ('bam', j) for the model's level."""
+  rate, branches = model.level()
+  if rate != model.base_rate:
+    return "bam", rate
+  return ("base", 1) if branches == 1 else ("branch", branches)
+
+
+def trainable_parts(model: CBANetHP) -> tuple[str, ...]:
+  kind, index = stage(model)
+  if kind == "base":
+    return (*BASE_PARTS, "cam/branches_0")
+  if kind == "branch":
+    return (f"cam/branches_{index - 1}", f"cam/gates_{index}")
+  return (f"bams_{index}",)
+
+
+def frozen_parts(model: CBANetHP) -> tuple[str, ...]:
+  """Every top-level part the stage does not train (CAM parts one level down)."""
+  trained = trainable_parts(model)
+  cam = ([f"cam/branches_{k}" for k in range(model.max_branches)] +
+         [f"cam/gates_{k}" for k in range(2, model.max_branches + 1)])
+  everything = [*BASE_PARTS, *cam, *(f"bams_{j}" for j in range(model.num_rates - 1))]
+  return tuple(p for p in everything if p not in trained)
+
+
+class CBANet(Compression):
+  """Compression with the stage's trainable parts (see the module docstring)."""
+
+  name = "cbanet"
+
+  def check_config(self, config):
+    super().check_config(config)
+    model = model_from_config(config)
+    if not isinstance(model, CBANetHP):
+      raise RecipeError(f"recipe 'cbanet' trains a CBANet model (config.model.name "
+                        f"'cbanet_hp'), not {config.model.name!r}")
+    try:
+      _, branches = model.level()
+    except ValueError as e:
+      raise RecipeError(f"config.model: {e}") from None
+    if stage(model)[0] == "bam" and branches != model.max_branches:
+      raise RecipeError(f"a BAM trains at the highest complexity level (Sec. III-B): "
+                        f"config.model.num_branches must be {model.max_branches}")
+
+  def frozen_parts(self, config):
+    return (*super().frozen_parts(config), *frozen_parts(model_from_config(config)))
+
+
+register(CBANet())
