@@ -1,12 +1,34 @@
-"""What a model costs to store and run: parameters by part, and what a
-decoder needs (Table III of CBANet counts decoder-side parameters).
+r"""What a model costs to store and run: the parameters a decoder needs, its
+multiply-adds per pixel layer by layer, and its measured latency.
 
-A model names the parameter parts its decoder needs with
-`decoder_parts(**level)` (for CBANet the bitrate and the complexity level
-pick them); everything is counted from the parameter tree itself.
+  python -m lic_jax.complexity --config configs/cbanet/hp_paper.py [--height 512 --width 768] \
+      [--json results/cbanet/complexity_paper_widths.json]
+
+A model names the parameter parts its decoder needs (`decoder_parts`) and
+the networks it runs (`decode(y_hat, z_hat)`: reconstruction and scales);
+models with levels (CBANet: bitrate `rate`, complexity `num_branches`) take
+them as keyword arguments of both. Everything is counted from the
+parameter tree and from the traced program itself:
+
+- multiply-adds: every convolution (k_h * k_w * C_in / groups per output
+  element) and matrix product (the contracted size per output element) of
+  the decoder's jaxpr, attributed to the module that ran it. Our transposed
+  convolutions run in sub-pixel form with exactly their own taps, so the
+  count is the nominal k^2 C_in C_out per input pixel (tested), and the
+  total is checked against XLA's own cost analysis (2 flops per
+  multiply-add plus the elementwise work);
+- latency: the jitted decoder networks (entropy decoding apart), median
+  wall time of `repeats` runs after a warm-up.
 """
 
+import collections
+import math
+import sys
+import time
+
 import jax
+import jax.extend as jex
+import jax.numpy as jnp
 import numpy as np
 
 from lic_jax import parts as parts_lib
@@ -27,3 +49,155 @@ def decoder_parameters(model, params, **level) -> int:
   parts = model.decoder_parts(**level)
   parts_lib.check_parts(parts, parts_lib.paths(params), f"{type(model).__name__} decoder parts")
   return parameter_count(params, parts)
+
+
+def _eqn_macs(eqn) -> int:
+  """Multiply-adds of one convolution or matrix product (0 for anything else)."""
+  out = math.prod(eqn.outvars[0].aval.shape)
+  if eqn.primitive.name == "conv_general_dilated":
+    kernel = eqn.invars[1].aval.shape
+    spec = eqn.params["dimension_numbers"].rhs_spec  # (out, in, spatial...)
+    return out * kernel[spec[1]] * math.prod(kernel[d] for d in spec[2:])
+  if eqn.primitive.name == "dot_general":
+    (contracted, _), _ = eqn.params["dimension_numbers"]
+    lhs = eqn.invars[0].aval.shape
+    return out * math.prod(lhs[d] for d in contracted)
+  return 0
+
+
+def _walk(jaxpr, counts: collections.Counter) -> None:
+  for eqn in jaxpr.eqns:
+    macs = _eqn_macs(eqn)
+    if macs:
+      # The module path, without the method's entry ('Model.decode') and an
+      # op's own name ('bhwi,ito->bhwto') that a name stack can carry.
+      scope = str(eqn.source_info.name_stack).split("/")
+      counts["/".join(s for s in scope if "->" not in s and "." not in s) or "(top)"] += macs
+    for param in eqn.params.values():
+      for sub in (param if isinstance(param, (list, tuple)) else (param,)):
+        if isinstance(sub, jex.core.ClosedJaxpr):
+          _walk(sub.jaxpr, counts)
+        elif isinstance(sub, jex.core.Jaxpr):
+          _walk(sub, counts)
+
+
+def macs(fn, *args) -> dict[str, int]:
+  """{module path: multiply-adds} of fn(*args), from its jaxpr."""
+  counts: collections.Counter = collections.Counter()
+  _walk(jax.make_jaxpr(fn)(*args).jaxpr, counts)
+  return dict(counts)
+
+
+def xla_flops(fn, *args) -> float:
+  """XLA's cost analysis of the compiled fn(*args): its flop count."""
+  analysis = jax.jit(fn).lower(*args).compile().cost_analysis()
+  if isinstance(analysis, list):  # one entry per computation on older jax
+    analysis = analysis[0]
+  return float(analysis["flops"])
+
+
+def latent_inputs(model, height: int, width: int) -> tuple[jax.Array, jax.Array]:
+  """Zero y^ and z^ of the decoder of a height x width image."""
+  y = jnp.zeros((1, height // 16, width // 16, model.num_latents))
+  z = jnp.zeros((1, height // 64, width // 64, model.num_filters))
+  return y, z
+
+
+def decoder_fn(model, **level):
+  """(params, y^, z^) -> (x^, scales): the decoder's networks at `level`.
+  The parameters are an argument, not constants XLA could fold (two
+  branches of equal width and equal values would be computed once)."""
+  return lambda params, y, z: model.apply({"params": params}, y, z, **level,
+                                          method=model.decode)
+
+
+def decoder_macs(model, params, height: int, width: int, **level) -> dict[str, int]:
+  """{module path: multiply-adds} of decoding a height x width image."""
+  return macs(decoder_fn(model, **level), params, *latent_inputs(model, height, width))
+
+
+def decoder_flops(model, params, height: int, width: int, **level) -> float:
+  """XLA's flop count of decoding a height x width image."""
+  return xla_flops(decoder_fn(model, **level), params, *latent_inputs(model, height, width))
+
+
+def decoder_latency(model, params, height: int, width: int, repeats: int = 5,
+                    **level) -> float:
+  """Median seconds of the jitted decoder networks (entropy decoding apart)."""
+  run = jax.jit(decoder_fn(model, **level))
+  inputs = (params, *latent_inputs(model, height, width))
+  jax.block_until_ready(run(*inputs))
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(run(*inputs))
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def levels(model) -> list[dict]:
+  """The levels a model decodes at: [{}] for most, every (rate, K) for CBANet."""
+  if not hasattr(model, "num_rates"):
+    return [{}]
+  return [{"rate": j, "num_branches": k} for j in range(model.num_rates)
+          for k in range(1, model.max_branches + 1)]
+
+
+def report(model, params, height: int, width: int, repeats: int = 5) -> list[dict]:
+  """Per level: decoder parameters, MACs per pixel, XLA's flops per pixel, latency."""
+  rows = []
+  pixels = height * width
+  for level in levels(model):
+    counted = sum(decoder_macs(model, params, height, width, **level).values())
+    rows.append({**level,
+                 "decoder_parameters": decoder_parameters(model, params, **level),
+                 "macs_per_pixel": counted / pixels,
+                 "xla_flops_per_pixel": decoder_flops(model, params, height, width,
+                                                      **level) / pixels,
+                 "latency_s": decoder_latency(model, params, height, width, repeats, **level)})
+  return rows
+
+
+def main(argv):
+  from absl import flags  # pylint: disable=g-import-not-at-top
+
+  from lic_jax import recipes  # pylint: disable=g-import-not-at-top
+
+  del argv
+  config = flags.FLAGS.config
+  model = recipes.get(config).build_model(config)
+  shapes = jax.eval_shape(lambda: recipes.get(config).init_variables(
+      model, config, jax.random.PRNGKey(0)))["params"]
+  # Random values: timings and counts do not depend on them.
+  leaves, tree = jax.tree_util.tree_flatten(shapes)
+  keys = jax.random.split(jax.random.PRNGKey(0), len(leaves))
+  params = jax.tree_util.tree_unflatten(tree, [
+      0.01 * jax.random.normal(k, s.shape, s.dtype) for k, s in zip(keys, leaves)])
+  height, width = flags.FLAGS.height, flags.FLAGS.width
+  print(f"{config.model.to_dict()}, {height}x{width}, decoder networks (no entropy decoding)")
+  print(f"{'level':<14}{'parameters':>12}{'MACs/pixel':>12}{'XLA flops/px':>14}{'latency':>10}")
+  rows = report(model, params, height, width, flags.FLAGS.repeats)
+  for row in rows:
+    level = (f"j={row['rate']} K={row['num_branches']}" if "rate" in row else "-")
+    print(f"{level:<14}{row['decoder_parameters']:>12,}{row['macs_per_pixel']:>12,.0f}"
+          f"{row['xla_flops_per_pixel']:>14,.0f}{row['latency_s'] * 1e3:>8.1f}ms")
+  if flags.FLAGS.json:
+    from lic_jax import eval as eval_lib  # pylint: disable=g-import-not-at-top
+    eval_lib.write_json(flags.FLAGS.json, {"model": config.model.to_dict(), "height": height,
+                                           "width": width, "levels": rows})
+
+
+if __name__ == "__main__":
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+
+  from lic_jax import cli  # pylint: disable=g-import-not-at-top
+
+  config_flags.DEFINE_config_file("config", None, "A training config whose model to cost.",
+                                  lock_config=True)
+  flags.DEFINE_integer("height", 512, "Image height (default 512, Kodak's).")
+  flags.DEFINE_integer("width", 768, "Image width (default 768).")
+  flags.DEFINE_integer("repeats", 5, "Timed runs per level (default 5).")
+  flags.DEFINE_string("json", None, "Also write the rows to this JSON file (default: none).")
+  flags.mark_flag_as_required("config")
+  sys.exit(cli.run(main, (FileNotFoundError, ValueError)))

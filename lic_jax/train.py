@@ -71,15 +71,15 @@ def load_config(path: str) -> ml_collections.ConfigDict:
   """get_config() of a config file (e.g. 'configs/bmshj2018.py'), or
   get_config(arg) for 'file.py:arg' (e.g. 'configs/cbanet/hp_cpu.py:branch2'):
   the config --config=path gives the command line."""
-  path, colon, arg = path.rpartition(":") if path.rpartition(":")[2].isidentifier() else (
-      path, "", "")
+  head, colon, arg = path.rpartition(":")
+  path, arg = (head, arg) if colon and os.path.isfile(head) else (path, "")
   if not os.path.isfile(path):
     raise FileNotFoundError(f"config file {path!r} does not exist")
   name = "lic_jax_config_" + os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config(arg) if colon else module.get_config()
+  return module.get_config(arg) if arg else module.get_config()
 
 
 def make_train_step(model, optimizer, config, shardings=None):

@@ -177,3 +177,40 @@ def test_a_stage_the_recipe_cannot_train_is_refused(override, message, tmp_path)
   with pytest.raises(recipes.RecipeError, match=message):
     train(config, config.workdir)
   assert not os.path.exists(config.workdir)
+
+
+def _zeros(model):
+  return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), _shapes(model))
+
+
+def test_decoder_macs_are_the_layers_nominal_counts_and_agree_with_xla():
+  model = build_model("bmshj2018", num_filters=128, num_latents=192)
+  params = _zeros(model)
+  counts = complexity.decoder_macs(model, params, 256, 256)
+  per_pixel = {name: macs / 256**2 for name, macs in counts.items()}
+  # A k x k transposed convolution: k^2 C_in C_out per input pixel (our
+  # sub-pixel form runs exactly its taps); GDN: C^2 per pixel.
+  assert per_pixel["synthesis/ConvTranspose_0"] == 25 * 192 * 128 / 16**2
+  assert per_pixel["synthesis/ConvTranspose_2"] == 25 * 128 * 128 / 4**2
+  assert per_pixel["synthesis/ConvTranspose_3"] == 25 * 128 * 3 / 2**2
+  assert per_pixel["synthesis/GDN_0"] == 128 * 128 / 8**2
+  assert per_pixel["hyper_synthesis/Conv_0/conv"] == 9 * 128 * 192 / 16**2
+  total = sum(counts.values())
+  flops = complexity.decoder_flops(model, params, 256, 256)
+  assert flops / (2 * total) == pytest.approx(1.0, abs=0.05)
+
+
+def test_cbanet_macs_rise_with_k_and_split_the_cam_about_24_24_52():
+  model = build_model("cbanet_hp", num_filters=128, num_latents=192)
+  params = _zeros(model)
+  counts = complexity.decoder_macs(model, params, 256, 256, num_branches=3)
+  branch = [sum(v for k, v in counts.items() if k.startswith(f"cam/branches_{i}/"))
+            for i in range(3)]
+  shares = np.array(branch) / sum(branch)
+  np.testing.assert_allclose(shares, [0.24, 0.24, 0.52], atol=0.02)
+  totals = [sum(complexity.decoder_macs(model, params, 256, 256, num_branches=k).values())
+            for k in (1, 2, 3)]
+  assert totals[0] < totals[1] < totals[2]
+  # A BAM adds its two decoder-side layers only.
+  low = sum(complexity.decoder_macs(model, params, 256, 256, rate=0).values())
+  assert totals[2] < low < totals[2] * 1.05

@@ -59,6 +59,10 @@ class ScaleHyperprior(nn.Module):
     y_hat, y_likelihood = self.gaussian_conditional(y, scales, training=training)
     return model_output(self.synthesis(y_hat), {"y": y_likelihood, "z": z_likelihood})
 
+  def decode(self, y_hat: jax.Array, z_hat: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The decoder's networks: (x^ = g_s(y~), sigma = h_s(z~))."""
+    return self.synthesis(y_hat), self.hyper_synthesis(z_hat)
+
   def decoder_parts(self) -> tuple[str, ...]:
     """The parameter parts a decoder needs (lic_jax.complexity)."""
     return ("synthesis", "hyper_synthesis", "entropy_bottleneck")

@@ -213,6 +213,16 @@ class CBANetHP(nn.Module):
     x_hat = self.cam(y_hat_b, num_branches)
     return model_output(x_hat, {"y": y_likelihood, "z": z_likelihood})
 
+  def decode(self, y_hat: jax.Array, z_hat: jax.Array, rate: int | None = None,
+             num_branches: int | None = None) -> tuple[jax.Array, jax.Array]:
+    """The decoder's networks at a level: (x^ from y~_j, the scales of y~_j from z~)."""
+    rate, num_branches = self.level(rate, num_branches)
+    bam = self._bam(rate)
+    scales = self.hyper_synthesis(z_hat)
+    if bam is not None:
+      scales, y_hat = bam.bal_scales(scales), bam.ibal_y_hat(y_hat)
+    return self.cam(y_hat, num_branches), scales
+
   def branch_outputs(self, y_hat_b: jax.Array) -> list[jax.Array]:
     """x_1 .. x_Kmax of Eq. 6 for a base-rate y^_b."""
     return self.cam.branch_outputs(y_hat_b, self.max_branches)
