@@ -1,7 +1,10 @@
 """CBANet-HP (lic_jax.models.cbanet): the paper's parameter counts, the
 CAM's gated sums, the BAM's identity at the base rate, and clear errors."""
 
+import json
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -214,3 +217,20 @@ def test_cbanet_macs_rise_with_k_and_split_the_cam_about_24_24_52():
   # A BAM adds its two decoder-side layers only.
   low = sum(complexity.decoder_macs(model, params, 256, 256, rate=0).values())
   assert totals[2] < low < totals[2] * 1.05
+
+
+def test_the_complexity_cli_reports_every_level(tmp_path):
+  out = tmp_path / "c.json"
+  result = subprocess.run(
+      [sys.executable, "-m", "lic_jax.complexity", "--config", "configs/cbanet/hp_cpu.py:base",
+       "--config.model.num_filters=16", "--config.model.num_latents=16",
+       "--config.model.bam_width=8", "--config.model.num_rates=2", "--config.model.rate=1",
+       "--height=64", "--width=64",
+       "--repeats=1", f"--json={out}"], cwd=ROOT, capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr[-2000:]
+  rows = json.loads(out.read_text())["levels"]
+  assert [(r["rate"], r["num_branches"]) for r in rows] == [
+      (j, k) for j in (0, 1) for k in (1, 2, 3)]
+  assert all(r["latency_s"] > 0 and r["macs_per_pixel"] > 0 for r in rows)
+  assert rows[0]["decoder_parameters"] > rows[3]["decoder_parameters"]  # a BAM's layers
+  assert len(result.stdout.strip().splitlines()) == 2 + len(rows)
