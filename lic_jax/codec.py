@@ -555,8 +555,8 @@ def main(argv=None) -> None:
   p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
   p.add_argument("--checkpoint", default="", help=model_help)
   p.add_argument("--quality", type=int,
-                 help="quality level to decode with (default: the level whose coding "
-                      "tables wrote each file)")
+                 help="quality level to decode with (default: the level, bundled or of "
+                      "--checkpoint's folder of levels, whose coding tables wrote each file)")
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
   p.add_argument("--original", help="the original image, to report PSNR (one input only)")
   p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
@@ -613,8 +613,11 @@ def main(argv=None) -> None:
         load_s += time.perf_counter() - start
       return codecs[quality]
 
-    # Without a model named, a file decodes with the bundled level that wrote it.
-    detect = args.command == "decompress" and not args.checkpoint and args.quality is None
+    # Without a level named, a file decodes with the level that wrote it
+    # (of the bundled ones, or of --checkpoint's folder of levels).
+    levels_dir = args.checkpoint or os.path.join(PRETRAINED, DEFAULT_FAMILY)
+    detect = (args.command == "decompress" and args.quality is None and
+              bool(quality_levels(levels_dir)))
     if not detect:
       codec_for(args.quality)
     start = time.perf_counter()
@@ -625,7 +628,7 @@ def main(argv=None) -> None:
       else:
         with open(source, "rb") as f:
           data = f.read()
-        codec = codec_for(level_for_file(data) if detect else args.quality)
+        codec = codec_for(level_for_file(data, levels_dir) if detect else args.quality)
         line = _decompress_file(codec, data, source, target, original)
       progress.write(line if batch else f"{line} (model load {load_s:.2f} s)", file=sys.stdout)
     if batch:
