@@ -2,14 +2,14 @@ r"""Fuzzing the decoder: thousands of hostile .lic files, each under a time
 and memory limit.
 
   python benchmarks/fuzz_codec.py [--cases 10000] [--memory-gb 6] [--timeout 120]
-      [--models bls2017,bmshj2018,mbt2018_mean,mbt2018] [--json results/fuzz_codec.json]
+      [--models bls2017,bmshj2018,mbt2018_mean,mbt2018,cbanet_hp] [--json results/fuzz_codec.json]
 
 For each model (fixed-seed, untrained, N=32, M=48) a crop of kodim04 is
 compressed, the model exported, and cases/len(models) attacks of every kind
 in lic_jax.coding.fuzz (byte mutations, payload bytes, cut, swapped,
 duplicated and synthetic streams, declared sizes up to beyond the format,
 foreign latent tables, moved stream boundaries, tiny files declaring large
-images) are decoded by a worker process with its address space limited to
+images, foreign bitrate fields) are decoded by a worker process with its address space limited to
 --memory-gb (RLIMIT_AS). The parent watches every case: one that does not
 finish within --timeout seconds is a hang, a worker killed by a signal is an
 abort (std::bad_alloc is SIGABRT), an exception other than BitstreamError a
@@ -33,7 +33,9 @@ import sys
 import tempfile
 import time
 
-MODELS = ("bls2017", "bmshj2018", "mbt2018_mean", "mbt2018")
+MODELS = ("bls2017", "bmshj2018", "mbt2018_mean", "mbt2018", "cbanet_hp")
+# The bitrate each model's valid file is coded at (CBANet: a BAM's, the lowest).
+RATES = {"cbanet_hp": 0}
 WIDTHS = {"num_filters": 32, "num_latents": 48}
 
 
@@ -57,7 +59,7 @@ def _valid_file(name: str, directory: str) -> str:
   image = image_lib.read_rgb_uint8(os.path.join(QUICKSTART_IMAGES, "kodim04_crop256.png"))
   path = os.path.join(directory, f"{name}.lic")
   with open(path, "wb") as f:
-    f.write(codec.compress(image[:128, :160]))
+    f.write(codec.compress(image[:128, :160], RATES.get(name)))
   return path
 
 

@@ -3,6 +3,8 @@ r"""Real compression: images to .lic files and back, through the range coder.
   python -m lic_jax.codec compress IN.png OUT.lic [--quality 1..5] [--checkpoint DIR] [--force]
   python -m lic_jax.codec decompress OUT.lic RECON.png [--checkpoint DIR] [--original IN.png]
       [--max-pixels N] [--force]
+  python -m lic_jax.codec compress IN.png OUT.lic --checkpoint CBANET --rate j     # bitrate j
+  python -m lic_jax.codec decompress OUT.lic RECON.png --checkpoint CBANET --complexity K
   python -m lic_jax.codec compress photos/ a.png b.jpg OUT_DIR/   # a batch: OUT_DIR/<name>.lic
   python -m lic_jax.codec decompress OUT_DIR/ RECON_DIR/          # RECON_DIR/<name>.png
   python -m lic_jax.codec models                 # the bundled quality levels, Kodak bpp/PSNR
@@ -25,6 +27,8 @@ In Python:
   codec = Codec.load("runs/bmshj2018")  # a run or an exported model
   data = codec.compress(image)          # (H, W, 3) uint8 or float in [0, 1]
   image = codec.decompress(data)        # (H, W, 3) float32 in [0, 1]
+  data = cbanet.compress(image, rate=0)           # a CBANet: its lowest bitrate
+  image = cbanet.decompress(data, complexity=1)   # with its first synthesis branch
 
 Any H x W works: the image is edge-padded to the model's multiple inside,
 its original size is stored, and the reconstruction is cropped back. The
@@ -73,6 +77,16 @@ _ADDRESS_SPACE_PER_BYTE = 1.5
 TABLES_FILE = "coding_tables.npz"
 MODEL_FILE = "model.json"
 PARAMS_FILE = "params.msgpack"
+
+
+# Model config fields that name an operating level, not the model.
+LEVEL_FIELDS = ("rate", "num_branches")
+
+
+def model_identity(model_config: dict) -> dict:
+  """The model config without its operating level: a model of several levels
+  (CBANet) is one model at all of them, whichever its run trained."""
+  return {k: v for k, v in model_config.items() if k not in LEVEL_FIELDS}
 
 
 def config_hash(model_config: dict) -> bytes:
@@ -128,15 +142,16 @@ def level_metadata(directory: str) -> dict:
     return json.load(f)
 
 
-def level_for_file(data: bytes, directory: str = os.path.join(PRETRAINED, DEFAULT_FAMILY)
-                   ) -> int | None:
-  """The quality level of `directory` whose coding tables wrote this .lic
-  file (from its header; None if no level did)."""
-  header, _ = container.unpack(data)
-  for quality, path in quality_levels(directory).items():
-    if level_metadata(path).get("tables_hash") == header.tables_hash.hex():
-      return quality
-  return None
+def level_hashes(directory: str = os.path.join(PRETRAINED, DEFAULT_FAMILY)) -> dict[str, int]:
+  """{coding tables hash (hex): quality} of a folder of quality levels."""
+  return {level_metadata(path)["tables_hash"]: quality
+          for quality, path in quality_levels(directory).items()}
+
+
+def level_for_file(data: bytes, hashes: dict[str, int]) -> int | None:
+  """The quality level (of `hashes`, from level_hashes) whose coding tables
+  wrote this .lic file, from its header alone; None if none did."""
+  return hashes.get(container.tables_hash(data).hex())
 
 
 def read_exported(directory: str):
@@ -146,8 +161,7 @@ def read_exported(directory: str):
   if missing:
     raise checkpoint_lib.MissingCheckpointError(
         f"{directory!r} is not an exported model: {', '.join(missing)} missing")
-  with open(paths[0]) as f:
-    meta = json.load(f)
+  meta = level_metadata(directory)
   model = model_from_spec(meta["model"])
   abstract = jax.eval_shape(lambda: model.init(
       {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)},
@@ -162,7 +176,7 @@ class Codec:
   """A model with its parameters and frozen coding tables."""
 
   def __init__(self, model_config: dict, params, arrays: dict[str, np.ndarray]):
-    model_config = dict(model_config)
+    model_config = model_identity(model_config)
     name = model_config["name"]
     if name not in CODECS:
       raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
@@ -178,7 +192,7 @@ class Codec:
   @classmethod
   def from_params(cls, model_config: dict, params) -> "Codec":
     """Freezes the tables in memory (for models that are not on disk)."""
-    model_config = dict(model_config)
+    model_config = model_identity(model_config)
     model = model_from_spec(model_config)
     return cls(model_config, params, CODECS[model_config["name"]].freeze(model, params))
 
@@ -247,13 +261,31 @@ class Codec:
   def name(self) -> str:
     return self.model_config["name"]
 
-  def _header(self, height: int, width: int) -> container.Header:
+  @property
+  def num_rates(self) -> int | None:
+    """The number of bitrates of a model of several (CBANet), else None."""
+    return getattr(self.model, "num_rates", None)
+
+  def level(self, rate: int | None = None, complexity: int | None = None) -> dict:
+    """The impl's keyword arguments of a (bitrate index, complexity level K)
+    (None: the base bitrate, the highest K); a ValueError naming the
+    problem for a level the model lacks."""
+    if self.num_rates is None:
+      if rate is not None or complexity is not None:
+        raise ValueError(f"model {self.name!r} has one bitrate and one complexity level "
+                         "(rate and complexity pick the levels of a CBANet)")
+      return {}
+    rate, complexity = self.model.level(rate, complexity)
+    return {"rate": rate, "num_branches": complexity}
+
+  def _header(self, height: int, width: int, rate: int | None = None) -> container.Header:
     """The header of an image of this size; arithmetic only (a file's
     declared size must cost nothing before it is checked)."""
     f = self.model.downsampling
     shapes = self.impl.latent_shapes(-(-height // f) * f, -(-width // f) * f)
+    bitrate = None if self.num_rates is None else (rate, self.num_rates)
     return container.Header(self.name, self.config_hash, self.tables_hash, height, width,
-                            shapes)
+                            shapes, bitrate)
 
   def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
     """The latent table of an image of this size, in the file's order."""
@@ -280,6 +312,15 @@ class Codec:
       raise BitstreamError(
           f"this file was coded with tables {header.tables_hash.hex()}, the decoder "
           f"has tables {self.tables_hash.hex()} (another checkpoint of {self.name!r}?)")
+    if (header.bitrate is None) != (self.num_rates is None):
+      raise BitstreamError(
+          f"this file {'has no' if header.bitrate is None else 'has a'} bitrate index, "
+          f"but the decoder {self.name!r} is a model of "
+          f"{'one bitrate' if self.num_rates is None else 'several'}")
+    if header.bitrate is not None and header.bitrate[1] != self.num_rates:
+      raise BitstreamError(
+          f"this file was coded at bitrate {header.bitrate[0]} of a model of "
+          f"{header.bitrate[1]} bitrates; the decoder has {self.num_rates}")
     h, w = header.height, header.width
     needed = self.decode_memory(h, w)
     if h * w > self.max_pixels:
@@ -294,9 +335,13 @@ class Codec:
                            f"{list(expected.items())}, {self.name}'s for a {h}x{w} image")
     return expected
 
-  def encode_with_latents(self, images: np.ndarray) -> list[tuple[bytes, dict]]:
-    """Compresses a batch (B, H, W, 3) of same-size images; also returns the
-    quantized latents that were coded."""
+  def encode_with_latents(self, images: np.ndarray, rate: int | None = None
+                          ) -> list[tuple[bytes, dict]]:
+    """Compresses a batch (B, H, W, 3) of same-size images (at bitrate index
+    `rate` of a CBANet, default its base); also returns the quantized
+    latents that were coded."""
+    level = self.level(rate)
+    level.pop("num_branches", None)
     images = np.asarray(images)
     if images.ndim != 4:
       raise ValueError(f"expected a batch (B, H, W, 3), got {images.shape}")
@@ -305,23 +350,26 @@ class Codec:
     if not (height <= container.MAX_SIDE and width <= container.MAX_SIDE):
       raise ValueError(f"image {height}x{width} exceeds the format's "
                        f"{container.MAX_SIDE} pixels per side")
-    header = self._header(height, width)
+    header = self._header(height, width, level.get("rate"))
     padded = image_lib.pad_to_multiple(batch, self.model.downsampling)
     return [(container.pack(header, streams), latents)
-            for streams, latents in self.impl.encode(padded)]
+            for streams, latents in self.impl.encode(padded, **level)]
 
-  def compress(self, image: np.ndarray) -> bytes:
-    return self.encode_with_latents(np.asarray(image)[None])[0][0]
+  def compress(self, image: np.ndarray, rate: int | None = None) -> bytes:
+    return self.encode_with_latents(np.asarray(image)[None], rate)[0][0]
 
-  def compress_batch(self, images: np.ndarray) -> list[bytes]:
-    return [data for data, _ in self.encode_with_latents(images)]
+  def compress_batch(self, images: np.ndarray, rate: int | None = None) -> list[bytes]:
+    return [data for data, _ in self.encode_with_latents(images, rate)]
 
-  def decode_with_latents(self, data: bytes) -> tuple[np.ndarray, dict]:
-    """Decompresses a .lic byte string; also returns the decoded latents."""
+  def decode_with_latents(self, data: bytes, complexity: int | None = None
+                          ) -> tuple[np.ndarray, dict]:
+    """Decompresses a .lic byte string (with K = `complexity` branches of a
+    CBANet, default all); also returns the decoded latents."""
     header, streams = container.unpack(data)
     shapes = self._check_decodable(header)
+    level = self.level(None if header.bitrate is None else header.bitrate[0], complexity)
     try:
-      x_hat, latents = self.impl.decode(streams, shapes)
+      x_hat, latents = self.impl.decode(streams, shapes, **level)
     except MemoryError as e:
       raise BitstreamError(self._out_of_memory(header)) from e
     except jax.errors.JaxRuntimeError as e:
@@ -340,8 +388,8 @@ class Codec:
     return (f"out of memory decoding a {h}x{w} image (about "
             f"{self.decode_memory(h, w) / 2**30:.1f} GiB needed)")
 
-  def decompress(self, data: bytes) -> np.ndarray:
-    return self.decode_with_latents(data)[0]
+  def decompress(self, data: bytes, complexity: int | None = None) -> np.ndarray:
+    return self.decode_with_latents(data, complexity)[0]
 
 
 def _check_memory(height: int, width: int, needed: int) -> None:
@@ -468,10 +516,10 @@ def plan(command: str, inputs: list[str], output: str,
   return pairs, batch
 
 
-def _compress_file(codec: Codec, source: str, target: str) -> str:
+def _compress_file(codec: Codec, source: str, target: str, rate: int | None) -> str:
   image = image_lib.read_rgb_uint8(source)
   start = time.perf_counter()
-  data = codec.compress(image)
+  data = codec.compress(image, rate)
   encode_s = time.perf_counter() - start
   checkpoint_lib.write_atomic(target, data)
   h, w = image.shape[:2]
@@ -480,7 +528,7 @@ def _compress_file(codec: Codec, source: str, target: str) -> str:
 
 
 def _decompress_file(codec: Codec, data: bytes, source: str, target: str,
-                     original: str | None) -> str:
+                     original: str | None, complexity: int | None) -> str:
   from lic_jax import metrics  # pylint: disable=g-import-not-at-top
 
   if original:
@@ -491,7 +539,7 @@ def _decompress_file(codec: Codec, data: bytes, source: str, target: str,
       raise ValueError(f"original {original!r} is {width}x{height}, the file "
                        f"{header.width}x{header.height}")
   start = time.perf_counter()
-  recon = codec.decompress(data)
+  recon = codec.decompress(data, complexity)
   decode_s = time.perf_counter() - start
   image_lib.write_image(target, recon)
   h, w = recon.shape[:2]
@@ -550,6 +598,9 @@ def main(argv=None) -> None:
   p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
   p.add_argument("--checkpoint", default="", help=model_help)
   p.add_argument("--quality", type=int, help=quality_help)
+  p.add_argument("--rate", type=int,
+                 help="bitrate index of a CBANet model, 0 = the lowest (default: its base, "
+                      "the highest)")
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
   p = sub.add_parser("decompress", help=".lic -> image(s)")
   p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
@@ -557,6 +608,9 @@ def main(argv=None) -> None:
   p.add_argument("--quality", type=int,
                  help="quality level to decode with (default: the level, bundled or of "
                       "--checkpoint's folder of levels, whose coding tables wrote each file)")
+  p.add_argument("--complexity", type=int,
+                 help="complexity level K of a CBANet model: decode with its first K "
+                      "synthesis branches (default: all)")
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
   p.add_argument("--original", help="the original image, to report PSNR (one input only)")
   p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
@@ -616,20 +670,20 @@ def main(argv=None) -> None:
     # Without a level named, a file decodes with the level that wrote it
     # (of the bundled ones, or of --checkpoint's folder of levels).
     levels_dir = args.checkpoint or os.path.join(PRETRAINED, DEFAULT_FAMILY)
-    detect = (args.command == "decompress" and args.quality is None and
-              bool(quality_levels(levels_dir)))
+    hashes = level_hashes(levels_dir) if args.command == "decompress" else {}
+    detect = args.quality is None and bool(hashes)
     if not detect:
       codec_for(args.quality)
     start = time.perf_counter()
     progress = tqdm.tqdm(pairs, unit="file", disable=not batch, file=sys.stderr)
     for source, target in progress:
       if args.command == "compress":
-        line = _compress_file(codec_for(args.quality), source, target)
+        line = _compress_file(codec_for(args.quality), source, target, args.rate)
       else:
         with open(source, "rb") as f:
           data = f.read()
-        codec = codec_for(level_for_file(data, levels_dir) if detect else args.quality)
-        line = _decompress_file(codec, data, source, target, original)
+        codec = codec_for(level_for_file(data, hashes) if detect else args.quality)
+        line = _decompress_file(codec, data, source, target, original, args.complexity)
       progress.write(line if batch else f"{line} (model load {load_s:.2f} s)", file=sys.stdout)
     if batch:
       print(f"{len(pairs)} files in {time.perf_counter() - start:.2f} s "

@@ -234,3 +234,163 @@ def test_the_complexity_cli_reports_every_level(tmp_path):
   assert all(r["latency_s"] > 0 and r["macs_per_pixel"] > 0 for r in rows)
   assert rows[0]["decoder_parameters"] > rows[3]["decoder_parameters"]  # a BAM's layers
   assert len(result.stdout.strip().splitlines()) == 2 + len(rows)
+
+
+def test_each_bam_starts_as_a_uniform_quantizer_of_its_step(tiny):
+  """BAM j starts as y / step and step * y^ (step 2^((base - j) / 2)), with
+  the scales shrunk alike, whatever its input: training starts from the
+  base model at a coarser quantizer, not from random per-element gains."""
+  model, _, variables = tiny
+  y = 10.0 * jax.random.normal(jax.random.PRNGKey(3), (1, 4, 4, 16))
+  for j, step in ((0, 2.0), (1, 2.0**0.5)):
+    bam = variables["params"][f"bams_{j}"]
+    for name in ("bal_y", "bal_scales"):
+      np.testing.assert_allclose(BitrateAdaptiveLayer(8, step).apply(
+          {"params": bam[name]}, y), y / step, rtol=1e-6, atol=1e-6)
+    for name in ("ibal_hyper", "ibal_y_hat"):
+      np.testing.assert_allclose(InverseBitrateAdaptiveLayer(8, step).apply(
+          {"params": bam[name]}, y), y * step, rtol=1e-6, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny_codec(tiny):
+  model, _, variables = tiny
+  from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
+  spec = {"name": "cbanet_hp", "num_filters": 16, "num_latents": 16, "num_rates": 3,
+          "bam_width": 8}
+  # Trained-looking BAMs: perturbed away from their uniform start, so that
+  # the integer BAL_sigma has a content-dependent sigmoid to get right.
+  params = dict(variables["params"])
+  for j in range(2):
+    leaves, tree = jax.tree_util.tree_flatten(params[f"bams_{j}"])
+    keys = jax.random.split(jax.random.PRNGKey(10 + j), len(leaves))
+    params[f"bams_{j}"] = jax.tree_util.tree_unflatten(
+        tree, [v + 0.05 * jax.random.normal(k, v.shape) for k, v in zip(keys, leaves)])
+  return Codec.from_params(spec, params)
+
+
+def _image(h=70, w=90, seed=0):
+  return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
+
+
+def test_every_bitrate_and_complexity_level_round_trips_bit_exactly(tiny_codec):
+  """A file of bitrate j decodes at any K; the header names j and the
+  model's bitrates; the decoded latents are the coded ones; the image is the
+  model's decoder at (j, K) on them."""
+  from lic_jax.coding import container  # pylint: disable=g-import-not-at-top
+  codec, model = tiny_codec, tiny_codec.model
+  img = _image()
+  for j in range(3):
+    (data, coded), = codec.encode_with_latents(img[None], rate=j)
+    header, _ = container.unpack(data)
+    assert header.bitrate == (j, 3) and data[4] == container.VERSION_WITH_BITRATE
+    for k in (1, 2, 3):
+      recon, decoded = codec.decode_with_latents(data, complexity=k)
+      for name in ("z", "y"):
+        np.testing.assert_array_equal(decoded[name], coded[name])
+      z_hat = decoded["z"][None] + codec.impl.z_coder.medians
+      x_hat, _ = model.apply({"params": codec.impl.params},
+                             jnp.asarray(decoded["y"][None], jnp.float32),
+                             jnp.asarray(z_hat, jnp.float32), rate=j, num_branches=k,
+                             method=model.decode)
+      np.testing.assert_allclose(recon, np.clip(x_hat[0, :70, :90], 0, 1), atol=1e-5)
+
+
+def test_the_integer_bal_on_the_scales_follows_the_float_one(tiny_codec):
+  """Exact BAL_sigma (integer B, tabulated 1 - sigmoid) against Eq. 8 in float."""
+  from lic_jax.coding import integer_network  # pylint: disable=g-import-not-at-top
+  codec, model = tiny_codec, tiny_codec.model
+  q_z = np.random.default_rng(1).integers(-3, 4, (2, 3, 16)).astype(np.int32)
+  z_hat = jnp.asarray((q_z + codec.impl.z_coder.medians)[None], jnp.float32)
+  for j in range(2):
+    exact = integer_network.from_fixed(codec.impl.scales_fixed(q_z, (8, 12, 16), j))
+    _, scales = model.apply({"params": codec.impl.params}, jnp.zeros((1, 8, 12, 16)), z_hat,
+                            rate=j, num_branches=1, method=model.decode)
+    np.testing.assert_allclose(exact, scales[0], rtol=0.02, atol=0.01)
+
+
+def test_the_bitrate_field_and_the_levels_are_checked(tiny_codec):
+  from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
+  from lic_jax.coding import container, fuzz  # pylint: disable=g-import-not-at-top
+  codec, img = tiny_codec, _image(64, 64)
+  data = codec.compress(img, rate=1)
+  with pytest.raises(ValueError, match="complexity level K=4 does not exist"):
+    codec.decompress(data, complexity=4)
+  with pytest.raises(ValueError, match="bitrate index 3 does not exist"):
+    codec.compress(img, rate=3)
+  f = fuzz._File(data)  # pylint: disable=protected-access
+  for bitrate, message in [((3, 3), "bitrate index 3 of a model of 3 bitrates"),
+                           ((1, 4), "of a model of 4 bitrates; the decoder has 3"),
+                           (None, "this file has no bitrate index")]:
+    with pytest.raises(container.BitstreamError, match=message):
+      codec.decompress(f.build(bitrate=bitrate))
+  # Single-rate models write version 1 as before, and refuse a bitrate field.
+  single = Codec.load()  # the bundled bmshj2018
+  plain = single.compress(img)
+  assert plain[4] == container.VERSION and container.unpack(plain)[0].bitrate is None
+  with pytest.raises(container.BitstreamError, match="has a bitrate index"):
+    single.decompress(fuzz._File(plain).build(bitrate=(0, 1)))  # pylint: disable=protected-access
+  with pytest.raises(ValueError, match="has one bitrate and one complexity level"):
+    single.decompress(plain, complexity=2)
+
+
+def test_the_codec_cli_codes_at_a_bitrate_and_decodes_at_a_complexity(tiny_codec, tmp_path):
+  """compress --rate j in one process, decompress --complexity K in another:
+  the pixels of this process's decoder at (j, K); clear one-line errors."""
+  from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top
+  model_dir, png, lic = tmp_path / "model", tmp_path / "in.png", tmp_path / "out.lic"
+  tiny_codec.export(str(model_dir))
+  img = _image(70, 90)
+  image_lib.write_image(str(png), img.astype(np.float32) / 255.0)
+
+  def cli(*args):
+    return subprocess.run([sys.executable, "-m", "lic_jax.codec", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+
+  assert cli("compress", png, lic, "--checkpoint", model_dir, "--rate", 1).returncode == 0
+  data = lic.read_bytes()
+  assert data == tiny_codec.compress(img, rate=1)
+  out = tmp_path / "k2.png"
+  assert cli("decompress", lic, out, "--checkpoint", model_dir, "--complexity", 2).returncode == 0
+  expected = image_lib.to_uint8(tiny_codec.decompress(data, complexity=2))
+  np.testing.assert_array_equal(image_lib.read_rgb_uint8(str(out)), expected)
+  for args, message in [
+      (("decompress", lic, tmp_path / "k4.png", "--checkpoint", model_dir, "--complexity", 4),
+       "error: complexity level K=4 does not exist: this model has K=1..3"),
+      (("compress", png, tmp_path / "r9.lic", "--checkpoint", model_dir, "--rate", 9),
+       "error: bitrate index 9 does not exist"),
+      (("compress", png, tmp_path / "b.lic", "--rate", 1),
+       "error: model 'bmshj2018' has one bitrate")]:
+    result = cli(*args)
+    assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith(message), \
+        result.stderr
+
+
+def test_every_level_decodes_bit_exactly_in_another_process(tiny_codec, tmp_path):
+  """benchmarks/roundtrip.py over CBANet's levels: files of bitrates 0 and 2
+  decoded at K = 1 and 3 by a single-threaded process give the coded latents."""
+  model_dir, output = tmp_path / "model", tmp_path / "roundtrip.json"
+  tiny_codec.export(str(model_dir))
+  image = os.path.join(ROOT, "lic_jax", "assets", "quickstart", "kodim04_crop256.png")
+  subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "roundtrip.py"), image,
+                  "--checkpoint", str(model_dir), "--rates", "0,2", "--complexities", "1,3",
+                  "--json", str(output)], cwd=ROOT, check=True, capture_output=True)
+  report = json.loads(output.read_text())
+  assert sorted(report["per_image"]) == ["rate0/kodim04_crop256.png",
+                                         "rate2/kodim04_crop256.png"]
+  assert report["summary"]["bit_exact"] == 2
+  low, high = (report["per_image"][f"rate{j}/kodim04_crop256.png"] for j in (0, 2))
+  # The estimate is the model's own rate at that bitrate (the BAM's, for
+  # j=0); how close the sizes come is measured on trained models (Kodak).
+  assert low["estimated_bpp"] < high["estimated_bpp"], (low, high)
+  assert low["actual_bpp"] < high["actual_bpp"], (low, high)
+
+
+def test_a_new_branch_starts_as_the_level_below(tiny):
+  """Branches 2.. start with a zero output, so that level K starts as level
+  K - 1 exactly and its training refines that image."""
+  model, x, variables = tiny
+  outputs = [model.apply(variables, x, num_branches=k)["x_hat"] for k in (1, 2, 3)]
+  np.testing.assert_array_equal(outputs[0], outputs[1])
+  np.testing.assert_array_equal(outputs[1], outputs[2])
+  assert float(jnp.abs(outputs[0]).max()) > 0

@@ -193,17 +193,22 @@ def test_a_file_of_another_model_names_both():
     other_weights.decompress(data)
 
 
-@pytest.mark.parametrize("name", ["bls2017", "bmshj2018", "mbt2018_mean", "mbt2018"])
+@pytest.mark.parametrize("name", ["bls2017", "bmshj2018", "mbt2018_mean", "mbt2018",
+                                  "cbanet_hp"])
 def test_hostile_files_are_refused_or_decode_to_the_declared_size(name):
-  """200 attacks per model, 20 of each kind (benchmarks/fuzz_codec.py runs
-  10,000, each in a process with a time and memory limit)."""
+  """20 attacks of each kind per model (benchmarks/fuzz_codec.py runs
+  10,000, each in a process with a time and memory limit); CBANet's file
+  is of its lowest bitrate, through a BAM."""
   codec = _random_codec(name)
-  valid = codec.compress(_image(64, 100))
+  valid = codec.compress(_image(64, 100), **({"rate": 0} if name == "cbanet_hp" else {}))
   codec.max_pixels = 1 << 20  # the large declared sizes are refused, fast
-  outcomes = fuzz.fuzz(codec, valid, cases=200)
-  assert outcomes["refused"] + outcomes["decoded"] == 200
+  cases = 20 * len(fuzz.KINDS)
+  outcomes = fuzz.fuzz(codec, valid, cases=cases)
+  assert outcomes["refused"] + outcomes["decoded"] == cases
   for kind in ("table", "swap", "duplicate"):
     assert outcomes[f"{kind}/refused"] == 20, kind
+  # A bitrate field is added, changed or dropped: mostly refused.
+  assert outcomes["bitrate/refused"] >= 10
   # The payload attacks reach the range decoder and the transforms.
   assert outcomes["decoded"] >= 20
 
@@ -359,6 +364,20 @@ def test_header_round_trip():
   parsed, streams = container.unpack(container.pack(header, [b"xyz"]))
   assert parsed == header and streams == [b"xyz"]
   assert json.dumps(parsed.latent_shapes) == '{"y": [1, 1, 4]}'
+
+
+def test_tables_hash_reads_the_header_alone():
+  """What the decoder picks a level by: the header's hash, refused as unpack
+  refuses a foreign or truncated head; the checksum is left to unpack."""
+  header = container.Header("bmshj2018", b"12345678", b"abcdefgh", 7, 9, {"y": (1, 1, 4)})
+  data = container.pack(header, [b"xyz"])
+  assert container.tables_hash(data) == b"abcdefgh"
+  assert container.tables_hash(data[:-1]) == b"abcdefgh"  # bad CRC: unpack's to refuse
+  for bad, message in [(b"", "magic"), (b"PNG\x89" + data[4:], "not a lic_jax file"),
+                       (data[:4] + b"\x07" + data[5:], "unsupported format version 7"),
+                       (data[:20], "truncated file: model name")]:
+    with pytest.raises(container.BitstreamError, match=message):
+      container.tables_hash(bad)
 
 
 def test_exported_model_codes_identically_and_loads_alone(trained_run, tmp_path):

@@ -93,8 +93,9 @@ def test_a_sweep_from_a_trained_anchor_exports_quality_levels(sweep_config, tmp_
   # A file names its level by its tables; a decoder finds it in the folder.
   data = codec_lib.Codec.load(levels_dir, quality=2).compress(
       np.zeros((64, 64, 3), np.uint8))
-  assert codec_lib.level_for_file(data, levels_dir) == 2
-  assert codec_lib.level_for_file(data) is None  # no bundled level wrote it
+  assert codec_lib.level_for_file(data, codec_lib.level_hashes(levels_dir)) == 2
+  # No bundled level wrote it.
+  assert codec_lib.level_for_file(data, codec_lib.level_hashes()) is None
   listing = codec_lib.list_models(levels_dir).splitlines()
   assert "3 quality levels" in listing[0] and len(listing) == 6
   # An anchor trained at another lambda than the sweep's first is refused.

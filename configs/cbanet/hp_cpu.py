@@ -21,8 +21,8 @@ def get_config(stage: str = "base"):
   c = stages.get_stage_config(
       stage, "runs/cbanet-hp-cpu",
       model={"num_filters": 64, "num_latents": 96, "bam_width": 96},
-      steps={"base": 5000, "branch": 1500, "bam": 1500},
-      learning_rates={"base": 1e-3, "branch": 5e-4, "bam": 5e-4})
+      steps={"base": 5000, "branch": 3000, "bam": 1500},
+      learning_rates={"base": 1e-3, "branch": 1e-3, "bam": 5e-4})
   c.data.crop_size = 128
   c.data.batch_size = 8
   c.lr_drop_steps = (int(c.num_steps * 0.85),)

@@ -4,7 +4,8 @@ CPU-scale and paper-scale configs of this folder.
 The paper's four low bitrates, lambda * MSE(0..1) with lambda in {256,
 512, 1024, 2048}, are our lambda' * MSE(0..255), lambda' = lambda / 255^2;
 the base is the highest. Each stage starts from the previous one's run
-directory; every BAM starts from the last branch stage.
+directory (the BAMs too: each carries the frozen BAMs before it), so the
+last stage's run holds the whole model.
 """
 
 import os
@@ -12,6 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 import base  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from lic_jax.models import build_model  # pylint: disable=g-import-not-at-top,wrong-import-order
+from lic_jax.recipes.cbanet import trainable_parts  # pylint: disable=g-import-not-at-top,wrong-import-order
 
 # Increasing rate; the last is the base bitrate.
 LAMBDAS = tuple(l / 255.0**2 for l in (256, 512, 1024, 2048))
@@ -24,6 +28,17 @@ def stages() -> list[str]:
           + [f"bam{j}" for j in range(len(LAMBDAS) - 1)])
 
 
+def _level(stage: str) -> dict:
+  """The model's operating level that names a stage (lic_jax.recipes.cbanet)."""
+  kind = stage.rstrip("0123456789")
+  base_rate = len(LAMBDAS) - 1
+  if kind == "branch":
+    return {"rate": base_rate, "num_branches": int(stage[len(kind):])}
+  if kind == "bam":
+    return {"rate": int(stage[len(kind):]), "num_branches": MAX_BRANCHES}
+  return {"rate": base_rate, "num_branches": 1}
+
+
 def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_rates: dict):
   """The config of `stage` ('base', 'branch<k>', 'bam<j>'); `steps` and
   `learning_rates` are per kind of stage ('base', 'branch', 'bam')."""
@@ -33,18 +48,18 @@ def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_r
   kind = stage.rstrip("0123456789")
   c = base.get_config()
   c.recipe = "cbanet"
-  c.model = {"name": "cbanet_hp", **model, "num_rates": len(LAMBDAS),
-             "rate": len(LAMBDAS) - 1, "num_branches": 1}
+  c.model = {"name": "cbanet_hp", **model, "num_rates": len(LAMBDAS), **_level(stage)}
   c.workdir = os.path.join(root, stage)
-  c.lmbda = LAMBDAS[-1]
+  c.lmbda = LAMBDAS[c.model.rate]
   c.num_steps = steps[kind]
   c.learning_rate = learning_rates[kind]
-  if kind == "branch":
-    c.model.num_branches = int(stage[len(kind):])
-  elif kind == "bam":
-    c.model.rate = int(stage[len(kind):])
-    c.model.num_branches = MAX_BRANCHES
-    c.lmbda = LAMBDAS[c.model.rate]
-  previous = f"branch{MAX_BRANCHES}" if kind == "bam" else order[max(order.index(stage) - 1, 0)]
-  c.init_from = "" if kind == "base" else os.path.join(root, previous)
+  if kind != "base":
+    c.init_from = os.path.join(root, order[order.index(stage) - 1])
+    # What the earlier stages trained comes from the previous run; the
+    # stage's own parts start from their initialization (a new branch as
+    # zero, a BAM as a uniform quantizer: lic_jax.models.cbanet), not from
+    # the random copies the base run drew.
+    earlier = [build_model(**{**c.model.to_dict(), **_level(s)})
+               for s in order[:order.index(stage)]]
+    c.init_parts = tuple(dict.fromkeys(p for m in earlier for p in trainable_parts(m)))
   return c

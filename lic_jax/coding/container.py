@@ -1,12 +1,14 @@
-"""The .lic file format (version 1). All integers are little-endian.
+"""The .lic file format (versions 1 and 2). All integers are little-endian.
 
   offset  size   field
   0       4      magic b"LICJ"
-  4       1      format version (1)
+  4       1      format version (1, or 2 for a model of several bitrates)
   5       1      n = length of the model name
   6       n      model name, ASCII (e.g. "bmshj2018")
   .       8      config hash: sha256 of the model config (name + widths), first 8 bytes
   .       8      tables hash: sha256 of the frozen coding tables, first 8 bytes
+  .       2      version 2 only: the bitrate index j (u8) the image was coded at,
+                 and the number of bitrates of the model (u8), j < that number
   .       4      image height (u32), then 4: image width (u32), before padding
   .       1      K = number of latents; then for each latent:
                    1 name length, name (ASCII), 1 ndim, ndim x u32 dims
@@ -28,6 +30,9 @@ import zlib
 
 MAGIC = b"LICJ"
 VERSION = 1
+# Version 2 is version 1 with the bitrate field (CBANet's bitrate index).
+VERSION_WITH_BITRATE = 2
+VERSIONS = (VERSION, VERSION_WITH_BITRATE)
 # Refuse images larger than this before allocating (~ 2^15 x 2^15 pixels).
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 28
@@ -46,22 +51,30 @@ class Header:
   height: int
   width: int
   latent_shapes: dict[str, tuple[int, ...]]
+  # (bitrate index j, number of bitrates) of a model of several bitrates.
+  bitrate: tuple[int, int] | None = None
 
 
 def pack(header: Header, streams: list[bytes]) -> bytes:
   return pack_fields(header.model, header.config_hash, header.tables_hash, header.height,
-                     header.width, list(header.latent_shapes.items()), streams)
+                     header.width, list(header.latent_shapes.items()), streams,
+                     header.bitrate)
 
 
 def pack_fields(model: str, config_hash: bytes, tables_hash: bytes, height: int, width: int,
-                table: list[tuple[str, tuple[int, ...]]], streams: list[bytes]) -> bytes:
+                table: list[tuple[str, tuple[int, ...]]], streams: list[bytes],
+                bitrate: tuple[int, int] | None = None) -> bytes:
   """The file of these fields, written as given: the latent table is a list,
-  so that tests and the fuzzer can also write the tables a decoder must refuse."""
+  so that tests and the fuzzer can also write the tables a decoder must refuse
+  (and bitrate fields, u8 each, that it must refuse)."""
   if len(streams) != len(table):
     raise ValueError("one stream per latent")
   out = bytearray(MAGIC)
-  out += struct.pack("<BB", VERSION, len(model)) + model.encode("ascii")
+  version = VERSION if bitrate is None else VERSION_WITH_BITRATE
+  out += struct.pack("<BB", version, len(model)) + model.encode("ascii")
   out += config_hash + tables_hash
+  if bitrate is not None:
+    out += struct.pack("<BB", *bitrate)
   out += struct.pack("<IIB", height, width, len(table))
   for name, shape in table:
     out += struct.pack("<B", len(name)) + name.encode("ascii")
@@ -88,6 +101,24 @@ class _Reader:
     return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
 
+def _check_version(version: int) -> None:
+  if version not in VERSIONS:
+    raise BitstreamError(f"unsupported format version {version} (this build reads "
+                         f"versions {', '.join(map(str, VERSIONS))})")
+
+
+def tables_hash(data: bytes) -> bytes:
+  """The tables hash of a .lic file's header, read without the checksum or
+  the streams (to pick the model that decodes it; unpack validates the rest)."""
+  r = _Reader(bytes(data[:len(MAGIC) + 2 + 255 + 16]), len(data))
+  if r.take(len(MAGIC), "magic") != MAGIC:
+    raise BitstreamError(f"not a lic_jax file: magic {bytes(data[:4])!r}, expected {MAGIC!r}")
+  (version, n) = r.unpack("BB", "version")
+  _check_version(version)
+  r.take(n + 8, "model name")
+  return r.take(8, "tables hash")
+
+
 def unpack(data: bytes) -> tuple[Header, list[bytes]]:
   """Parses and validates a .lic file; raises BitstreamError naming the problem."""
   if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -100,9 +131,7 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
   if len(data) < len(MAGIC) + 2 + 4:
     raise BitstreamError(f"truncated file: {len(data)} bytes")
   version = data[4]
-  if version != VERSION:
-    raise BitstreamError(f"unsupported format version {version} (this build reads "
-                         f"version {VERSION})")
+  _check_version(version)
   (crc,) = struct.unpack("<I", data[-4:])
   if zlib.crc32(data[:-4]) != crc:
     raise BitstreamError("checksum mismatch: the file is truncated or corrupt")
@@ -113,6 +142,12 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
   model = r.take(n, "model name").decode("ascii", errors="replace")
   config_hash = r.take(8, "config hash")
   tables_hash = r.take(8, "tables hash")
+  bitrate = None
+  if version == VERSION_WITH_BITRATE:
+    bitrate = r.unpack("BB", "bitrate")
+    if not bitrate[0] < bitrate[1]:
+      raise BitstreamError(f"bitrate index {bitrate[0]} of a model of {bitrate[1]} "
+                           "bitrates: the header is corrupt")
   height, width, num_latents = r.unpack("IIB", "image size")
   if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
     raise BitstreamError(f"implausible image size {height}x{width} "
@@ -132,5 +167,5 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     raise BitstreamError(f"stream lengths {list(lengths)} do not add up to the "
                          f"{r.end - r.pos} payload bytes")
   streams = [r.take(length, "stream") for length in lengths]
-  header = Header(model, config_hash, tables_hash, height, width, shapes)
+  header = Header(model, config_hash, tables_hash, height, width, shapes, bitrate)
   return header, streams

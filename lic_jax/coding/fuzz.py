@@ -20,7 +20,7 @@ from lic_jax.coding.container import BitstreamError
 
 # The attacks, each a function of (the valid file's fields, rng).
 KINDS = ("bytes", "stream_bytes", "stream_cut", "swap", "duplicate", "synthetic",
-         "size", "table", "lengths", "declared")
+         "size", "table", "lengths", "declared", "bitrate")
 # Sizes the `declared` attack makes files for (a few of them large: the
 # decoder's memory limit and its bands are what keeps those within bounds).
 DECLARED_SIZES = ((1, 1), (3, 700), (700, 3), (333, 517), (1000, 1000), (2048, 2048),
@@ -62,13 +62,15 @@ class _File:
     self.header = header
     self.table = list(header.latent_shapes.items())
 
-  def build(self, table=None, streams=None, height=None, width=None) -> bytes:
+  def build(self, table=None, streams=None, height=None, width=None,
+            bitrate=(-1, -1)) -> bytes:
     h = self.header
     return container.pack_fields(h.model, h.config_hash, h.tables_hash,
                                  h.height if height is None else height,
                                  h.width if width is None else width,
                                  self.table if table is None else table,
-                                 self.streams if streams is None else streams)
+                                 self.streams if streams is None else streams,
+                                 h.bitrate if bitrate == (-1, -1) else bitrate)
 
   def with_stream(self, i: int, stream: bytes) -> bytes:
     streams = list(self.streams)
@@ -185,6 +187,20 @@ def _lengths(f: _File, rng) -> bytes:
   return f.build(streams=[payload[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
 
 
+def _bitrate(f: _File, rng) -> bytes:
+  """Another bitrate field: another index or count (u8 each, the index
+  beyond the count too), one added to a single-rate file, or one dropped."""
+  choice = int(rng.integers(4))
+  if choice == 0:
+    return f.build(bitrate=None)
+  if choice == 1:
+    return f.build(bitrate=(int(rng.integers(256)), int(rng.integers(256))))
+  j, n = f.header.bitrate or (0, 1)
+  if choice == 2:
+    return f.build(bitrate=(int(rng.integers(max(n, 2) + 2)), n))
+  return f.build(bitrate=(j, max(1, n + int(rng.choice([-1, 1, 200])))))
+
+
 def _bytes(f: _File, rng, valid: bytes) -> bytes:
   mutated = mutate(valid, rng)
   if rng.random() < 0.5 and len(mutated) > 4:
@@ -194,7 +210,7 @@ def _bytes(f: _File, rng, valid: bytes) -> bytes:
 
 _ATTACKS = {"stream_bytes": _stream_bytes, "stream_cut": _stream_cut, "swap": _swap,
             "duplicate": _duplicate, "synthetic": _synthetic, "size": _size,
-            "table": _table, "lengths": _lengths}
+            "table": _table, "lengths": _lengths, "bitrate": _bitrate}
 
 
 def case(valid: bytes, seed: int, index: int, latent_shapes) -> tuple[str, bytes]:

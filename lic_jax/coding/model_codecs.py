@@ -57,12 +57,14 @@ class Banded:
   BAND_BYTES = 1 << 29
   MIN_ROWS = 16
 
-  def __init__(self, model, params, method, factor: int, synthesis: bool):
+  def __init__(self, model, params, method, factor: int, synthesis: bool,
+               filters: int | None = None):
     """method(module, x) is the transform; factor image pixels per latent;
-    synthesis: latents in, image out (else the other way round)."""
+    synthesis: latents in, image out (else the other way round); filters:
+    its width (default the model's N)."""
     self._run = _run(model, method)
     self.params, self.factor, self.synthesis = params, factor, synthesis
-    self.bytes_per_pixel = self.BYTES_PER_PIXEL_AND_FILTER * model.num_filters
+    self.bytes_per_pixel = self.BYTES_PER_PIXEL_AND_FILTER * (filters or model.num_filters)
 
   def band_pixels(self) -> int:
     return int(self.BAND_BYTES // self.bytes_per_pixel)
@@ -476,9 +478,137 @@ def _entropy_parameters(activations: tuple[Activation, ...],
   return x
 
 
+# The exact 1 - sigmoid(b) of a BAL on the scales (Eq. 8): a table of
+# round((1 - sigmoid(b)) 2^SHRINK_BITS) at every b = i / 2^SIGMOID_STEP_BITS
+# in [-SIGMOID_LIMIT, SIGMOID_LIMIT] (beyond, within 2^-23 of 0 or 1), built
+# at freeze and stored with the tables, so that a decoder only looks it up.
+SIGMOID_LIMIT = 16
+SIGMOID_STEP_BITS = 8
+SHRINK_BITS = 16
+
+
+def shrink_table() -> np.ndarray:
+  b = np.arange(-SIGMOID_LIMIT << SIGMOID_STEP_BITS, (SIGMOID_LIMIT << SIGMOID_STEP_BITS) + 1)
+  b = b / 2.0**SIGMOID_STEP_BITS
+  return np.round(2.0**SHRINK_BITS / (1.0 + np.exp(b))).astype(np.int64)  # 1 - sigmoid(b)
+
+
+def exact_shrink(values_fixed: np.ndarray, b_fixed: np.ndarray, table: np.ndarray) -> np.ndarray:
+  """values * (1 - sigmoid(b)) in fixed point, integers only: b rounded to
+  the table's step, the product rounded down (int64 on the host)."""
+  drop = integer_network.FRACTION_BITS - SIGMOID_STEP_BITS
+  limit = SIGMOID_LIMIT << integer_network.FRACTION_BITS
+  index = (np.clip(b_fixed.astype(np.int64), -limit, limit) + limit + (1 << (drop - 1))) >> drop
+  return (values_fixed.astype(np.int64) * table[index]) >> SHRINK_BITS
+
+
+def _integer_bitrate_cnn(b) -> list[integer_network.IntegerConv]:
+  """B of a BAL (Fig. 4 of CBANet) frozen into fixed point. Its depthwise
+  5x5 layers become ordinary convolutions with a diagonal kernel (the same
+  sums, exactly; P times the multiplies, at the latents' resolution)."""
+
+  def depthwise(conv) -> integer_network.IntegerConv:
+    kernel = np.asarray(conv["kernel"], np.float32)  # (5, 5, 1, P)
+    width = kernel.shape[-1]
+    dense = np.zeros((*kernel.shape[:2], width, width), np.float32)
+    dense[:, :, np.arange(width), np.arange(width)] = kernel[:, :, 0, :]
+    return integer_network.quantize_conv(dense, conv["bias"], Activation.NONE)
+
+  return [integer_network.quantize_conv(b["Conv_0"]["kernel"], b["Conv_0"]["bias"],
+                                        Activation.LEAKY_RELU),
+          depthwise(b["Conv_1"]), depthwise(b["Conv_2"]),
+          integer_network.quantize_conv(b["Conv_3"]["kernel"], b["Conv_3"]["bias"],
+                                        Activation.NONE)]
+
+
+class CBANetCodec(ScaleHyperpriorCodec):
+  """CBANet-HP: bmshj2018's streams at any of the model's bitrates j, decoded
+  at any complexity level K the receiver picks.
+
+  At a bitrate j other than the base, y_j = BAL_y(g_a(x)) is coded with the
+  scales BAL_sigma(h_s(z^)): h_s, the CNN of BAL_sigma and its
+  1 - sigmoid are integer (exact_shrink), so the scale indexes are the same
+  on every machine. The decoder's IBAL and CAM branches run in float (they
+  only shape the image)."""
+
+  @classmethod
+  def freeze(cls, model, params) -> dict[str, np.ndarray]:
+    arrays = super().freeze(model, params)
+    arrays["bal/shrink"] = shrink_table()
+    for j in range(model.num_rates - 1):
+      cnn = params[f"bams_{j}"]["bal_scales"]["BitrateCNN_0"]
+      arrays.update(integer_network.pack(_integer_bitrate_cnn(cnn), f"bal_scales_{j}/"))
+    return arrays
+
+  def __init__(self, model, params, arrays: dict[str, np.ndarray]):
+    super().__init__(model, params, arrays)
+    self.shrink = arrays["bal/shrink"]
+    self.bal_scales = [integer_network.Network(integer_network.unpack(arrays, f"bal_scales_{j}/"))
+                       for j in range(model.num_rates - 1)]
+    self._encoders = {}
+    self._inverse = {}
+    self._synthesis = {}
+    self.synthesis = self._cam(model.max_branches)  # for Codec.decode_memory
+
+  def _cam(self, num_branches: int) -> Banded:
+    if num_branches not in self._synthesis:
+      self._synthesis[num_branches] = Banded(
+          self.model, self.params, lambda m, y: m.cam(y, num_branches),
+          self.model.downsampling // 4, synthesis=True,
+          filters=sum(self.model.branch_channels[:num_branches]))
+    return self._synthesis[num_branches]
+
+  def _encoder(self, rate: int):
+    """(params, y_b) -> (y_j, z) at bitrate `rate`, jitted once per rate."""
+    if rate not in self._encoders:
+      def hyper(m, y):
+        bam = m.bams[rate] if rate != m.base_rate else None
+        y_j = y if bam is None else bam.bal_y(y)
+        return y_j, m.hyper_analysis(jnp.abs(y_j if bam is None else bam.ibal_hyper(y_j)))
+      self._encoders[rate] = _run(self.model, hyper)
+    return self._encoders[rate]
+
+  def _inverse_bal(self, rate: int):
+    """(params, y~_j) -> y^_b of Eq. 9, jitted once per rate."""
+    if rate not in self._inverse:
+      self._inverse[rate] = _run(self.model, lambda m, y: m.bams[rate].ibal_y_hat(y))
+    return self._inverse[rate]
+
+  def scales_fixed(self, q_z: np.ndarray, expected: tuple[int, ...], rate: int) -> np.ndarray:
+    """The scales of y_j in fixed point, exactly: BAL_sigma(h_s(z^))."""
+    scales = self._hyper_for(q_z, expected)
+    if rate == self.model.base_rate:
+      return scales
+    b = self.bal_scales[rate](scales)
+    return exact_shrink(scales, b, self.shrink)
+
+  def encode(self, x: jax.Array, rate: int) -> list[tuple[list[bytes], dict]]:
+    y_b = self.analysis(np.asarray(x))
+    y, z = (np.asarray(a) for a in self._encoder(rate)(self.params, y_b))
+    q_z = np.round(z - self.z_coder.medians).astype(np.int32)
+    q_y = np.round(y).astype(np.int32)
+    out = []
+    for qy, qz in zip(q_y, q_z):
+      indexes = self.scale_indexes(self.scales_fixed(qz, qy.shape, rate))
+      streams = [self.z_coder.encode(qz), self.y_coder.encode(qy, indexes)]
+      out.append((streams, {"z": qz, "y": qy}))
+    return out
+
+  def decode(self, streams: list[bytes], shapes: dict, rate: int,
+             num_branches: int) -> tuple[np.ndarray, dict]:
+    q_z = self.z_coder.decode(streams[0], shapes["z"])
+    q_y = self.y_coder.decode(streams[1], self.scale_indexes(
+        self.scales_fixed(q_z, shapes["y"], rate)))
+    y_hat = q_y[None].astype(np.float32)
+    if rate != self.model.base_rate:
+      y_hat = np.array(self._inverse_bal(rate)(self.params, y_hat))
+    return self._cam(num_branches)(y_hat)[0], {"z": q_z, "y": q_y}
+
+
 CODECS = {
     "bls2017": FactorizedPriorCodec,
     "bmshj2018": ScaleHyperpriorCodec,
     "mbt2018_mean": MeanScaleHyperpriorCodec,
     "mbt2018": JointAutoregressiveCodec,
+    "cbanet_hp": CBANetCodec,
 }

@@ -21,6 +21,7 @@ than a zero-padded sub-pixel convolution there, measured on XLA:CPU).
 """
 
 import functools
+from typing import Callable
 
 import flax.linen as nn
 import jax
@@ -152,11 +153,12 @@ class ConvTranspose(nn.Module):
   features: int
   kernel_size: int = 5
   stride: int = 2
+  kernel_init: Callable = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     k = self.kernel_size
-    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+    kernel = self.param("kernel", self.kernel_init,
                         (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
     if self.features >= PHASE_SPLIT_MIN_FEATURES:

@@ -48,13 +48,15 @@ class SynthesisTransform(nn.Module):
   num_filters: int
   num_channels: int = 3
   simplified_gdn: bool = False
+  zero_output: bool = False  # the last layer starts at zero (a CBANet branch)
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     for _ in range(3):
       y = ConvTranspose(self.num_filters)(y)
       y = IGDN(simplified=self.simplified_gdn)(y)
-    return ConvTranspose(self.num_channels)(y)
+    last_init = nn.initializers.zeros if self.zero_output else nn.initializers.lecun_normal()
+    return ConvTranspose(self.num_channels, kernel_init=last_init)(y)
 
 
 class HyperAnalysisTransform(nn.Module):
