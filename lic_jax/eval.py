@@ -1,7 +1,7 @@
 r"""Evaluates a trained model on a folder of images (e.g. Kodak).
 
   python -m lic_jax.eval [--checkpoint runs/bmshj2018] [--data ../shared/data/kodak] \
-      [--real-bitstream] [--output results/kodak/mine.json]
+      [--real-bitstream] [--output results/kodak/mine.json] [--rate j --complexity K]
 
 Reports, per image and on average, bpp, PSNR and MS-SSIM on 0..255 RGB.
 By default bpp is estimated from the likelihoods of the hard-quantized
@@ -30,8 +30,10 @@ from lic_jax import metrics
 from lic_jax.data import data_root
 
 
-def make_evaluator(model, codec=None):
-  """A function (params, uint8 image) -> metrics of one image."""
+def make_evaluator(model, codec=None, rate: int | None = None, complexity: int | None = None):
+  """A function (params, uint8 image) -> metrics of one image; a CBANet's
+  files are coded at bitrate `rate` and decoded at level K = `complexity`
+  (the model's own level is what the estimate uses)."""
 
   @jax.jit
   def run(params, padded):
@@ -47,10 +49,10 @@ def make_evaluator(model, codec=None):
       recon = np.asarray(x_hat[0, :h, :w])
     else:
       start = time.perf_counter()
-      data = codec.compress(img)
+      data = codec.compress(img, rate)
       result["encoding_time"] = time.perf_counter() - start
       start = time.perf_counter()
-      recon = codec.decompress(data)
+      recon = codec.decompress(data, complexity)
       result["decoding_time"] = time.perf_counter() - start
       result["bpp_estimated"] = result["bpp"]
       result["bpp"] = 8.0 * len(data) / (h * w)
@@ -66,16 +68,17 @@ def make_evaluator(model, codec=None):
 
 
 def evaluate_directory(model, params, directory: str, max_images: int = 0,
-                       codec=None) -> dict:
+                       codec=None, rate: int | None = None,
+                       complexity: int | None = None) -> dict:
   """{'images': {name: metrics}, 'mean': metrics, 'num_images': n}."""
   paths = image_lib.list_images(directory)
   if max_images:
     paths = paths[:max_images]
   if not paths:
     raise FileNotFoundError(f"no images in {directory!r}")
-  evaluate = make_evaluator(model, codec)
+  evaluate = make_evaluator(model, codec, rate, complexity)
   if codec is not None:  # Compile first, so that the timings exclude it.
-    codec.decompress(codec.compress(image_lib.read_rgb_uint8(paths[0])))
+    codec.decompress(codec.compress(image_lib.read_rgb_uint8(paths[0]), rate), complexity)
   per_image = {os.path.basename(p): evaluate(params, image_lib.read_rgb_uint8(p))
                for p in paths}
   return {"images": per_image, "mean": mean_metrics(list(per_image.values())),
@@ -139,6 +142,10 @@ def main(argv=None) -> None:
   parser.add_argument("--name", default="", help="name in the JSON (default: lic_jax-<model>)")
   parser.add_argument("--max-images", type=int, default=0,
                       help="only the first N images (default: all)")
+  parser.add_argument("--rate", type=int,
+                      help="bitrate index of a CBANet (default: its base, the highest)")
+  parser.add_argument("--complexity", type=int,
+                      help="complexity level K of a CBANet (default: all its branches)")
   args = parser.parse_args(argv)
 
   from lic_jax import cli  # pylint: disable=g-import-not-at-top
@@ -148,8 +155,10 @@ def main(argv=None) -> None:
   data = args.data or os.path.join(data_root(), "kodak")
   try:
     codec = Codec.load(args.checkpoint or None)
-    summary = evaluate_directory(codec.model, codec.impl.params, data, args.max_images,
-                                 codec if args.real_bitstream else None)
+    level = codec.level(args.rate, args.complexity)
+    summary = evaluate_directory(codec.model.clone(**level), codec.impl.params, data,
+                                 args.max_images, codec if args.real_bitstream else None,
+                                 args.rate, args.complexity)
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
   for name, r in summary["images"].items():
@@ -163,7 +172,8 @@ def main(argv=None) -> None:
   if args.output:
     kind = "range-coded bpp" if args.real_bitstream else "estimated bpp"
     source = args.checkpoint or "the bundled model"
-    doc = results_json(args.name or f"lic_jax-{codec.name}", summary,
+    suffix = f"-j{level['rate']}-K{level['num_branches']}" if level else ""
+    doc = results_json(args.name or f"lic_jax-{codec.name}{suffix}", summary,
                        f"lic_jax eval of {source} (lambda={codec.metadata.get('lambda')}), "
                        f"{kind}")
     write_json(args.output, doc)

@@ -394,3 +394,31 @@ def test_a_new_branch_starts_as_the_level_below(tiny):
   np.testing.assert_array_equal(outputs[0], outputs[1])
   np.testing.assert_array_equal(outputs[1], outputs[2])
   assert float(jnp.abs(outputs[0]).max()) > 0
+
+
+def test_eval_codes_real_files_at_a_bitrate_and_complexity(tiny_codec, tmp_path):
+  """python -m lic_jax.eval --rate j --complexity K: the sizes and pixels of
+  files coded at j and decoded at K."""
+  from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top
+  from lic_jax import metrics  # pylint: disable=g-import-not-at-top
+  from lic_jax.assets import QUICKSTART_IMAGES  # pylint: disable=g-import-not-at-top
+  model_dir, output = tmp_path / "model", tmp_path / "eval.json"
+  tiny_codec.export(str(model_dir))
+  subprocess.run([sys.executable, "-m", "lic_jax.eval", "--checkpoint", str(model_dir),
+                  "--data", QUICKSTART_IMAGES, "--max-images", "1", "--real-bitstream",
+                  "--rate", "0", "--complexity", "1", "--output", str(output)],
+                 cwd=ROOT, check=True, capture_output=True)
+  doc = json.loads(output.read_text())
+  assert doc["name"] == "lic_jax-cbanet_hp-j0-K1"
+  (name, r), = doc["images"].items()
+  img = image_lib.read_rgb_uint8(os.path.join(QUICKSTART_IMAGES, name))
+  data = tiny_codec.compress(img, rate=0)
+  assert r["bpp"] == pytest.approx(8 * len(data) / (img.shape[0] * img.shape[1]))
+  decoded = image_lib.to_uint8(tiny_codec.decompress(data, complexity=1))
+  psnr = metrics.psnr(jnp.asarray(img[None], jnp.float32) / 255,
+                      jnp.asarray(decoded[None], jnp.float32) / 255)[0]
+  assert r["psnr"] == pytest.approx(float(psnr), abs=1e-4)
+  # The estimate is the model's at bitrate 0 (the image is a multiple of 64).
+  bits = tiny_codec.model.apply({"params": tiny_codec.impl.params},
+                                jnp.asarray(img[None], jnp.float32) / 255, rate=0)["bits"]
+  assert r["bpp_estimated"] == pytest.approx(float(bits[0]) / img[:, :, 0].size, rel=1e-5)
