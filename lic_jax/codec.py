@@ -297,7 +297,9 @@ class Codec:
     pixels = height * width
     elements = sum(int(np.prod(s)) for s in self.latent_shapes(height, width).values())
     synthesis = self.impl.synthesis
-    return int(_IMAGE_BYTES_PER_PIXEL * pixels + _LATENT_BYTES_PER_ELEMENT * elements
+    per_element = (_LATENT_BYTES_PER_ELEMENT
+                   + getattr(self.impl, "extra_decode_bytes_per_latent_element", 0))
+    return int(_IMAGE_BYTES_PER_PIXEL * pixels + per_element * elements
                + synthesis.bytes_per_pixel * min(pixels, synthesis.band_pixels()))
 
   def _check_decodable(self, header: container.Header) -> dict[str, tuple[int, ...]]:

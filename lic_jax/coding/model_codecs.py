@@ -531,6 +531,13 @@ class CBANetCodec(ScaleHyperpriorCodec):
   on every machine. The decoder's IBAL and CAM branches run in float (they
   only shape the image)."""
 
+  # What decoding holds per latent element beyond the other models' (see
+  # Codec.decode_memory): the IBAL's CNN on the whole y^ and exact_shrink's
+  # int64 temporaries. Measured: a declared 8192x8192 file (M=48, P=192)
+  # took 3.1 GB beyond the loaded model, 1.06 GB (81 bytes per element)
+  # over the other terms.
+  extra_decode_bytes_per_latent_element = 96
+
   @classmethod
   def freeze(cls, model, params) -> dict[str, np.ndarray]:
     arrays = super().freeze(model, params)
