@@ -26,7 +26,6 @@ import os
 import sys
 import time
 
-import jax
 import numpy as np
 
 from lic_jax import bd, checkpoint, complexity, plot
@@ -35,7 +34,7 @@ from lic_jax import image as image_lib
 from lic_jax.assets import DEFAULT_MODEL
 from lic_jax.codec import Codec
 from lic_jax.data import data_root
-from lic_jax.models import model_from_spec
+from lic_jax.models import abstract_params, model_from_spec
 
 
 def evaluate_levels(model, params, data: str, max_images: int) -> dict[int, list[dict]]:
@@ -55,11 +54,7 @@ def evaluate_levels(model, params, data: str, max_images: int) -> dict[int, list
 def decoder_parameters_of(spec: dict, **level) -> int:
   """Decoder-side parameters of a model spec (randomly initialized: counts only)."""
   model = model_from_spec(spec)
-  x = jax.numpy.zeros((1, model.downsampling, model.downsampling, 3))
-  params = jax.eval_shape(lambda: model.init(
-      {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)}, x,
-      training=True))["params"]
-  return complexity.decoder_parameters(model, params, **level)
+  return complexity.decoder_parameters(model, abstract_params(model), **level)
 
 
 # The g_s widths (of N) of the separately trained model a receiver would

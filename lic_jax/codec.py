@@ -47,7 +47,6 @@ import time
 
 import flax
 import jax
-import jax.numpy as jnp
 import numpy as np
 import tqdm
 
@@ -57,7 +56,7 @@ from lic_jax import image as image_lib
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.model_codecs import CODECS, TABLES_FORMAT
-from lic_jax.models import model_from_spec
+from lic_jax.models import abstract_params, model_from_spec
 
 # The largest image a Codec decodes unless told otherwise (max_pixels,
 # --max-pixels): 67 MP, a measured peak of 2.0 GB beyond the loaded model for
@@ -163,9 +162,7 @@ def read_exported(directory: str):
         f"{directory!r} is not an exported model: {', '.join(missing)} missing")
   meta = level_metadata(directory)
   model = model_from_spec(meta["model"])
-  abstract = jax.eval_shape(lambda: model.init(
-      {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)},
-      jnp.zeros((1, model.downsampling, model.downsampling, 3)), training=True)["params"])
+  abstract = abstract_params(model)
   with open(paths[1], "rb") as f:
     params = flax.serialization.from_bytes(
         jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), abstract), f.read())

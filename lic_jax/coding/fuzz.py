@@ -54,6 +54,10 @@ def _random_bytes(rng: np.random.Generator, n: int) -> bytes:
   return rng.integers(0, 256, n, dtype=np.uint8).tobytes()
 
 
+# build()'s default bitrate: the valid file's (None is a value: no field).
+_SAME = object()
+
+
 class _File:
   """A valid file's fields, rebuilt with some of them changed."""
 
@@ -63,14 +67,14 @@ class _File:
     self.table = list(header.latent_shapes.items())
 
   def build(self, table=None, streams=None, height=None, width=None,
-            bitrate=(-1, -1)) -> bytes:
+            bitrate=_SAME) -> bytes:
     h = self.header
     return container.pack_fields(h.model, h.config_hash, h.tables_hash,
                                  h.height if height is None else height,
                                  h.width if width is None else width,
                                  self.table if table is None else table,
                                  self.streams if streams is None else streams,
-                                 h.bitrate if bitrate == (-1, -1) else bitrate)
+                                 h.bitrate if bitrate is _SAME else bitrate)
 
   def with_stream(self, i: int, stream: bytes) -> bytes:
     streams = list(self.streams)

@@ -552,34 +552,15 @@ class CBANetCodec(ScaleHyperpriorCodec):
     self.shrink = arrays["bal/shrink"]
     self.bal_scales = [integer_network.Network(integer_network.unpack(arrays, f"bal_scales_{j}/"))
                        for j in range(model.num_rates - 1)]
-    self._encoders = {}
-    self._inverse = {}
-    self._synthesis = {}
-    self.synthesis = self._cam(model.max_branches)  # for Codec.decode_memory
-
-  def _cam(self, num_branches: int) -> Banded:
-    if num_branches not in self._synthesis:
-      self._synthesis[num_branches] = Banded(
-          self.model, self.params, lambda m, y: m.cam(y, num_branches),
-          self.model.downsampling // 4, synthesis=True,
-          filters=sum(self.model.branch_channels[:num_branches]))
-    return self._synthesis[num_branches]
-
-  def _encoder(self, rate: int):
-    """(params, y_b) -> (y_j, z) at bitrate `rate`, jitted once per rate."""
-    if rate not in self._encoders:
-      def hyper(m, y):
-        bam = m.bams[rate] if rate != m.base_rate else None
-        y_j = y if bam is None else bam.bal_y(y)
-        return y_j, m.hyper_analysis(jnp.abs(y_j if bam is None else bam.ibal_hyper(y_j)))
-      self._encoders[rate] = _run(self.model, hyper)
-    return self._encoders[rate]
-
-  def _inverse_bal(self, rate: int):
-    """(params, y~_j) -> y^_b of Eq. 9, jitted once per rate."""
-    if rate not in self._inverse:
-      self._inverse[rate] = _run(self.model, lambda m, y: m.bams[rate].ibal_y_hat(y))
-    return self._inverse[rate]
+    # Per bitrate j: (params, y_b) -> (y_j, z) and (params, y~_j) -> y^_b;
+    # per K: the CAM's first K branches. Each is compiled on first use.
+    rates = range(model.num_rates)
+    self._hyper_analyses = [_run(model, lambda m, y, j=j: m.analyze_hyper(y, j)) for j in rates]
+    self._inverses = [_run(model, lambda m, y, j=j: m.inverse_bitrate(y, j)) for j in rates]
+    self._cams = [Banded(model, params, lambda m, y, k=k: m.cam(y, k), model.downsampling // 4,
+                         synthesis=True, filters=sum(model.branch_channels[:k]))
+                  for k in range(1, model.max_branches + 1)]
+    self.synthesis = self._cams[-1]  # for Codec.decode_memory
 
   def scales_fixed(self, q_z: np.ndarray, expected: tuple[int, ...], rate: int) -> np.ndarray:
     """The scales of y_j in fixed point, exactly: BAL_sigma(h_s(z^))."""
@@ -591,7 +572,7 @@ class CBANetCodec(ScaleHyperpriorCodec):
 
   def encode(self, x: jax.Array, rate: int) -> list[tuple[list[bytes], dict]]:
     y_b = self.analysis(np.asarray(x))
-    y, z = (np.asarray(a) for a in self._encoder(rate)(self.params, y_b))
+    y, z = (np.asarray(a) for a in self._hyper_analyses[rate](self.params, y_b))
     q_z = np.round(z - self.z_coder.medians).astype(np.int32)
     q_y = np.round(y).astype(np.int32)
     out = []
@@ -606,10 +587,8 @@ class CBANetCodec(ScaleHyperpriorCodec):
     q_z = self.z_coder.decode(streams[0], shapes["z"])
     q_y = self.y_coder.decode(streams[1], self.scale_indexes(
         self.scales_fixed(q_z, shapes["y"], rate)))
-    y_hat = q_y[None].astype(np.float32)
-    if rate != self.model.base_rate:
-      y_hat = np.array(self._inverse_bal(rate)(self.params, y_hat))
-    return self._cam(num_branches)(y_hat)[0], {"z": q_z, "y": q_y}
+    y_hat = np.array(self._inverses[rate](self.params, q_y[None].astype(np.float32)))
+    return self._cams[num_branches - 1](y_hat)[0], {"z": q_z, "y": q_y}
 
 
 CODECS = {

@@ -2,6 +2,8 @@
 recipes) and the registry that builds them by name."""
 
 import flax.linen as nn
+import jax
+import jax.numpy as jnp
 
 from lic_jax.models.bls2017 import FactorizedPrior
 from lic_jax.models.bmshj2018 import ScaleHyperprior
@@ -35,11 +37,19 @@ def model_from_spec(spec) -> nn.Module:
   return build_model(spec["name"], **{k: v for k, v in spec.items() if k != "name"})
 
 
+def abstract_params(model: nn.Module):
+  """The parameter tree of a compression model as shapes and dtypes, without
+  computing anything (to restore parameters into, or to count them)."""
+  x = jnp.zeros((1, model.downsampling, model.downsampling, 3))
+  keys = {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)}
+  return jax.eval_shape(lambda: model.init(keys, x, training=True)["params"])
+
+
 def model_from_config(config) -> nn.Module:
   """Builds config.model, a model spec."""
   return model_from_spec(config.model)
 
 
 __all__ = ["MODELS", "CBANetHP", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
-           "MeanScaleHyperprior", "ResNet", "ScaleHyperprior", "build_model",
+           "MeanScaleHyperprior", "ResNet", "ScaleHyperprior", "abstract_params", "build_model",
            "model_from_config", "model_from_spec"]

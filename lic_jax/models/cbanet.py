@@ -232,17 +232,29 @@ class CBANetHP(nn.Module):
     if self.is_initializing():  # every BAM and branch gets its parameters
       for module in self.bams:
         module(y)
-    y_j = y if bam is None else bam.bal_y(y)
-    z = self.hyper_analysis(jnp.abs(y_j if bam is None else bam.ibal_hyper(y_j)))
+    y_j, z = self.analyze_hyper(y, rate)
     z_hat, z_likelihood = self.entropy_bottleneck(z, training)
     scales = self.hyper_synthesis(z_hat)
     scales = scales if bam is None else bam.bal_scales(scales)
     y_hat, y_likelihood = self.gaussian_conditional(y_j, scales, training=training)
-    y_hat_b = y_hat if bam is None else bam.ibal_y_hat(y_hat)
+    y_hat_b = self.inverse_bitrate(y_hat, rate)
     if self.is_initializing():
       self.cam(y_hat_b, self.max_branches)
     x_hat = self.cam(y_hat_b, num_branches)
     return model_output(x_hat, {"y": y_likelihood, "z": z_likelihood})
+
+  def analyze_hyper(self, y: jax.Array, rate: int) -> tuple[jax.Array, jax.Array]:
+    """(y_j, z) of g_a's y_b at bitrate `rate`: BAL_y, then h_a through IBAL_h."""
+    bam = self._bam(rate)
+    if bam is None:
+      return y, self.hyper_analysis(jnp.abs(y))
+    y_j = bam.bal_y(y)
+    return y_j, self.hyper_analysis(jnp.abs(bam.ibal_hyper(y_j)))
+
+  def inverse_bitrate(self, y_hat: jax.Array, rate: int) -> jax.Array:
+    """y^_b of a bitrate's y~_j (Eq. 9; the identity at the base)."""
+    bam = self._bam(rate)
+    return y_hat if bam is None else bam.ibal_y_hat(y_hat)
 
   def decode(self, y_hat: jax.Array, z_hat: jax.Array, rate: int | None = None,
              num_branches: int | None = None) -> tuple[jax.Array, jax.Array]:
@@ -250,9 +262,8 @@ class CBANetHP(nn.Module):
     rate, num_branches = self.level(rate, num_branches)
     bam = self._bam(rate)
     scales = self.hyper_synthesis(z_hat)
-    if bam is not None:
-      scales, y_hat = bam.bal_scales(scales), bam.ibal_y_hat(y_hat)
-    return self.cam(y_hat, num_branches), scales
+    scales = scales if bam is None else bam.bal_scales(scales)
+    return self.cam(self.inverse_bitrate(y_hat, rate), num_branches), scales
 
   def branch_outputs(self, y_hat_b: jax.Array) -> list[jax.Array]:
     """x_1 .. x_Kmax of Eq. 6 for a base-rate y^_b."""
