@@ -2,7 +2,7 @@ r"""Fuzzing the decoder: thousands of hostile .lic files, each under a time
 and memory limit.
 
   python benchmarks/fuzz_codec.py [--cases 10000] [--memory-gb 6] [--timeout 120]
-      [--models bls2017,bmshj2018,mbt2018_mean,mbt2018,cbanet_hp] [--json results/fuzz_codec.json]
+      [--models bls2017,bmshj2018,mbt2018_mean,mbt2018,cbanet_hp,cbanet_ar] [--json results/fuzz_codec.json]
 
 For each model (fixed-seed, untrained, N=32, M=48) a crop of kodim04 is
 compressed, the model exported, and cases/len(models) attacks of every kind
@@ -33,9 +33,9 @@ import sys
 import tempfile
 import time
 
-MODELS = ("bls2017", "bmshj2018", "mbt2018_mean", "mbt2018", "cbanet_hp")
+MODELS = ("bls2017", "bmshj2018", "mbt2018_mean", "mbt2018", "cbanet_hp", "cbanet_ar")
 # The bitrate each model's valid file is coded at (CBANet: a BAM's, the lowest).
-RATES = {"cbanet_hp": 0}
+RATES = {"cbanet_hp": 0, "cbanet_ar": 0}
 WIDTHS = {"num_filters": 32, "num_latents": 48}
 
 

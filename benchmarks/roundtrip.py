@@ -62,12 +62,12 @@ def _estimated_bits(codec: Codec, img: np.ndarray, latents: dict, rate: int | No
   model rate them directly (their forward pass only approximates the coded
   contexts); for the others the forward pass quantizes exactly as coded."""
   params = {"params": codec.impl.params}
+  level = {} if rate is None else {"rate": rate}
   if hasattr(codec.model, "coded_bits"):
     z_hat = (latents["z"] + codec.impl.z_coder.medians).astype(np.float32)
     return float(codec.model.apply(params, latents["y_hat"][None], z_hat[None],
-                                   method=codec.model.coded_bits)[0])
+                                   method=codec.model.coded_bits, **level)[0])
   x = image_lib.pad_to_multiple(img[None].astype(np.float32) / 255, codec.model.downsampling)
-  level = {} if rate is None else {"rate": rate}
   return float(codec.model.apply(params, x, training=False, **level)["bits"][0])
 
 

@@ -122,9 +122,9 @@ def test_a_level_the_model_lacks_is_a_clear_error(tiny, level, message):
 
 
 
-def _stage_config(stage: str, root: str, steps: int = 2):
-  """configs/cbanet/hp_cpu.py's stage, tiny, its runs under `root`."""
-  c = load_config(os.path.join(ROOT, "configs", "cbanet", f"hp_cpu.py:{stage}"))
+def _stage_config(stage: str, root: str, steps: int = 2, config: str = "hp_cpu"):
+  """configs/cbanet/{config}.py's stage, tiny, its runs under `root`."""
+  c = load_config(os.path.join(ROOT, "configs", "cbanet", f"{config}.py:{stage}"))
   c.model.num_filters, c.model.num_latents, c.model.bam_width = 16, 16, 8
   c.data.crop_size, c.data.batch_size = 64, 2
   c.num_steps, c.lr_drop_steps, c.log_every, c.checkpoint_every = steps, (), 1, steps
@@ -140,12 +140,14 @@ def _flat(params) -> dict:
           for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
 
 
-def test_each_stage_trains_its_parts_and_keeps_the_rest_bit_identical(tmp_path):
-  """base -> branch2 -> branch3 -> bam0, each started from the previous run."""
+@pytest.mark.parametrize("config_name", ["hp_cpu", "ar_cpu"])
+def test_each_stage_trains_its_parts_and_keeps_the_rest_bit_identical(config_name, tmp_path):
+  """base -> branch2 -> branch3 -> bam0, each started from the previous run
+  (CBANet-AR: the context model and e are base parts, frozen after it)."""
   root = str(tmp_path)
   before = None
   for stage in ("base", "branch2", "branch3", "bam0"):
-    config = _stage_config(stage, root)
+    config = _stage_config(stage, root, config=config_name)
     model = model_from_config(config)
     if stage == "base":  # what the trainer starts from
       before = _flat(recipes.get(config).init_variables(
@@ -155,6 +157,9 @@ def test_each_stage_trains_its_parts_and_keeps_the_rest_bit_identical(tmp_path):
     _, params, _, _ = checkpoint_lib.load_trained(config.workdir)
     after = _flat(params)
     trained = cbanet_recipe.trainable_parts(model)
+    if config_name == "ar_cpu":
+      assert ("entropy_parameters" in trained) == ("context_prediction" in trained) == (
+          stage == "base"), trained
     for name, value in after.items():
       if parts.in_any(name, trained):
         continue

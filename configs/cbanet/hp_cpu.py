@@ -20,7 +20,7 @@ import stages  # pylint: disable=g-import-not-at-top,wrong-import-position
 def get_config(stage: str = "base"):
   c = stages.get_stage_config(
       stage, "runs/cbanet-hp-cpu",
-      model={"num_filters": 64, "num_latents": 96, "bam_width": 96},
+      model={"name": "cbanet_hp", "num_filters": 64, "num_latents": 96, "bam_width": 96},
       steps={"base": 5000, "branch": 3000, "bam": 1500},
       learning_rates={"base": 1e-3, "branch": 1e-3, "bam": 5e-4})
   c.data.crop_size = 128

@@ -18,7 +18,7 @@ import stages  # pylint: disable=g-import-not-at-top,wrong-import-position
 def get_config(stage: str = "base"):
   c = stages.get_stage_config(
       stage, "runs/cbanet-hp-paper",
-      model={"num_filters": 128, "num_latents": 192, "bam_width": 192},
+      model={"name": "cbanet_hp", "num_filters": 128, "num_latents": 192, "bam_width": 192},
       steps={"base": 3_000_000, "branch": 300_000, "bam": 300_000},
       learning_rates={"base": 1e-4, "branch": 1e-4, "bam": 1e-4})
   c.data.crop_size = 256

@@ -1,9 +1,9 @@
-"""The stages of a CBANet-HP training (recipe 'cbanet'), shared by the
-CPU-scale and paper-scale configs of this folder.
+"""The stages of a CBANet training (recipe 'cbanet'), shared by the
+CPU-scale and paper-scale configs of this folder (HP and AR).
 
 The paper's four low bitrates, lambda * MSE(0..1) with lambda in {256,
 512, 1024, 2048}, are our lambda' * MSE(0..255), lambda' = lambda / 255^2;
-the base is the highest. Each stage starts from the previous one's run
+the base is the highest. A config may support the highest few of them. Each stage starts from the previous one's run
 directory (the BAMs too: each carries the frozen BAMs before it), so the
 last stage's run holds the whole model.
 """
@@ -22,16 +22,16 @@ LAMBDAS = tuple(l / 255.0**2 for l in (256, 512, 1024, 2048))
 MAX_BRANCHES = 3
 
 
-def stages() -> list[str]:
+def stages(num_rates: int = len(LAMBDAS)) -> list[str]:
   """The stages in training order."""
   return (["base"] + [f"branch{k}" for k in range(2, MAX_BRANCHES + 1)]
-          + [f"bam{j}" for j in range(len(LAMBDAS) - 1)])
+          + [f"bam{j}" for j in range(num_rates - 1)])
 
 
-def _level(stage: str) -> dict:
+def _level(stage: str, num_rates: int) -> dict:
   """The model's operating level that names a stage (lic_jax.recipes.cbanet)."""
   kind = stage.rstrip("0123456789")
-  base_rate = len(LAMBDAS) - 1
+  base_rate = num_rates - 1
   if kind == "branch":
     return {"rate": base_rate, "num_branches": int(stage[len(kind):])}
   if kind == "bam":
@@ -39,18 +39,21 @@ def _level(stage: str) -> dict:
   return {"rate": base_rate, "num_branches": 1}
 
 
-def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_rates: dict):
-  """The config of `stage` ('base', 'branch<k>', 'bam<j>'); `steps` and
-  `learning_rates` are per kind of stage ('base', 'branch', 'bam')."""
-  order = stages()
+def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_rates: dict,
+                     num_rates: int = len(LAMBDAS)):
+  """The config of `stage` ('base', 'branch<k>', 'bam<j>') of a model spec
+  (its name: 'cbanet_hp' or 'cbanet_ar') with the highest `num_rates` of
+  LAMBDAS; `steps` and `learning_rates` are per kind of stage ('base',
+  'branch', 'bam')."""
+  order = stages(num_rates)
   if stage not in order:
     raise ValueError(f"unknown CBANet stage {stage!r}; stages: {', '.join(order)}")
   kind = stage.rstrip("0123456789")
   c = base.get_config()
   c.recipe = "cbanet"
-  c.model = {"name": "cbanet_hp", **model, "num_rates": len(LAMBDAS), **_level(stage)}
+  c.model = {**model, "num_rates": num_rates, **_level(stage, num_rates)}
   c.workdir = os.path.join(root, stage)
-  c.lmbda = LAMBDAS[c.model.rate]
+  c.lmbda = LAMBDAS[len(LAMBDAS) - num_rates + c.model.rate]
   c.num_steps = steps[kind]
   c.learning_rate = learning_rates[kind]
   if kind != "base":
@@ -59,7 +62,7 @@ def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_r
     # stage's own parts start from their initialization (a new branch as
     # zero, a BAM as a uniform quantizer: lic_jax.models.cbanet), not from
     # the random copies the base run drew.
-    earlier = [build_model(**{**c.model.to_dict(), **_level(s)})
+    earlier = [build_model(**{**c.model.to_dict(), **_level(s, num_rates)})
                for s in order[:order.index(stage)]]
     c.init_parts = tuple(dict.fromkeys(p for m in earlier for p in trainable_parts(m)))
   return c

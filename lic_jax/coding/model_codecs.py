@@ -383,9 +383,11 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     self._step_layers = [integer_network.to_device(layer) for layer in layers]
     self._activations = tuple(layer.activation for layer in layers)
 
-  def _run_wavefront(self, hyper: np.ndarray, code_step):
+  def _run_wavefront(self, hyper: np.ndarray, code_step, context_shrink=None):
     """Visits the wavefront; code_step(rows, cols, indexes, means) -> q for
-    those positions. Returns q (h, w, M) and the fixed-point y^ (int64)."""
+    those positions. Returns q (h, w, M) and the fixed-point y^ (int64).
+    context_shrink: None, or the (activations, layers, table) of a BAL on
+    the context before e (CBANet-AR: see ContextShrink)."""
     h, w, _ = hyper.shape
     m, pad = self.model.num_latents, self.kernel_size // 2
     # The hyper half of the first entropy-parameter layer, for all positions
@@ -405,7 +407,7 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
       at = r * w + c
       parameters = np.asarray(_entropy_parameters(
           self._activations, self._step_layers, patches,
-          integer_network.Accumulator(hyper_high[at], hyper_low[at])))[:n]
+          integer_network.Accumulator(hyper_high[at], hyper_low[at]), context_shrink))[:n]
       means = parameters[:, m:]
       q_step = code_step(rows, cols, self.scale_indexes(parameters[:, :m]), means)
       q[rows, cols] = q_step
@@ -413,38 +415,44 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
       grid[rows + pad, cols + pad] = _clip_fixed(y_fixed[rows, cols])
     return q, y_fixed
 
-  def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
-    y, q_z = self._analyze(x)
-    out = []
-    for yi, qz in zip(y, q_z):
-      hyper = self._hyper_for(qz, yi.shape)
-      symbols, indexes = [], []
+  def _encode_y(self, y: np.ndarray, q_z: np.ndarray, hyper: np.ndarray,
+                context_shrink=None) -> tuple[list[bytes], dict]:
+    """The streams and coded latents of one image's y (h, w, M) and q_z,
+    the wavefront fed with `hyper` (h_s(z^) in fixed point)."""
+    symbols, indexes = [], []
 
-      def code_step(rows, cols, idx, means, yi=yi):
-        q_step = np.round(yi[rows, cols] - integer_network.from_fixed(means)).astype(np.int32)
-        symbols.append(q_step.ravel())
-        indexes.append(idx.ravel())
-        return q_step
+    def code_step(rows, cols, idx, means):
+      q_step = np.round(y[rows, cols] - integer_network.from_fixed(means)).astype(np.int32)
+      symbols.append(q_step.ravel())
+      indexes.append(idx.ravel())
+      return q_step
 
-      qy, y_fixed = self._run_wavefront(hyper, code_step)
-      y_stream = self.y_coder.encode(np.concatenate(symbols), np.concatenate(indexes))
-      y_hat = integer_network.from_fixed(y_fixed)
-      out.append(([self.z_coder.encode(qz), y_stream], {"z": qz, "y": qy, "y_hat": y_hat}))
-    return out
+    q_y, y_fixed = self._run_wavefront(hyper, code_step, context_shrink)
+    y_stream = self.y_coder.encode(np.concatenate(symbols), np.concatenate(indexes))
+    y_hat = integer_network.from_fixed(y_fixed)
+    return [self.z_coder.encode(q_z), y_stream], {"z": q_z, "y": q_y, "y_hat": y_hat}
 
-  def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
-    q_z = self.z_coder.decode(streams[0], shapes["z"])
-    hyper = self._hyper_for(q_z, shapes["y"])
-    decoder = range_coder.Decoder(streams[1], self.y_coder.lookup, self.y_coder.name)
+  def _decode_y(self, stream: bytes, hyper: np.ndarray,
+                context_shrink=None) -> tuple[np.ndarray, np.ndarray]:
+    """(q_y, y^ as float32) of a y stream, the wavefront fed with `hyper`."""
+    decoder = range_coder.Decoder(stream, self.y_coder.lookup, self.y_coder.name)
     offsets = self.y_coder.offsets
 
     def code_step(rows, cols, idx, means):
       del rows, cols, means
       return decoder.decode(idx) + offsets[idx]
 
-    q_y, y_fixed = self._run_wavefront(hyper, code_step)
+    q_y, y_fixed = self._run_wavefront(hyper, code_step, context_shrink)
     decoder.finish()
-    y_hat = integer_network.from_fixed(y_fixed)
+    return q_y, integer_network.from_fixed(y_fixed)
+
+  def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
+    y, q_z = self._analyze(x)
+    return [self._encode_y(yi, qz, self._hyper_for(qz, yi.shape)) for yi, qz in zip(y, q_z)]
+
+  def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
+    q_z = self.z_coder.decode(streams[0], shapes["z"])
+    q_y, y_hat = self._decode_y(streams[1], self._hyper_for(q_z, shapes["y"]))
     return self.synthesis(y_hat[None])[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
@@ -461,15 +469,36 @@ def _padded_size(n: int) -> int:
 _exact_matmul = jax.jit(integer_network.exact_matmul)
 
 
+@dataclasses.dataclass(frozen=True)
+class ContextShrink:
+  """A BAL on the context before e (CBANet-AR's BAL_phi), for the wavefront
+  step: its pointwise CNN B_phi as device layers, and the shrink table."""
+
+  activations: tuple[Activation, ...]
+  layers: list[integer_network.DeviceLayer]
+  table: jax.Array
+
+
+jax.tree_util.register_dataclass(ContextShrink, data_fields=["layers", "table"],
+                                 meta_fields=["activations"])
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _entropy_parameters(activations: tuple[Activation, ...],
                         layers: list[integer_network.DeviceLayer], patches: jax.Array,
-                        hyper_acc: integer_network.Accumulator) -> jax.Array:
+                        hyper_acc: integer_network.Accumulator,
+                        context_shrink: ContextShrink | None) -> jax.Array:
   """Fixed-point (scales, means) (P, 2M) of one wavefront step's positions from
   their causal patches (P, k*k//2 * M) and the hyper half of the first
-  entropy-parameter layer (P, C); layers: context, first (context half), rest."""
+  entropy-parameter layer (P, C); layers: context, first (context half), rest;
+  the context shrunk by context_shrink's BAL where there is one."""
   context, first, *rest = layers
   x = integer_network.dense(context, activations[0], patches)
+  if context_shrink is not None:
+    b = x
+    for layer, activation in zip(context_shrink.layers, context_shrink.activations):
+      b = integer_network.dense(layer, activation, b)
+    x = exact_shrink(x, b, context_shrink.table)
   x = integer_network.finish(
       hyper_acc + integer_network.exact_matmul(x, first.matrix, first.bias),
       first.shift, activations[1])
@@ -493,19 +522,26 @@ def shrink_table() -> np.ndarray:
   return np.round(2.0**SHRINK_BITS / (1.0 + np.exp(b))).astype(np.int64)  # 1 - sigmoid(b)
 
 
-def exact_shrink(values_fixed: np.ndarray, b_fixed: np.ndarray, table: np.ndarray) -> np.ndarray:
-  """values * (1 - sigmoid(b)) in fixed point, integers only: b rounded to
-  the table's step, the product rounded down (int64 on the host)."""
+def exact_shrink(values_fixed: jax.Array, b_fixed: jax.Array, table: jax.Array) -> jax.Array:
+  """floor(values * (1 - sigmoid(b))) in fixed point, integers only: b rounded
+  to the table's step, the product exact for any int32 values in int32
+  arithmetic (on the host or in a jitted wavefront step alike): with
+  v = 2^16 hi + lo (0 <= lo < 2^16) and t <= 2^SHRINK_BITS = 2^16,
+  floor(v t / 2^16) = hi t + floor(lo t / 2^16), both terms within 32 bits."""
   drop = integer_network.FRACTION_BITS - SIGMOID_STEP_BITS
   limit = SIGMOID_LIMIT << integer_network.FRACTION_BITS
-  index = (np.clip(b_fixed.astype(np.int64), -limit, limit) + limit + (1 << (drop - 1))) >> drop
-  return (values_fixed.astype(np.int64) * table[index]) >> SHRINK_BITS
+  index = (jnp.clip(b_fixed, -limit, limit) + limit + (1 << (drop - 1))) >> drop
+  t = jnp.asarray(table, jnp.int32)[index]
+  v = jnp.asarray(values_fixed, jnp.int32)
+  low = ((v & 0xFFFF).astype(jnp.uint32) * t.astype(jnp.uint32)) >> SHRINK_BITS
+  return (v >> SHRINK_BITS) * t + low.astype(jnp.int32)
 
 
 def _integer_bitrate_cnn(b) -> list[integer_network.IntegerConv]:
   """B of a BAL (Fig. 4 of CBANet) frozen into fixed point. Its depthwise
-  5x5 layers become ordinary convolutions with a diagonal kernel (the same
-  sums, exactly; P times the multiplies, at the latents' resolution)."""
+  layers (5x5; 1x1 in B_phi) become ordinary convolutions with a diagonal
+  kernel (the same sums, exactly; P times the multiplies, at the latents'
+  resolution)."""
 
   def depthwise(conv) -> integer_network.IntegerConv:
     kernel = np.asarray(conv["kernel"], np.float32)  # (5, 5, 1, P)
@@ -521,7 +557,70 @@ def _integer_bitrate_cnn(b) -> list[integer_network.IntegerConv]:
                                         Activation.NONE)]
 
 
-class CBANetCodec(ScaleHyperpriorCodec):
+def _bal_networks(model, params, layer: str) -> dict[str, np.ndarray]:
+  """The integer CNN of BAL `layer` of every BAM, packed as '{layer}_{j}/'."""
+  arrays = {}
+  for j in range(model.num_rates - 1):
+    cnn = params[f"bams_{j}"][layer]["BitrateCNN_0"]
+    arrays.update(integer_network.pack(_integer_bitrate_cnn(cnn), f"{layer}_{j}/"))
+  return arrays
+
+
+class _CBANetLevels:
+  """What the CBANet codecs share: y_j and z of an image at bitrate j (float,
+  encoder side), and the decoder's IBAL and CAM at (j, K), all compiled per
+  level on first use; the shrink table of the integer BALs."""
+
+  # What decoding holds per latent element beyond the other models' (see
+  # Codec.decode_memory): the IBAL's CNN on the whole y^ and exact_shrink's
+  # temporaries. Measured: a declared 8192x8192 CBANet-HP file (M=48,
+  # P=192) took 3.1 GB beyond the loaded model, 1.06 GB (81 bytes per
+  # element) over the other terms.
+  extra_decode_bytes_per_latent_element = 96
+  # The BALs that decide how symbols are coded: integer, in the tables.
+  coding_bals: tuple[str, ...]
+
+  @classmethod
+  def freeze(cls, model, params) -> dict[str, np.ndarray]:
+    arrays = super().freeze(model, params)
+    arrays["bal/shrink"] = shrink_table()
+    for layer in cls.coding_bals:
+      arrays.update(_bal_networks(model, params, layer))
+    return arrays
+
+  def _setup_levels(self, model, params, arrays: dict[str, np.ndarray]):
+    self.shrink = arrays["bal/shrink"]
+    # {BAL: its integer CNN per bitrate j < base}
+    self.bal_layers = {layer: [integer_network.unpack(arrays, f"{layer}_{j}/")
+                               for j in range(model.num_rates - 1)]
+                       for layer in self.coding_bals}
+    # Per bitrate j: (params, y_b) -> (y_j, z) and (params, y~_j) -> y^_b;
+    # per K: the CAM's first K branches.
+    rates = range(model.num_rates)
+    self._hyper_analyses = [_run(model, lambda m, y, j=j: m.analyze_hyper(y, j)) for j in rates]
+    self._inverses = [_run(model, lambda m, y, j=j: m.inverse_bitrate(y, j)) for j in rates]
+    self._cams = [Banded(model, params, lambda m, y, k=k: m.cam(y, k), model.downsampling // 4,
+                         synthesis=True, filters=sum(model.branch_channels[:k]))
+                  for k in range(1, model.max_branches + 1)]
+    self.synthesis = self._cams[-1]  # for Codec.decode_memory
+
+  def _analyze_at(self, x: jax.Array, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(y_j, q_z) of an image batch at bitrate `rate`."""
+    y_b = self.analysis(np.asarray(x))
+    y, z = (np.asarray(a) for a in self._hyper_analyses[rate](self.params, y_b))
+    return y, np.round(z - self.z_coder.medians).astype(np.int32)
+
+  def _synthesize_at(self, y_hat: np.ndarray, rate: int, num_branches: int) -> np.ndarray:
+    """x^ of one image's decoded y~_j (h, w, M): IBAL_y^, then the CAM at K."""
+    y_hat_b = np.array(self._inverses[rate](self.params, y_hat[None].astype(np.float32)))
+    return self._cams[num_branches - 1](y_hat_b)[0]
+
+  def _shrink(self, values_fixed: np.ndarray, network: integer_network.Network) -> np.ndarray:
+    """A BAL on whole fixed-point maps: values * (1 - sigmoid(B(values)))."""
+    return np.asarray(exact_shrink(values_fixed, network(values_fixed), self.shrink))
+
+
+class CBANetCodec(_CBANetLevels, ScaleHyperpriorCodec):
   """CBANet-HP: bmshj2018's streams at any of the model's bitrates j, decoded
   at any complexity level K the receiver picks.
 
@@ -531,49 +630,23 @@ class CBANetCodec(ScaleHyperpriorCodec):
   on every machine. The decoder's IBAL and CAM branches run in float (they
   only shape the image)."""
 
-  # What decoding holds per latent element beyond the other models' (see
-  # Codec.decode_memory): the IBAL's CNN on the whole y^ and exact_shrink's
-  # int64 temporaries. Measured: a declared 8192x8192 file (M=48, P=192)
-  # took 3.1 GB beyond the loaded model, 1.06 GB (81 bytes per element)
-  # over the other terms.
-  extra_decode_bytes_per_latent_element = 96
-
-  @classmethod
-  def freeze(cls, model, params) -> dict[str, np.ndarray]:
-    arrays = super().freeze(model, params)
-    arrays["bal/shrink"] = shrink_table()
-    for j in range(model.num_rates - 1):
-      cnn = params[f"bams_{j}"]["bal_scales"]["BitrateCNN_0"]
-      arrays.update(integer_network.pack(_integer_bitrate_cnn(cnn), f"bal_scales_{j}/"))
-    return arrays
+  coding_bals = ("bal_scales",)
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     super().__init__(model, params, arrays)
-    self.shrink = arrays["bal/shrink"]
-    self.bal_scales = [integer_network.Network(integer_network.unpack(arrays, f"bal_scales_{j}/"))
-                       for j in range(model.num_rates - 1)]
-    # Per bitrate j: (params, y_b) -> (y_j, z) and (params, y~_j) -> y^_b;
-    # per K: the CAM's first K branches. Each is compiled on first use.
-    rates = range(model.num_rates)
-    self._hyper_analyses = [_run(model, lambda m, y, j=j: m.analyze_hyper(y, j)) for j in rates]
-    self._inverses = [_run(model, lambda m, y, j=j: m.inverse_bitrate(y, j)) for j in rates]
-    self._cams = [Banded(model, params, lambda m, y, k=k: m.cam(y, k), model.downsampling // 4,
-                         synthesis=True, filters=sum(model.branch_channels[:k]))
-                  for k in range(1, model.max_branches + 1)]
-    self.synthesis = self._cams[-1]  # for Codec.decode_memory
+    self._setup_levels(model, params, arrays)
+    self.bal_scales = [integer_network.Network(layers)
+                       for layers in self.bal_layers["bal_scales"]]
 
   def scales_fixed(self, q_z: np.ndarray, expected: tuple[int, ...], rate: int) -> np.ndarray:
     """The scales of y_j in fixed point, exactly: BAL_sigma(h_s(z^))."""
     scales = self._hyper_for(q_z, expected)
     if rate == self.model.base_rate:
       return scales
-    b = self.bal_scales[rate](scales)
-    return exact_shrink(scales, b, self.shrink)
+    return self._shrink(scales, self.bal_scales[rate])
 
   def encode(self, x: jax.Array, rate: int) -> list[tuple[list[bytes], dict]]:
-    y_b = self.analysis(np.asarray(x))
-    y, z = (np.asarray(a) for a in self._hyper_analyses[rate](self.params, y_b))
-    q_z = np.round(z - self.z_coder.medians).astype(np.int32)
+    y, q_z = self._analyze_at(x, rate)
     q_y = np.round(y).astype(np.int32)
     out = []
     for qy, qz in zip(q_y, q_z):
@@ -587,8 +660,50 @@ class CBANetCodec(ScaleHyperpriorCodec):
     q_z = self.z_coder.decode(streams[0], shapes["z"])
     q_y = self.y_coder.decode(streams[1], self.scale_indexes(
         self.scales_fixed(q_z, shapes["y"], rate)))
-    y_hat = np.array(self._inverses[rate](self.params, q_y[None].astype(np.float32)))
-    return self._cams[num_branches - 1](y_hat)[0], {"z": q_z, "y": q_y}
+    return self._synthesize_at(q_y, rate, num_branches), {"z": q_z, "y": q_y}
+
+
+class CBANetARCodec(_CBANetLevels, JointAutoregressiveCodec):
+  """CBANet-AR: mbt2018's wavefront-coded streams at any of the model's
+  bitrates j, decoded at any complexity level K the receiver picks.
+
+  At a bitrate j other than the base, e reads BAL_psi(h_s(z^)) and
+  BAL_phi(c(y~_j)), both integer: BAL_psi once on the whole hyper map,
+  BAL_phi (pointwise, so causal) inside each wavefront step, so that every
+  position's (scale index, mean) is the same on every machine."""
+
+  coding_bals = ("bal_hyper", "bal_context")
+
+  def __init__(self, model, params, arrays: dict[str, np.ndarray]):
+    super().__init__(model, params, arrays)
+    self._setup_levels(model, params, arrays)
+    self.bal_hyper = [integer_network.Network(layers)
+                      for layers in self.bal_layers["bal_hyper"]]
+    table = jnp.asarray(self.shrink, jnp.int32)
+    self.bal_context = [
+        ContextShrink(tuple(layer.activation for layer in layers),
+                      [integer_network.to_device(layer) for layer in layers], table)
+        for layers in self.bal_layers["bal_context"]]
+
+  def _entropy_inputs(self, q_z: np.ndarray, expected: tuple[int, ...], rate: int):
+    """(the hyper input of e in fixed point, the BAL on its context input or
+    None) at bitrate `rate`: BAL_psi(h_s(z^)) and BAL_phi."""
+    hyper = self._hyper_for(q_z, expected)
+    if rate == self.model.base_rate:
+      return hyper, None
+    return self._shrink(hyper, self.bal_hyper[rate]), self.bal_context[rate]
+
+  def encode(self, x: jax.Array, rate: int) -> list[tuple[list[bytes], dict]]:
+    y, q_z = self._analyze_at(x, rate)
+    return [self._encode_y(yi, qz, *self._entropy_inputs(qz, yi.shape, rate))
+            for yi, qz in zip(y, q_z)]
+
+  def decode(self, streams: list[bytes], shapes: dict, rate: int,
+             num_branches: int) -> tuple[np.ndarray, dict]:
+    q_z = self.z_coder.decode(streams[0], shapes["z"])
+    q_y, y_hat = self._decode_y(streams[1], *self._entropy_inputs(q_z, shapes["y"], rate))
+    return (self._synthesize_at(y_hat, rate, num_branches),
+            {"z": q_z, "y": q_y, "y_hat": y_hat})
 
 
 CODECS = {
@@ -597,4 +712,5 @@ CODECS = {
     "mbt2018_mean": MeanScaleHyperpriorCodec,
     "mbt2018": JointAutoregressiveCodec,
     "cbanet_hp": CBANetCodec,
+    "cbanet_ar": CBANetARCodec,
 }

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 
 from lic_jax.models.bls2017 import FactorizedPrior
 from lic_jax.models.bmshj2018 import ScaleHyperprior
-from lic_jax.models.cbanet import CBANetHP
+from lic_jax.models.cbanet import CBANetAR, CBANetHP
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
 from lic_jax.models.resnet import ResNet, cifar_resnet, resnet18, resnet34, resnet50
@@ -18,6 +18,7 @@ MODELS = {
     "mbt2018_mean": MeanScaleHyperprior,
     "mbt2018": JointAutoregressiveHierarchicalPriors,
     "cbanet_hp": CBANetHP,
+    "cbanet_ar": CBANetAR,
     "resnet18": resnet18,
     "resnet34": resnet34,
     "resnet50": resnet50,
@@ -50,6 +51,6 @@ def model_from_config(config) -> nn.Module:
   return model_from_spec(config.model)
 
 
-__all__ = ["MODELS", "CBANetHP", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
+__all__ = ["MODELS", "CBANetAR", "CBANetHP", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
            "MeanScaleHyperprior", "ResNet", "ScaleHyperprior", "abstract_params", "build_model",
            "model_from_config", "model_from_spec"]

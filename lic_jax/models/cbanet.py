@@ -24,6 +24,20 @@ The hyper networks are the base model's: IBAL_h maps y_j back to what h_a
 was trained on, BAL_sigma maps the base scales to the scales of y_j. Of a
 BAM, only BAL_sigma and IBAL_y^ are decoder-side (Table III's 0.17M).
 
+CBANet-AR (Fig. 6) is the same on Minnen 2018's joint autoregressive and
+hierarchical priors (lic_jax.models.mbt2018): its BAM has BAL_y, IBAL_h and
+IBAL_y^ as above, and, instead of BAL_sigma, one BAL on each input of the
+frozen entropy-parameters network e:
+
+    (sigma_j, mu_j) = e(BAL_psi(h_s(z~)), BAL_phi(c(y~_j)))
+
+The context c(y~_j)_i is computed from the already-decoded latents before
+i, so BAL_phi must not look at later positions: its CNN is B with 1x1
+depthwise layers (B_phi, pointwise). The paper's 5x5 ones would make the
+parameters of y_i depend on contexts c_{i'} of later positions i', which
+depend on y~_i itself: not decodable. Pointwise, BAL_phi keeps the
+decoding order and the wavefront schedule of mbt2018 (lic_jax.coding).
+
 Bitrates are indexed j = 0 .. num_rates - 1 in increasing rate; the base is
 j = num_rates - 1 (the paper's j = M).
 """
@@ -36,10 +50,12 @@ import jax
 import jax.numpy as jnp
 
 from lic_jax.entropy_models import EntropyBottleneck, GaussianConditional
+from lic_jax.layers import MaskedConv
 from lic_jax.models.base import check_image_batch, model_output
+from lic_jax.models.mbt2018 import latent_bits, split_scales_means
 from lic_jax.models.transforms import (
-    AnalysisTransform, HyperAnalysisTransform, HyperSynthesisTransform,
-    SynthesisTransform, leaky_relu)
+    AnalysisTransform, EntropyParameters, HyperAnalysisTransform, HyperSynthesisTransform,
+    MeanScaleHyperAnalysis, MeanScaleHyperSynthesis, SynthesisTransform, leaky_relu)
 
 # The CAM's branch widths as fractions of N (the authors' code: N=128 gives
 # 60, 60 and 88 channels, about 24 / 24 / 52 % of the CAM's FLOPs).
@@ -47,20 +63,22 @@ BRANCH_WIDTHS = (0.47, 0.47, 0.69)
 
 
 class BitrateCNN(nn.Module):
-  """B of Fig. 4: conv1x1 C->P, LeakyReLU, depthwise 5x5, depthwise 5x5, conv1x1 P->C.
+  """B of Fig. 4: conv1x1 C->P, LeakyReLU, depthwise 5x5, depthwise 5x5, conv1x1 P->C
+  (depthwise 1x1 for the causal B_phi of CBANet-AR).
 
   The last layer starts at zero weights and the bias `output`: B starts as
   the constant `output`, whatever its input (see BitrateAdaptiveModule)."""
 
   width: int
   output: float = 0.0
+  kernel_size: int = 5
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
-    channels = y.shape[-1]
+    channels, k = y.shape[-1], self.kernel_size
     h = leaky_relu(nn.Conv(self.width, (1, 1))(y))
-    h = nn.Conv(self.width, (5, 5), padding=2, feature_group_count=self.width)(h)
-    h = nn.Conv(self.width, (5, 5), padding=2, feature_group_count=self.width)(h)
+    h = nn.Conv(self.width, (k, k), padding=k // 2, feature_group_count=self.width)(h)
+    h = nn.Conv(self.width, (k, k), padding=k // 2, feature_group_count=self.width)(h)
     return nn.Conv(channels, (1, 1), kernel_init=nn.initializers.zeros,
                    bias_init=nn.initializers.constant(self.output))(h)
 
@@ -70,11 +88,13 @@ class BitrateAdaptiveLayer(nn.Module):
 
   width: int
   step: float = 2.0
+  kernel_size: int = 5
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     # 1 - sigmoid(log(step - 1)) = 1 / step.
-    return y * (1.0 - nn.sigmoid(BitrateCNN(self.width, math.log(self.step - 1.0))(y)))
+    b = BitrateCNN(self.width, math.log(self.step - 1.0), self.kernel_size)(y)
+    return y * (1.0 - nn.sigmoid(b))
 
 
 class InverseBitrateAdaptiveLayer(nn.Module):
@@ -115,12 +135,45 @@ class BitrateAdaptiveModule(nn.Module):
     self.bal_scales = BitrateAdaptiveLayer(self.width, self.step)
     self.ibal_y_hat = InverseBitrateAdaptiveLayer(self.width, self.step)
 
-  # Decoder-side layers, by parameter name (see CBANetHP.decoder_parts).
+  # Decoder-side layers, by parameter name (see CBANetModel.decoder_parts).
   decoder_layers: ClassVar[tuple[str, ...]] = ("bal_scales", "ibal_y_hat")
 
   def __call__(self, y: jax.Array) -> jax.Array:
     """Runs every layer once (to create the parameters)."""
     return self.ibal_y_hat(self.bal_scales(self.ibal_hyper(self.bal_y(y))))
+
+
+# The step the BALs into CBANet-AR's entropy parameters start with: nearly
+# the identity (x 0.95; a BAL is a strict shrink). e is frozen and
+# nonlinear, so no shrink of its inputs maps its base parameters to those
+# of a quantizer step; left at the identity, e starts from the base's
+# parameters, which training then fits to y_j.
+ENTROPY_INPUT_STEP = 1.0 / 0.95
+
+
+class ContextBitrateAdaptiveModule(nn.Module):
+  """The five layers CBANet-AR adds for one non-base bitrate (Fig. 6): BAL_y,
+  IBAL_h, IBAL_y^ (the quantizer: `step`), and the BALs on the hyper and
+  context inputs of e (BAL_psi, BAL_phi; the latter causal, see the module
+  docstring)."""
+
+  width: int
+  step: float = 2.0
+
+  def setup(self):
+    self.bal_y = BitrateAdaptiveLayer(self.width, self.step)
+    self.ibal_hyper = InverseBitrateAdaptiveLayer(self.width, self.step)
+    self.bal_hyper = BitrateAdaptiveLayer(self.width, ENTROPY_INPUT_STEP)
+    self.bal_context = BitrateAdaptiveLayer(self.width, ENTROPY_INPUT_STEP, kernel_size=1)
+    self.ibal_y_hat = InverseBitrateAdaptiveLayer(self.width, self.step)
+
+  decoder_layers: ClassVar[tuple[str, ...]] = ("bal_hyper", "bal_context", "ibal_y_hat")
+
+  def __call__(self, y: jax.Array, hyper: jax.Array, context: jax.Array) -> jax.Array:
+    """Runs every layer once (to create the parameters)."""
+    self.bal_hyper(hyper)
+    self.bal_context(context)
+    return self.ibal_y_hat(self.ibal_hyper(self.bal_y(y)))
 
 
 class ComplexityAdaptiveModule(nn.Module):
@@ -160,12 +213,15 @@ class ComplexityAdaptiveModule(nn.Module):
     return sum(g * x for g, x in zip(gates, outputs[:-1])) + outputs[-1]
 
 
-class CBANetHP(nn.Module):
-  """Attributes: N and M of the base hyperprior, the number of supported
-  bitrates (one BAM for each but the base), the BAM width P (Fig. 4: 192,
-  320 for M=320 models), the CAM's branch widths as fractions of N, and
-  the level a call runs at unless told otherwise (rate, num_branches; None:
-  the base bitrate, all branches), which also names a training stage
+class CBANetModel(nn.Module):
+  """What CBANet-HP and CBANet-AR share: the levels (bitrate j, complexity K),
+  the CAM, the BAMs' encoder and IBAL steps, the decoder's parts.
+
+  Attributes: N and M of the base model, the number of supported bitrates
+  (one BAM for each but the base), the BAM width P (Fig. 4: 192, 320 for
+  M=320 models), the CAM's branch widths as fractions of N, and the level a
+  call runs at unless told otherwise (rate, num_branches; None: the base
+  bitrate, all branches), which also names a training stage
   (lic_jax.recipes.cbanet)."""
 
   num_filters: int = 128
@@ -178,15 +234,15 @@ class CBANetHP(nn.Module):
   num_branches: int | None = None
 
   downsampling: ClassVar[int] = 64
+  # The parts of the base model (trained in the base stage with branch 1),
+  # and those of them a decoder needs.
+  base_parts: ClassVar[tuple[str, ...]]
+  decoder_base_parts: ClassVar[tuple[str, ...]]
+  bam_type: ClassVar[type[nn.Module]]
 
-  def setup(self):
-    self.analysis = AnalysisTransform(self.num_filters, self.num_latents, self.simplified_gdn)
-    self.hyper_analysis = HyperAnalysisTransform(self.num_filters)
-    self.hyper_synthesis = HyperSynthesisTransform(self.num_filters, self.num_latents)
-    self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
-    self.gaussian_conditional = GaussianConditional()
+  def _setup_levels(self):
     self.cam = ComplexityAdaptiveModule(self.branch_channels, self.simplified_gdn)
-    self.bams = [BitrateAdaptiveModule(self.bam_width, initial_step(j, self.base_rate))
+    self.bams = [self.bam_type(self.bam_width, initial_step(j, self.base_rate))
                  for j in range(self.num_rates - 1)]
 
   @property
@@ -218,52 +274,36 @@ class CBANetHP(nn.Module):
       raise ValueError(f"complexity level K={num_branches} does not exist: this model has "
                        f"K=1..{self.max_branches}")
 
-  def _bam(self, rate: int) -> BitrateAdaptiveModule | None:
+  def _bam(self, rate: int):
     return None if rate == self.base_rate else self.bams[rate]
 
-  def __call__(self, x: jax.Array, training: bool = False, rate: int | None = None,
-               num_branches: int | None = None) -> dict:
-    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64; `rate` and
-    `num_branches` (K) default to the model's level (see level())."""
-    rate, num_branches = self.level(rate, num_branches)
-    check_image_batch(x, self.downsampling)
-    bam = self._bam(rate)
-    y = self.analysis(x)
-    if self.is_initializing():  # every BAM and branch gets its parameters
-      for module in self.bams:
-        module(y)
-    y_j, z = self.analyze_hyper(y, rate)
-    z_hat, z_likelihood = self.entropy_bottleneck(z, training)
-    scales = self.hyper_synthesis(z_hat)
-    scales = scales if bam is None else bam.bal_scales(scales)
-    y_hat, y_likelihood = self.gaussian_conditional(y_j, scales, training=training)
-    y_hat_b = self.inverse_bitrate(y_hat, rate)
-    if self.is_initializing():
-      self.cam(y_hat_b, self.max_branches)
-    x_hat = self.cam(y_hat_b, num_branches)
-    return model_output(x_hat, {"y": y_likelihood, "z": z_likelihood})
+  def hyper_analyze(self, y: jax.Array) -> jax.Array:
+    """z of a base-rate y_b (h_a as the base model applies it)."""
+    raise NotImplementedError
 
   def analyze_hyper(self, y: jax.Array, rate: int) -> tuple[jax.Array, jax.Array]:
     """(y_j, z) of g_a's y_b at bitrate `rate`: BAL_y, then h_a through IBAL_h."""
     bam = self._bam(rate)
     if bam is None:
-      return y, self.hyper_analysis(jnp.abs(y))
+      return y, self.hyper_analyze(y)
     y_j = bam.bal_y(y)
-    return y_j, self.hyper_analysis(jnp.abs(bam.ibal_hyper(y_j)))
+    return y_j, self.hyper_analyze(bam.ibal_hyper(y_j))
 
   def inverse_bitrate(self, y_hat: jax.Array, rate: int) -> jax.Array:
     """y^_b of a bitrate's y~_j (Eq. 9; the identity at the base)."""
     bam = self._bam(rate)
     return y_hat if bam is None else bam.ibal_y_hat(y_hat)
 
+  def coding_parameters(self, y_hat: jax.Array, z_hat: jax.Array, rate: int) -> jax.Array:
+    """What the entropy model codes y~_j with, from z~ (and the context)."""
+    raise NotImplementedError
+
   def decode(self, y_hat: jax.Array, z_hat: jax.Array, rate: int | None = None,
              num_branches: int | None = None) -> tuple[jax.Array, jax.Array]:
-    """The decoder's networks at a level: (x^ from y~_j, the scales of y~_j from z~)."""
+    """The decoder's networks at a level: (x^ from y~_j, coding_parameters)."""
     rate, num_branches = self.level(rate, num_branches)
-    bam = self._bam(rate)
-    scales = self.hyper_synthesis(z_hat)
-    scales = scales if bam is None else bam.bal_scales(scales)
-    return self.cam(self.inverse_bitrate(y_hat, rate), num_branches), scales
+    return (self.cam(self.inverse_bitrate(y_hat, rate), num_branches),
+            self.coding_parameters(y_hat, z_hat, rate))
 
   def branch_outputs(self, y_hat_b: jax.Array) -> list[jax.Array]:
     """x_1 .. x_Kmax of Eq. 6 for a base-rate y^_b."""
@@ -273,12 +313,152 @@ class CBANetHP(nn.Module):
                     num_branches: int | None = None) -> tuple[str, ...]:
     """The parameter parts a decoder of bitrate `rate` at level K needs."""
     rate, num_branches = self.level(rate, num_branches)
-    parts = ["hyper_synthesis", "entropy_bottleneck"]
+    parts = list(self.decoder_base_parts)
     parts += [f"cam/branches_{k}" for k in range(num_branches)]
     parts += [f"cam/gates_{num_branches}"] if num_branches > 1 else []
     if rate != self.base_rate:
-      parts += [f"bams_{rate}/{layer}" for layer in BitrateAdaptiveModule.decoder_layers]
+      parts += [f"bams_{rate}/{layer}" for layer in self.bam_type.decoder_layers]
     return tuple(parts)
 
   def aux_loss(self) -> jax.Array:
     return self.entropy_bottleneck.aux_loss()
+
+
+class CBANetHP(CBANetModel):
+  """CBANet on the scale hyperprior (Fig. 5); attributes: CBANetModel's."""
+
+  base_parts: ClassVar[tuple[str, ...]] = (
+      "analysis", "hyper_analysis", "hyper_synthesis", "entropy_bottleneck")
+  decoder_base_parts: ClassVar[tuple[str, ...]] = ("hyper_synthesis", "entropy_bottleneck")
+  bam_type: ClassVar[type[nn.Module]] = BitrateAdaptiveModule
+
+  def setup(self):
+    self.analysis = AnalysisTransform(self.num_filters, self.num_latents, self.simplified_gdn)
+    self.hyper_analysis = HyperAnalysisTransform(self.num_filters)
+    self.hyper_synthesis = HyperSynthesisTransform(self.num_filters, self.num_latents)
+    self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
+    self.gaussian_conditional = GaussianConditional()
+    self._setup_levels()
+
+  def hyper_analyze(self, y: jax.Array) -> jax.Array:
+    return self.hyper_analysis(jnp.abs(y))
+
+  def __call__(self, x: jax.Array, training: bool = False, rate: int | None = None,
+               num_branches: int | None = None) -> dict:
+    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64; `rate` and
+    `num_branches` (K) default to the model's level (see level())."""
+    rate, num_branches = self.level(rate, num_branches)
+    check_image_batch(x, self.downsampling)
+    y = self.analysis(x)
+    if self.is_initializing():  # every BAM and branch gets its parameters
+      for module in self.bams:
+        module(y)
+    y_j, z = self.analyze_hyper(y, rate)
+    z_hat, z_likelihood = self.entropy_bottleneck(z, training)
+    scales = self.coding_parameters(y_j, z_hat, rate)
+    y_hat, y_likelihood = self.gaussian_conditional(y_j, scales, training=training)
+    y_hat_b = self.inverse_bitrate(y_hat, rate)
+    if self.is_initializing():
+      self.cam(y_hat_b, self.max_branches)
+    x_hat = self.cam(y_hat_b, num_branches)
+    return model_output(x_hat, {"y": y_likelihood, "z": z_likelihood})
+
+  def coding_parameters(self, y_hat: jax.Array, z_hat: jax.Array, rate: int) -> jax.Array:
+    """The scales of y~_j: BAL_sigma(h_s(z~)) (h_s(z~) at the base)."""
+    del y_hat
+    bam = self._bam(rate)
+    scales = self.hyper_synthesis(z_hat)
+    return scales if bam is None else bam.bal_scales(scales)
+
+
+class CBANetAR(CBANetModel):
+  """CBANet on the joint autoregressive and hierarchical priors (Fig. 6).
+
+  Attributes: CBANetModel's, and mbt2018's hidden widths of e (default
+  (10M/3, 8M/3)) and context kernel size. As in mbt2018, training feeds one
+  noisy y~_j to the context model, the likelihood and the IBAL; evaluation
+  computes the contexts from round(y_j) (the codec from the coded y~_j: see
+  coded_bits)."""
+
+  num_filters: int = 192
+  num_latents: int = 320
+  bam_width: int = 320
+  entropy_hidden: tuple[int, ...] = ()
+  context_kernel_size: int = 5
+
+  base_parts: ClassVar[tuple[str, ...]] = (
+      "analysis", "hyper_analysis", "hyper_synthesis", "context_prediction",
+      "entropy_parameters", "entropy_bottleneck")
+  decoder_base_parts: ClassVar[tuple[str, ...]] = (
+      "hyper_synthesis", "context_prediction", "entropy_parameters", "entropy_bottleneck")
+  bam_type: ClassVar[type[nn.Module]] = ContextBitrateAdaptiveModule
+
+  def setup(self):
+    m = self.num_latents
+    self.analysis = AnalysisTransform(self.num_filters, m, self.simplified_gdn)
+    self.hyper_analysis = MeanScaleHyperAnalysis(self.num_filters)
+    self.hyper_synthesis = MeanScaleHyperSynthesis(m)
+    self.context_prediction = MaskedConv(2 * m, self.context_kernel_size, "A")
+    self.entropy_parameters = EntropyParameters(
+        tuple(self.entropy_hidden) or (m * 10 // 3, m * 8 // 3), 2 * m)
+    self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
+    self.gaussian_conditional = GaussianConditional()
+    self._setup_levels()
+
+  def hyper_analyze(self, y: jax.Array) -> jax.Array:
+    return self.hyper_analysis(y)
+
+  def entropy_inputs(self, z_hat: jax.Array, y_hat: jax.Array,
+                     rate: int) -> tuple[jax.Array, jax.Array]:
+    """The inputs of e for the latents y~_j: (BAL_psi(h_s(z~)), BAL_phi(c(y~_j)))."""
+    hyper = self.hyper_synthesis(z_hat)
+    context = self.context_prediction(y_hat)
+    bam = self._bam(rate)
+    if bam is None:
+      return hyper, context
+    return bam.bal_hyper(hyper), bam.bal_context(context)
+
+  def latent_parameters(self, y_hat: jax.Array, z_hat: jax.Array,
+                        rate: int) -> tuple[jax.Array, jax.Array]:
+    """(scales, means) of every element of y_j given the coded y~_j and z~."""
+    hyper, context = self.entropy_inputs(z_hat, y_hat, rate)
+    return split_scales_means(
+        self.entropy_parameters(jnp.concatenate([hyper, context], axis=-1)))
+
+  def coding_parameters(self, y_hat: jax.Array, z_hat: jax.Array, rate: int) -> jax.Array:
+    """The scales, then the means, of y~_j (..., 2M)."""
+    return jnp.concatenate(self.latent_parameters(y_hat, z_hat, rate), axis=-1)
+
+  def coded_bits(self, y_hat: jax.Array, z_hat: jax.Array,
+                 rate: int | None = None) -> jax.Array:
+    """Bits per image that the model assigns to coded latents (y~_j, z~) at
+    bitrate `rate`: the rate the real codec should reach."""
+    rate, _ = self.level(rate)
+    return latent_bits(self, y_hat, z_hat, *self.latent_parameters(y_hat, z_hat, rate))
+
+  def __call__(self, x: jax.Array, training: bool = False, rate: int | None = None,
+               num_branches: int | None = None) -> dict:
+    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64; `rate` and
+    `num_branches` (K) default to the model's level (see level())."""
+    rate, num_branches = self.level(rate, num_branches)
+    check_image_batch(x, self.downsampling)
+    y = self.analysis(x)
+    y_j, z = self.analyze_hyper(y, rate)
+    z_hat, z_likelihood = self.entropy_bottleneck(z, training)
+    gc = self.gaussian_conditional
+    if self.is_initializing():  # every BAM and branch gets its parameters
+      hyper, context = self.entropy_inputs(z_hat, y, self.base_rate)
+      for module in self.bams:
+        module(y, hyper, context)
+    if training:
+      y_hat = y_j + jax.random.uniform(self.make_rng("noise"), y_j.shape, y_j.dtype, -0.5, 0.5)
+      scales, means = self.latent_parameters(y_hat, z_hat, rate)
+    else:
+      scales, means = self.latent_parameters(gc.quantize(y_j), z_hat, rate)
+      y_hat = gc.quantize(y_j, means)
+    y_likelihood = gc.likelihood(y_hat, scales, means)
+    y_hat_b = self.inverse_bitrate(y_hat, rate)
+    if self.is_initializing():
+      self.cam(y_hat_b, self.max_branches)
+    x_hat = self.cam(y_hat_b, num_branches)
+    return model_output(x_hat, {"y": y_likelihood, "z": z_likelihood})

@@ -40,6 +40,15 @@ def split_scales_means(params: jax.Array) -> tuple[jax.Array, jax.Array]:
   return scales, means
 
 
+def latent_bits(model: nn.Module, y_hat: jax.Array, z_hat: jax.Array, scales: jax.Array,
+               means: jax.Array) -> jax.Array:
+  """Bits per image of coded latents (y~, z~) under a model's Gaussian
+  conditional (with these parameters of y~) and factorized prior of z~."""
+  return bits_per_image({
+      "y": model.gaussian_conditional.likelihood(y_hat, scales, means),
+      "z": model.entropy_bottleneck.likelihood(z_hat)})
+
+
 class MeanScaleHyperprior(nn.Module):
   """Attributes: N (transform width) and M (latent channels)."""
 
@@ -73,21 +82,23 @@ class MeanScaleHyperprior(nn.Module):
 
 
 class JointAutoregressiveHierarchicalPriors(nn.Module):
-  """Attributes: N, M, and the hidden widths of the entropy-parameters
-  network (default (10M/3, 8M/3): 640, 512 for M=192)."""
+  """Attributes: N, M, the hidden widths of the entropy-parameters network
+  (default (10M/3, 8M/3): 640, 512 for M=192), and g_s's width if not N
+  (CBANet's narrower baselines)."""
 
   num_filters: int = 192
   num_latents: int = 192
   entropy_hidden: tuple[int, ...] = ()
   context_kernel_size: int = 5
   simplified_gdn: bool = False
+  synthesis_filters: int | None = None
 
   downsampling: ClassVar[int] = 64
 
   def setup(self):
     m = self.num_latents
     self.analysis = AnalysisTransform(self.num_filters, m, self.simplified_gdn)
-    self.synthesis = SynthesisTransform(self.num_filters,
+    self.synthesis = SynthesisTransform(self.synthesis_filters or self.num_filters,
                                         simplified_gdn=self.simplified_gdn)
     self.hyper_analysis = MeanScaleHyperAnalysis(self.num_filters)
     self.hyper_synthesis = MeanScaleHyperSynthesis(m)
@@ -107,10 +118,7 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
   def coded_bits(self, y_hat: jax.Array, z_hat: jax.Array) -> jax.Array:
     """Bits per image that the model assigns to coded latents (y~, z~): the
     rate the real codec should reach, each context computed from y~."""
-    scales, means = self.latent_parameters(y_hat, z_hat)
-    return bits_per_image({
-        "y": self.gaussian_conditional.likelihood(y_hat, scales, means),
-        "z": self.entropy_bottleneck.likelihood(z_hat)})
+    return latent_bits(self, y_hat, z_hat, *self.latent_parameters(y_hat, z_hat))
 
   def __call__(self, x: jax.Array, training: bool = False) -> dict:
     """x: (B, H, W, 3) in [0, 1], H and W multiples of 64."""

@@ -6,11 +6,11 @@ lic_jax.models.cbanet) names the stage, and each stage starts from the
 previous stage's run directory (config.init_from):
 
 - the base: rate = base, K = 1. The base model (g_a, hyper networks, entropy
-  model) with the first branch, on R + lambda_b D at the base bitrate;
+  model; CBANet-AR: with the context model and e) with the first branch, on R + lambda_b D at the base bitrate;
 - branch k = 2 .. K_max: rate = base, K = k. Branch k and the K=k gates
   alone, on the K=k output (Eq. 3; the rate is fixed, so its term has no
   gradient there);
-- the BAM of bitrate j: rate = j < base, K = K_max. Its four layers alone,
+- the BAM of bitrate j: rate = j < base, K = K_max. Its layers alone,
   on R + lambda_j D (Eq. 5).
 
 Everything else is frozen (zero updates, no optimizer state), on top of
@@ -18,14 +18,12 @@ whatever config.freeze adds.
 """
 
 from lic_jax.models import model_from_config
-from lic_jax.models.cbanet import CBANetHP
+from lic_jax.models.cbanet import CBANetModel
 from lic_jax.recipes import RecipeError, register
 from lic_jax.recipes.compression import Compression
 
-BASE_PARTS = ("analysis", "hyper_analysis", "hyper_synthesis", "entropy_bottleneck")
 
-
-def stage(model: CBANetHP) -> tuple[str, int]:
+def stage(model: CBANetModel) -> tuple[str, int]:
   """('base', 1), ('branch', k) or ('bam', j) for the model's level."""
   rate, branches = model.level()
   if rate != model.base_rate:
@@ -33,21 +31,21 @@ def stage(model: CBANetHP) -> tuple[str, int]:
   return ("base", 1) if branches == 1 else ("branch", branches)
 
 
-def trainable_parts(model: CBANetHP) -> tuple[str, ...]:
+def trainable_parts(model: CBANetModel) -> tuple[str, ...]:
   kind, index = stage(model)
   if kind == "base":
-    return (*BASE_PARTS, "cam/branches_0")
+    return (*model.base_parts, "cam/branches_0")
   if kind == "branch":
     return (f"cam/branches_{index - 1}", f"cam/gates_{index}")
   return (f"bams_{index}",)
 
 
-def frozen_parts(model: CBANetHP) -> tuple[str, ...]:
+def frozen_parts(model: CBANetModel) -> tuple[str, ...]:
   """Every top-level part the stage does not train (CAM parts one level down)."""
   trained = trainable_parts(model)
   cam = ([f"cam/branches_{k}" for k in range(model.max_branches)] +
          [f"cam/gates_{k}" for k in range(2, model.max_branches + 1)])
-  everything = [*BASE_PARTS, *cam, *(f"bams_{j}" for j in range(model.num_rates - 1))]
+  everything = [*model.base_parts, *cam, *(f"bams_{j}" for j in range(model.num_rates - 1))]
   return tuple(p for p in everything if p not in trained)
 
 
@@ -59,9 +57,9 @@ class CBANet(Compression):
   def check_config(self, config):
     super().check_config(config)
     model = model_from_config(config)
-    if not isinstance(model, CBANetHP):
+    if not isinstance(model, CBANetModel):
       raise RecipeError(f"recipe 'cbanet' trains a CBANet model (config.model.name "
-                        f"'cbanet_hp'), not {config.model.name!r}")
+                        f"'cbanet_hp' or 'cbanet_ar'), not {config.model.name!r}")
     try:
       _, branches = model.level()
     except ValueError as e:

@@ -1,0 +1,25 @@
+"""CBANet-AR at the paper's scale (Sec. IV-B), one stage per call:
+
+  python -m lic_jax.train --config configs/cbanet/ar_paper.py:base   # then branch2, ...
+
+mbt2018 with N=192, M=320 and BAMs of width P=320, the paper's four
+bitrates, 256x256 crops, batch 8, Adam at 1e-4 and 1e-5 for the BAMs (the
+paper's settings for CBANet-AR); stage lengths as configs/cbanet/hp_paper.py.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import stages  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def get_config(stage: str = "base"):
+  c = stages.get_stage_config(
+      stage, "runs/cbanet-ar-paper",
+      model={"name": "cbanet_ar", "num_filters": 192, "num_latents": 320, "bam_width": 320},
+      steps={"base": 3_000_000, "branch": 300_000, "bam": 300_000},
+      learning_rates={"base": 1e-4, "branch": 1e-4, "bam": 1e-5})
+  c.data.crop_size = 256
+  c.data.batch_size = 8
+  return c
