@@ -102,10 +102,13 @@ def tables_hash(arrays: dict[str, np.ndarray]) -> bytes:
   return digest.digest()[:8]
 
 
-def _as_float_image(image: np.ndarray) -> np.ndarray:
+def as_float_image(image: np.ndarray, channels: int = 3) -> np.ndarray:
+  """(H, W, channels) uint8, or float in [0, 1], as float32 in [0, 1]; a
+  ValueError naming the problem for anything else."""
   image = np.asarray(image)
-  if image.ndim != 3 or image.shape[-1] != 3:
-    raise ValueError(f"expected an RGB image of shape (H, W, 3), got {image.shape}")
+  if image.ndim != 3 or image.shape[-1] != channels:
+    kind = "an RGB image" if channels == 3 else f"an image of {channels} channel(s)"
+    raise ValueError(f"expected {kind} of shape (H, W, {channels}), got {image.shape}")
   if image.dtype == np.uint8:
     return image.astype(np.float32) / 255.0
   if not np.issubdtype(image.dtype, np.floating):
@@ -344,7 +347,7 @@ class Codec:
     images = np.asarray(images)
     if images.ndim != 4:
       raise ValueError(f"expected a batch (B, H, W, 3), got {images.shape}")
-    batch = np.stack([_as_float_image(img) for img in images])
+    batch = np.stack([as_float_image(img) for img in images])
     height, width = batch.shape[1:3]
     if not (height <= container.MAX_SIDE and width <= container.MAX_SIDE):
       raise ValueError(f"image {height}x{width} exceeds the format's "
@@ -417,11 +420,11 @@ def _check_memory(height: int, width: int, needed: int) -> None:
                          f"{needed / 2**30:.1f} GiB, but {' and '.join(problems)}")
 
 
-def load_or_freeze_tables(workdir: str, name: str, model, params,
-                          step: int) -> dict[str, np.ndarray]:
+def load_or_freeze_tables(workdir: str, name: str, model, params, step: int,
+                          freeze=None) -> dict[str, np.ndarray]:
   """DIR/coding_tables.npz if it was frozen from checkpoint `step` in the
   current TABLES_FORMAT; otherwise the tables are built from the parameters
-  and stored there (atomically)."""
+  (by `freeze`, default: the model's codec's) and stored there (atomically)."""
   path = os.path.join(workdir, TABLES_FILE)
   if os.path.exists(path):
     with np.load(path, allow_pickle=False) as stored:
@@ -429,9 +432,11 @@ def load_or_freeze_tables(workdir: str, name: str, model, params,
     if (int(arrays.pop("meta/step", -1)) == step and
         int(arrays.pop("meta/format", 1)) == TABLES_FORMAT):
       return arrays
-  if name not in CODECS:
-    raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
-  arrays = CODECS[name].freeze(model, params)
+  if freeze is None:
+    if name not in CODECS:
+      raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
+    freeze = CODECS[name].freeze
+  arrays = freeze(model, params)
   checkpoint_lib.write_atomic(path, _npz_bytes({**arrays, "meta/step": np.array(step),
                                                "meta/format": np.array(TABLES_FORMAT)}))
   return arrays

@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 import jax
-import numpy as np
 import pytest
 
 from conftest import ROOT, load_config
-from lic_jax import parallel
-from lic_jax.models import MODELS, model_from_config
+from lic_jax import parallel, recipes
+from lic_jax.models import MODELS
 
 CONFIGS = sorted(os.path.relpath(p, os.path.join(ROOT, "configs"))[:-3]
                  for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.py"), recursive=True)
@@ -23,11 +22,10 @@ CONFIGS = sorted(os.path.relpath(p, os.path.join(ROOT, "configs"))[:-3]
 def test_config_builds_its_model(name):
   config = load_config(name)
   assert config.model.name in MODELS
-  model = model_from_config(config)
-  size = model.downsampling
-  shapes = jax.eval_shape(
-      lambda: model.init({"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)},
-                         np.zeros((1, size, size, 3), np.float32), training=True))
+  recipe = recipes.get(config)
+  recipe.check_config(config)
+  model = recipe.build_model(config)
+  shapes = jax.eval_shape(lambda: recipe.init_variables(model, config, jax.random.PRNGKey(0)))
   assert jax.tree_util.tree_leaves(shapes)
   assert parallel.mesh_shape(dict(config.mesh), 16)["data"] == 16
 

@@ -123,3 +123,26 @@ def test_conv_transpose_module_matches_lax(features):
   out = module.apply({"params": params}, x)
   assert out.shape == (1, 8, 12, features)
   np.testing.assert_allclose(out, reference + params["bias"], atol=1e-5)
+
+
+# PyTorch's ConvTranspose2d(k, stride=2, padding=p) as used by the OHM MNIST
+# decoder (3 -> 7 -> 15 -> 28): lo = hi = k - 1 - p.
+@pytest.mark.parametrize("kernel_size,torch_padding,size,expected", [
+    (3, 0, 3, 7), (5, 1, 7, 15), (2, 1, 15, 28), (4, 0, 5, 12)])
+def test_phase_form_with_explicit_padding_equals_conv_transpose(kernel_size, torch_padding,
+                                                                 size, expected):
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, size, size + 1, 4))
+  w = jax.random.normal(jax.random.PRNGKey(1), (kernel_size, kernel_size, 4, 3)) * 0.1
+  pad = (kernel_size - 1 - torch_padding,) * 2
+
+  def reference(x, w):
+    return jax.lax.conv_transpose(x, w, (2, 2), (pad, pad),
+                                  dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  ours = phase_conv_transpose(x, w, 2, pad)
+  assert ours.shape == (2, expected, reference(x, w).shape[2], 3)
+  np.testing.assert_allclose(ours, reference(x, w), atol=1e-5)
+  loss = lambda f: lambda x, w: jnp.sum(jnp.sin(f(x, w)))  # noqa: E731
+  for a, b in zip(jax.grad(loss(lambda x, w: phase_conv_transpose(x, w, 2, pad)), (0, 1))(x, w),
+                  jax.grad(loss(reference), (0, 1))(x, w)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)

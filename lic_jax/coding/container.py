@@ -1,4 +1,4 @@
-"""The .lic file format (versions 1 and 2). All integers are little-endian.
+"""The .lic file format (versions 1, 2 and 3). All integers are little-endian.
 
   offset  size   field
   0       4      magic b"LICJ"
@@ -14,6 +14,24 @@
                    1 name length, name (ASCII), 1 ndim, ndim x u32 dims
   .       K x 4  byte length of each latent's stream (u32), in latent order
   .       ...    the K range-coded streams, concatenated
+  end-4   4      CRC-32 of every byte before it
+
+Version 3 holds truncatable map streams (the rate-adaptive OHM / INT
+autoencoders, lic_jax.coding.map_codec): one stream per feature map, in map
+order, so that dropping the last streams and rewriting the count (and the
+checksum) leaves a valid file of fewer maps:
+
+  0       4      magic b"LICJ"
+  4       1      format version 3
+  5       1      n = length of the model name, then n: the name
+  .       8      config hash, then 8: tables hash (as above)
+  .       4      image height (u32), 4: image width (u32), 1: image channels (u8)
+  .       2      C_Z, the model's number of maps (u16)
+  .       2      m = the maps sent (u16), m <= C_Z; the others are masked
+  .       ...    byte length of each map's stream, in map order, as LEB128
+                 varints (1 byte below 128, at most 5; a 28x28 digit's streams
+                 are a few bytes each, where u32s would double the file)
+  .       ...    the m streams, concatenated
   end-4   4      CRC-32 of every byte before it
 
 The decoder refuses a file before allocating anything for it when the magic,
@@ -33,6 +51,8 @@ VERSION = 1
 # Version 2 is version 1 with the bitrate field (CBANet's bitrate index).
 VERSION_WITH_BITRATE = 2
 VERSIONS = (VERSION, VERSION_WITH_BITRATE)
+# Version 3: map streams (MapHeader), read by unpack_maps alone.
+VERSION_MAPS = 3
 # Refuse images larger than this before allocating (~ 2^15 x 2^15 pixels).
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 28
@@ -101,10 +121,16 @@ class _Reader:
     return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
 
-def _check_version(version: int) -> None:
-  if version not in VERSIONS:
+def _check_version(version: int, versions: tuple[int, ...] = VERSIONS) -> None:
+  if version == VERSION_MAPS and versions != (VERSION_MAPS,):
+    raise BitstreamError("a file of truncatable map streams (version 3, an OHM / INT "
+                         "autoencoder's): decode it with lic_jax.ohm")
+  if version in VERSIONS and versions == (VERSION_MAPS,):
+    raise BitstreamError(f"a file of an image codec (version {version}), not of map "
+                         "streams: decode it with lic_jax.codec")
+  if version not in versions:
     raise BitstreamError(f"unsupported format version {version} (this build reads "
-                         f"versions {', '.join(map(str, VERSIONS))})")
+                         f"versions {', '.join(map(str, (*VERSIONS, VERSION_MAPS)))})")
 
 
 def tables_hash(data: bytes) -> bytes:
@@ -119,29 +145,31 @@ def tables_hash(data: bytes) -> bytes:
   return r.take(8, "tables hash")
 
 
-def unpack(data: bytes) -> tuple[Header, list[bytes]]:
-  """Parses and validates a .lic file; raises BitstreamError naming the problem."""
-  if not isinstance(data, (bytes, bytearray, memoryview)):
-    raise TypeError(f"expected bytes, got {type(data).__name__}")
-  data = bytes(data)
-  if len(data) == 0:
-    raise BitstreamError("empty file")
-  if not data.startswith(MAGIC):
-    raise BitstreamError(f"not a lic_jax file: magic {data[:4]!r}, expected {MAGIC!r}")
-  if len(data) < len(MAGIC) + 2 + 4:
-    raise BitstreamError(f"truncated file: {len(data)} bytes")
+def _open(data, versions: tuple[int, ...]) -> tuple[_Reader, int, str, bytes, bytes]:
+  """(a reader after the hashes, version, model name, config hash, tables
+  hash) of a file of one of `versions` whose checksum is sound."""
+  data = _check_envelope(data)
   version = data[4]
-  _check_version(version)
+  _check_version(version, versions)
   (crc,) = struct.unpack("<I", data[-4:])
   if zlib.crc32(data[:-4]) != crc:
     raise BitstreamError("checksum mismatch: the file is truncated or corrupt")
-
   r = _Reader(data, len(data) - 4)
   r.take(5, "magic/version")
   (n,) = r.unpack("B", "model name length")
   model = r.take(n, "model name").decode("ascii", errors="replace")
-  config_hash = r.take(8, "config hash")
-  tables_hash = r.take(8, "tables hash")
+  return r, version, model, r.take(8, "config hash"), r.take(8, "tables hash")
+
+
+def _check_size(height: int, width: int) -> None:
+  if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
+    raise BitstreamError(f"implausible image size {height}x{width} "
+                         f"(at most {MAX_SIDE} per side, {MAX_PIXELS} pixels)")
+
+
+def unpack(data: bytes) -> tuple[Header, list[bytes]]:
+  """Parses and validates a .lic file; raises BitstreamError naming the problem."""
+  r, version, model, config_hash, tables_hash = _open(data, VERSIONS)
   bitrate = None
   if version == VERSION_WITH_BITRATE:
     bitrate = r.unpack("BB", "bitrate")
@@ -149,9 +177,7 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
       raise BitstreamError(f"bitrate index {bitrate[0]} of a model of {bitrate[1]} "
                            "bitrates: the header is corrupt")
   height, width, num_latents = r.unpack("IIB", "image size")
-  if not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE and height * width <= MAX_PIXELS):
-    raise BitstreamError(f"implausible image size {height}x{width} "
-                         f"(at most {MAX_SIDE} per side, {MAX_PIXELS} pixels)")
+  _check_size(height, width)
   shapes = {}
   for _ in range(num_latents):
     (length,) = r.unpack("B", "latent name length")
@@ -169,3 +195,97 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
   streams = [r.take(length, "stream") for length in lengths]
   header = Header(model, config_hash, tables_hash, height, width, shapes, bitrate)
   return header, streams
+
+
+@dataclasses.dataclass(frozen=True)
+class MapHeader:
+  """The header of a version-3 file (see the module docstring)."""
+
+  model: str
+  config_hash: bytes
+  tables_hash: bytes
+  height: int
+  width: int
+  channels: int
+  num_maps: int
+  sent: int
+
+
+def pack_maps(header: MapHeader, streams: list[bytes]) -> bytes:
+  """The version-3 file of one stream per sent map."""
+  if len(streams) != header.sent:
+    raise ValueError(f"{len(streams)} streams for {header.sent} maps sent")
+  out = bytearray(MAGIC)
+  out += struct.pack("<BB", VERSION_MAPS, len(header.model)) + header.model.encode("ascii")
+  out += header.config_hash + header.tables_hash
+  out += struct.pack("<IIBHH", header.height, header.width, header.channels,
+                     header.num_maps, header.sent)
+  for s in streams:
+    out += varint(len(s))
+  for s in streams:
+    out += s
+  out += struct.pack("<I", zlib.crc32(out))
+  return bytes(out)
+
+
+def varint(value: int) -> bytes:
+  """LEB128: 7 bits a byte, low first, the high bit set on all but the last."""
+  out = bytearray()
+  while True:
+    byte, value = value & 0x7F, value >> 7
+    out.append(byte | (0x80 if value else 0))
+    if not value:
+      return bytes(out)
+
+
+_MAX_VARINT_BYTES = 5  # a u32
+
+
+def _read_varint(r: "_Reader", what: str) -> int:
+  value = 0
+  for i in range(_MAX_VARINT_BYTES):
+    (byte,) = r.take(1, what)
+    value |= (byte & 0x7F) << (7 * i)
+    if not byte & 0x80:
+      return value
+  raise BitstreamError(f"{what}: a length longer than {_MAX_VARINT_BYTES} bytes")
+
+
+def _check_envelope(data) -> bytes:
+  """The bytes of a file whose magic, version and checksum are sound."""
+  if not isinstance(data, (bytes, bytearray, memoryview)):
+    raise TypeError(f"expected bytes, got {type(data).__name__}")
+  data = bytes(data)
+  if len(data) == 0:
+    raise BitstreamError("empty file")
+  if not data.startswith(MAGIC):
+    raise BitstreamError(f"not a lic_jax file: magic {data[:4]!r}, expected {MAGIC!r}")
+  if len(data) < len(MAGIC) + 2 + 4:
+    raise BitstreamError(f"truncated file: {len(data)} bytes")
+  return data
+
+
+def unpack_maps(data: bytes) -> tuple[MapHeader, list[bytes]]:
+  """Parses and validates a version-3 file; BitstreamError naming the problem."""
+  r, _, model, config_hash, tables_hash_ = _open(data, (VERSION_MAPS,))
+  height, width, channels, num_maps, sent = r.unpack("IIBHH", "image size and maps")
+  _check_size(height, width)
+  if sent > num_maps:
+    raise BitstreamError(f"{sent} maps sent of a model of {num_maps}: the header is corrupt")
+  lengths = [_read_varint(r, "stream lengths") for _ in range(sent)]
+  if r.pos + sum(lengths) != r.end:
+    raise BitstreamError(f"stream lengths of {sent} maps do not add up to the "
+                         f"{r.end - r.pos} payload bytes")
+  streams = [r.take(length, "stream") for length in lengths]
+  return MapHeader(model, config_hash, tables_hash_, height, width, channels, num_maps,
+                   sent), streams
+
+
+def truncate_maps(data: bytes, maps: int) -> bytes:
+  """The file of the first `maps` maps of a version-3 file, without
+  re-encoding: the later streams dropped, the count and checksum rewritten."""
+  header, streams = unpack_maps(data)
+  if not 0 <= maps <= header.sent:
+    raise ValueError(f"cannot truncate a file of {header.sent} maps to {maps} maps "
+                     f"(0..{header.sent})")
+  return pack_maps(dataclasses.replace(header, sent=maps), streams[:maps])

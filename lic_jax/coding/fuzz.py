@@ -261,3 +261,64 @@ def fuzz(codec, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
     outcomes[outcome] += 1
     outcomes[f"{kind}/{outcome}"] = outcomes.get(f"{kind}/{outcome}", 0) + 1
   return outcomes
+
+
+# The attacks on truncatable map files (container version 3).
+MAP_KINDS = ("bytes", "stream_bytes", "stream_cut", "swap", "sent", "num_maps", "size",
+             "channels")
+
+
+def _map_case(valid: bytes, rng: np.random.Generator, kind: str) -> bytes:
+  import dataclasses  # pylint: disable=g-import-not-at-top
+
+  header, streams = container.unpack_maps(valid)
+  streams = list(streams)
+  if kind == "bytes":
+    mutated = mutate(valid, rng)
+    return with_checksum(mutated[:-4]) if rng.random() < 0.5 and len(mutated) > 4 else mutated
+  if kind in ("stream_bytes", "stream_cut", "swap") and not streams:
+    return valid
+  i = int(rng.integers(len(streams))) if streams else 0
+  if kind == "stream_bytes":
+    streams[i] = _random_bytes(rng, int(rng.integers(0, 2 * len(streams[i]) + 2)))
+  elif kind == "stream_cut":
+    streams[i] = streams[i][:int(rng.integers(len(streams[i]) + 1))]
+  elif kind == "swap":
+    j = int(rng.integers(len(streams)))
+    streams[i], streams[j] = streams[j], streams[i]
+  elif kind == "sent":
+    sent = int(rng.integers(0, header.num_maps + 3))
+    streams = (streams + [_random_bytes(rng, 3) for _ in range(sent)])[:sent]
+    header = dataclasses.replace(header, sent=sent, num_maps=max(header.num_maps, sent))
+  elif kind == "num_maps":
+    header = dataclasses.replace(header, num_maps=int(rng.integers(header.sent, 1 << 16)))
+  elif kind == "size":
+    side = lambda: int(rng.choice([1, 2, 15, 16, 17, 255, 4097, 1 << 15]))  # noqa: E731
+    header = dataclasses.replace(header, height=side(), width=side())
+  else:
+    header = dataclasses.replace(header, channels=int(rng.integers(256)))
+  return container.pack_maps(header, streams)
+
+
+def fuzz_maps(codec, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
+  """Hostile variants of a valid map file through codec.decompress (a
+  lic_jax.coding.map_codec.MapCodec): each must decode to an image of the
+  declared size and channels in [0, 1] or raise BitstreamError."""
+  outcomes = {"refused": 0, "decoded": 0}
+  for index in range(cases):
+    kind = MAP_KINDS[index % len(MAP_KINDS)]
+    data = _map_case(valid, np.random.default_rng([seed, index]), kind)
+    try:
+      recon = codec.decompress(data)
+    except BitstreamError:
+      outcome = "refused"
+    else:
+      header, _ = container.unpack_maps(data)
+      declared = (header.height, header.width, header.channels)
+      if recon.shape != declared or not np.all((recon >= 0) & (recon <= 1)):
+        raise AssertionError(f"{kind} (case {index}): decoded to {recon.shape} (declared "
+                             f"{declared}), range [{recon.min()}, {recon.max()}]")
+      outcome = "decoded"
+    outcomes[outcome] += 1
+    outcomes[f"{kind}/{outcome}"] = outcomes.get(f"{kind}/{outcome}", 0) + 1
+  return outcomes

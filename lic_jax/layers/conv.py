@@ -37,13 +37,15 @@ def conv_transpose_padding(kernel_size: int, stride: int) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=None)
-def _phase_taps(kernel_size: int, stride: int) -> tuple[np.ndarray, int]:
+def _phase_taps(kernel_size: int, stride: int, lo: int | None = None) -> tuple[np.ndarray, int]:
   """Kernel index t used by output phase r at input offset d, or -1 for none.
 
-  Output position o = s*m + r receives x[m + d] * w[t] with t = s*d + lo - r.
+  Output position o = s*m + r receives x[m + d] * w[t] with t = s*d + lo - r,
+  lo the padding before the dilated input (default: conv_transpose_padding).
   Returns an int array of shape (stride, num_offsets) and the first offset.
   """
-  lo, _ = conv_transpose_padding(kernel_size, stride)
+  if lo is None:
+    lo, _ = conv_transpose_padding(kernel_size, stride)
   d_min = -((lo) // stride)  # smallest d with t >= 0 for some phase.
   d_max = (kernel_size - 1 + stride - 1 - lo) // stride
   offsets = np.arange(d_min, d_max + 1)
@@ -106,24 +108,37 @@ def scatter_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.
   return y.reshape(b, h * stride, w * stride, c_out)
 
 
-def phase_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-  """Equals lax.conv_transpose(x, kernel, (s, s), conv_transpose_padding)."""
-  taps, d_min = _phase_taps(kernel.shape[0], stride)
+def phase_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int,
+                         padding: tuple[int, int] | None = None) -> jax.Array:
+  """Equals lax.conv_transpose(x, kernel, (s, s), (padding, padding)); padding
+  (lo, hi) of the dilated input defaults to conv_transpose_padding (n -> s*n).
+  Any other padding gives (n - 1) * s + lo + hi - k + 2 outputs per side
+  (PyTorch's ConvTranspose2d of padding p: lo = hi = k - 1 - p)."""
+  k = kernel.shape[0]
+  lo, hi = padding or conv_transpose_padding(k, stride)
+  taps, d_min = _phase_taps(k, stride, lo)
+  if np.any(np.all(taps < 0, axis=1)):
+    raise ValueError(f"a {k}x{k} kernel leaves phases of stride {stride} empty")
+  sizes = [(n - 1) * stride + lo + hi - k + 2 for n in x.shape[1:3]]
+  # Each phase computes ceil(size / s) outputs; the interleaved rows and
+  # columns past `sizes` are cut off at the end.
+  phase_sizes = [-(-size // stride) for size in sizes]
   rows = []
   for r_h in range(stride):
     cols = []
     for r_w in range(stride):
       valid_h, valid_w = np.nonzero(taps[r_h] >= 0)[0], np.nonzero(taps[r_w] >= 0)[0]
       phase_kernel = kernel[taps[r_h][valid_h]][:, taps[r_w][valid_w]]
-      # Input offsets d = index + d_min; pad so output m reads x[m + d].
-      pad = ((-(valid_h[0] + d_min), valid_h[-1] + d_min),
-             (-(valid_w[0] + d_min), valid_w[-1] + d_min))
+      # Input offsets d = index + d_min; pad (a cut where negative) so that
+      # output m reads x[m + d].
+      pad = tuple((-(valid[0] + d_min), m - n + valid[-1] + d_min)
+                  for valid, m, n in zip((valid_h, valid_w), phase_sizes, x.shape[1:3]))
       cols.append(jax.lax.conv_general_dilated(
           x, phase_kernel, (1, 1), pad, dimension_numbers=("NHWC", "HWIO", "NHWC")))
     rows.append(jnp.stack(cols, axis=3))       # (B, H, W, s_w, C)
   y = jnp.stack(rows, axis=2)                  # (B, H, s_h, W, s_w, C)
   b, h, _, w, _, c = y.shape
-  return y.reshape(b, h * stride, w * stride, c)
+  return y.reshape(b, h * stride, w * stride, c)[:, :sizes[0], :sizes[1]]
 
 
 # ConvTranspose computes layers with at least this many output channels one
@@ -154,6 +169,9 @@ class ConvTranspose(nn.Module):
   kernel_size: int = 5
   stride: int = 2
   kernel_init: Callable = nn.initializers.lecun_normal()
+  # (lo, hi) padding of the dilated input, for output sizes other than s*n
+  # (see phase_conv_transpose); None: 'half padded', n -> s*n.
+  padding: tuple[int, int] | None = None
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -161,6 +179,6 @@ class ConvTranspose(nn.Module):
     kernel = self.param("kernel", self.kernel_init,
                         (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    if self.features >= PHASE_SPLIT_MIN_FEATURES:
-      return phase_conv_transpose(x, kernel, self.stride) + bias
+    if self.features >= PHASE_SPLIT_MIN_FEATURES or self.padding is not None:
+      return phase_conv_transpose(x, kernel, self.stride, self.padding) + bias
     return scatter_conv_transpose(x, kernel, self.stride) + bias

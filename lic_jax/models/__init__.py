@@ -10,6 +10,7 @@ from lic_jax.models.bmshj2018 import ScaleHyperprior
 from lic_jax.models.cbanet import CBANetAR, CBANetHP
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
+from lic_jax.models.ohm import OHMAutoencoder
 from lic_jax.models.resnet import ResNet, cifar_resnet, resnet18, resnet34, resnet50
 
 MODELS = {
@@ -19,6 +20,7 @@ MODELS = {
     "mbt2018": JointAutoregressiveHierarchicalPriors,
     "cbanet_hp": CBANetHP,
     "cbanet_ar": CBANetAR,
+    "ohm_autoencoder": OHMAutoencoder,
     "resnet18": resnet18,
     "resnet34": resnet34,
     "resnet50": resnet50,
@@ -52,5 +54,5 @@ def model_from_config(config) -> nn.Module:
 
 
 __all__ = ["MODELS", "CBANetAR", "CBANetHP", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
-           "MeanScaleHyperprior", "ResNet", "ScaleHyperprior", "abstract_params", "build_model",
+           "MeanScaleHyperprior", "OHMAutoencoder", "ResNet", "ScaleHyperprior", "abstract_params", "build_model",
            "model_from_config", "model_from_spec"]

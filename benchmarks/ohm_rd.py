@@ -1,0 +1,246 @@
+r"""OHM / INT rate-distortion curves from real bitstreams: one rate-adaptive
+model swept over the quality q at inference (the paper's Fig. 3b, Fig. 4).
+
+  python benchmarks/ohm_rd.py --run runs/ohm/mnist-ohm-16-code --name mnist-ohm-16-code
+  python benchmarks/ohm_rd.py --run runs/ohm/kodak-ohm-cpu-code --name kodak-ohm-cpu-code
+  python benchmarks/ohm_rd.py --plot results/ohm/mnist-*.json --output results/ohm/mnist-rd.png \
+      --reference ../shared/reference/ohm/paper-ohm-mnist.json
+
+Every held-out image (the 2k MNIST digits, or all 24 Kodak images) is
+compressed once with all C_Z maps and decoded from its file (the decoded
+symbols are checked equal to the encoder's). Its file of the first n maps
+is that file truncated (lic_jax.coding.map_codec), whose size is counted;
+on the first --check-images images, for every n, the truncated file is
+checked byte-identical to compressing with n maps and its decoded image
+identical to the one the curve's PSNR is computed from. Per n (q the
+smallest quality that sends n maps, Eq. 5):
+
+  bpp            the range-coded streams of the n maps (the authors' "real
+                 bpp": the coded symbols, without a container)
+  bpp_file       the whole .lic file (its header: model name, hashes, size,
+                 a varint length per map, checksum)
+  bpp_estimated  the entropy model's cross-entropy of the same symbols (Eq. 8)
+  max_excess     the largest (streams - estimate) / estimate over the images
+  max_bits_over_1pct_per_map  the largest (streams - 1.01 estimate) / n: what
+                 a stream costs beyond 1% of its estimate, the range coder's
+                 termination (at most 2 bytes; a digit's map has 9 symbols)
+  psnr           of the 8-bit decoded image, on [0, 255] (MNIST: one channel)
+
+written to <output-dir>/<name>.json; --plot draws curves and references.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import jax.numpy as jnp
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import tqdm  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lic_jax import labelled_data  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lic_jax.coding import container  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lic_jax.coding.map_codec import MapCodec  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lic_jax.data import data_root  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def map_counts(codec: MapCodec) -> list[int]:
+  """The n of the curve: every n up to 32 maps, else ~16 spread over 1..C_Z."""
+  c_min, c_z = codec.model.min_maps, codec.num_maps
+  if c_z - c_min <= 32:
+    return list(range(max(c_min, 1), c_z + 1))
+  return sorted({max(c_min, 1), *np.unique(np.round(np.geomspace(max(c_min, 1), c_z, 16)).astype(int)).tolist()})
+
+
+def quality_of(codec: MapCodec, n: int) -> float:
+  """The smallest q that sends n maps (Eq. 5)."""
+  c_min, c_z = codec.model.min_maps, codec.num_maps
+  return 0.0 if n <= c_min else (n - c_min) / (c_z - c_min)
+
+
+def psnr(x: np.ndarray, y: np.ndarray) -> float:
+  """PSNR on [0, 255] of two uint8 images."""
+  mse = np.mean(np.square(x.astype(np.float64) - y.astype(np.float64)))
+  return float(10.0 * np.log10(255.0**2 / mse)) if mse else float("inf")
+
+
+def held_out(run_config) -> tuple[list[np.ndarray], str]:
+  """(uint8 images, what they are) of the run's held-out set."""
+  if run_config.data.source == "mnist":
+    images, _ = labelled_data.load_mnist("test", run_config.data.directory or None)
+    return list(images), "the 2000 held-out MNIST digits"
+  directory = os.path.join(data_root(), "kodak")
+  return ([image_lib.read_rgb_uint8(p) for p in image_lib.list_images(directory)],
+          "the 24 Kodak images")
+
+
+def sweep(codec: MapCodec, images: list[np.ndarray], counts: list[int],
+          check_images: int) -> tuple[list[dict], dict]:
+  """(one point per n, the checks' outcome)."""
+  num = len(images)
+  pixels = np.array([im.shape[0] * im.shape[1] for im in images], np.float64)
+  payload, files, estimated = (np.zeros((num, len(counts))) for _ in range(3))
+  fulls, decoded = [], []
+  checked = 0
+  start = time.time()
+  for i, image in enumerate(tqdm.tqdm(images, desc="code", leave=False)):
+    full = codec.compress(image, maps=codec.num_maps)
+    symbols, _, _ = codec.decode_symbols(full)
+    if not np.array_equal(symbols, codec.symbols(image)):
+      raise AssertionError(f"image {i}: the decoded symbols differ from the encoder's")
+    fulls.append(full)
+    decoded.append(symbols)
+    _, streams = container.unpack_maps(full)
+    lengths = np.cumsum([0] + [len(s) for s in streams])
+    bits = np.cumsum(np.concatenate([[0.0], codec.map_bits(symbols).sum((0, 1))]))
+    for k, n in enumerate(counts):
+      cut = container.truncate_maps(full, n)
+      payload[i, k], files[i, k], estimated[i, k] = 8 * lengths[n], 8 * len(cut), bits[n]
+      if i < check_images:
+        if codec.compress(image, maps=n) != cut:
+          raise AssertionError(f"image {i}: truncating to {n} maps differs from coding {n}")
+        checked += 1
+  coding_s = time.time() - start
+  # Same-size images (the digits) are synthesized from their decoded
+  # symbols in one batch; the first check_images are also decoded from
+  # their truncated files one by one and compared.
+  batched = len({im.shape for im in images}) == 1
+  points, max_difference = [], 0
+  for k, n in enumerate(tqdm.tqdm(counts, desc="decode", leave=False)):
+    if batched:
+      x_hat = codec._synthesize(codec.params, jnp.asarray(np.stack(decoded)),  # pylint: disable=protected-access
+                                jnp.full((num,), n, jnp.int32))
+      recons = [image_lib.to_uint8(np.clip(r, 0.0, 1.0)) for r in np.asarray(x_hat)]
+      for i in range(min(check_images, num)):
+        single = image_lib.to_uint8(codec.decompress(container.truncate_maps(fulls[i], n)))
+        max_difference = max(max_difference, int(np.max(np.abs(
+            single.astype(int) - recons[i].astype(int)))))
+    else:
+      recons = [image_lib.to_uint8(codec.decompress(container.truncate_maps(f, n)))
+                for f in fulls]
+    values = [psnr(image, recon) for image, recon in zip(images, recons)]
+    points.append({"q": quality_of(codec, n), "maps": n,
+                   "bpp": float(np.mean(payload[:, k] / pixels)),
+                   "bpp_file": float(np.mean(files[:, k] / pixels)),
+                   "bpp_estimated": float(np.mean(estimated[:, k] / pixels)),
+                   "psnr": float(np.mean(values)),
+                   "max_excess": float(np.max((payload[:, k] - estimated[:, k]) /
+                                              np.maximum(estimated[:, k], 1e-9))),
+                   # The streams beyond 1% of the estimate, per stream: the
+                   # range coder's termination (at most 16 bits a stream).
+                   "max_bits_over_1pct_per_map": float(np.max(
+                       (payload[:, k] - 1.01 * estimated[:, k]) / n))})
+  checks = {"truncated_equals_coded": checked,
+            "max_uint8_difference_batched_vs_file_decode": max_difference,
+            "coding_seconds": round(coding_s, 1)}
+  return points, checks
+
+
+def run_benchmark(args) -> None:
+  from lic_jax import checkpoint  # pylint: disable=g-import-not-at-top
+
+  codec = MapCodec.from_checkpoint(args.run)
+  config = checkpoint.load_config(args.run)
+  images, what = held_out(config)
+  if args.max_images:
+    images = images[:args.max_images]
+  counts = map_counts(codec)
+  points, checks = sweep(codec, images, counts, args.check_images)
+  model = codec.model_config
+  form = f", form '{model.get('ohm_form', 'paper')}'" if model["quantizer"] == "ohm" else ""
+  doc = {
+      "name": args.name,
+      "description": (f"{model['quantizer'].upper()}{form}, C_Z={model['num_maps']}, "
+                      f"S={model['num_symbols']}, C_min={model['min_maps']}, lambda in "
+                      f"{list(config.lambda_range)}, {config.num_steps} steps ({args.run}); "
+                      f"one model swept over q on {what}; bpp from the real range-coded "
+                      "streams (bpp_file: the whole .lic file)"),
+      "checks": checks,
+      "results": {key: [p[key] for p in points]
+                  for key in ("q", "maps", "bpp", "bpp_file", "bpp_estimated", "psnr",
+                              "max_excess", "max_bits_over_1pct_per_map")},
+  }
+  if config.data.source != "mnist":
+    doc["results"]["psnr-rgb"] = doc["results"].pop("psnr")
+  os.makedirs(args.output_dir, exist_ok=True)
+  path = os.path.join(args.output_dir, f"{args.name}.json")
+  with open(path, "w") as f:
+    json.dump(doc, f, indent=2)
+  for p in points:
+    print(f"q={p['q']:.4f} n={p['maps']:3d} bpp={p['bpp']:.4f} (file {p['bpp_file']:.4f}, "
+          f"estimated {p['bpp_estimated']:.4f}, max excess {100 * p['max_excess']:.2f}%, "
+          f"max {p['max_bits_over_1pct_per_map']:.1f} bits/map over 1%) "
+          f"psnr={p['psnr']:.2f}dB")
+  print(json.dumps(checks))
+  print(f"wrote {path}")
+
+
+def _curves(path: str) -> list[tuple[str, np.ndarray, np.ndarray, bool]]:
+  """(label, bpp, psnr, is_reference) of a results file or of the authors'
+  MNIST file (its 'curves': entries alternate per q between the
+  validation and test sets, the paper's 22 / 24 dB)."""
+  with open(path) as f:
+    doc = json.load(f)
+  reference = "reference" in os.path.abspath(path).split(os.sep)
+  if "curves" in doc:
+    out = []
+    for curve in doc["curves"]:
+      if curve["channels"] != "[0, 16]" or curve["lambda"] != "[0.95, 0.999]":
+        continue
+      bpp, value = np.asarray(curve["bpp"]), np.asarray(curve["psnr"])
+      for part, label in ((slice(0, None, 2), "validation"), (slice(1, None, 2), "test")):
+        out.append((f"authors OHM C_Z=16 ({label})", bpp[part], value[part], True))
+    return out
+  results = doc["results"]
+  value = results.get("psnr", results.get("psnr-rgb"))
+  return [(doc.get("name", os.path.basename(path)) + (" (ref)" if reference else ""),
+           np.asarray(results["bpp"]), np.asarray(value), reference)]
+
+
+def plot(paths: list[str], references: list[str], output: str, max_bpp: float | None) -> None:
+  fig, ax = plt.subplots(figsize=(7.2, 5.0))
+  for path in [*paths, *references]:
+    for label, bpp, value, reference in _curves(path):
+      order = np.argsort(bpp)
+      if max_bpp:
+        order = order[bpp[order] <= max_bpp]
+      ax.plot(bpp[order], value[order], marker="o", markersize=3,
+              linestyle="--" if reference else "-", label=label)
+  ax.set_xlabel("bits per pixel (range-coded streams)")
+  ax.set_ylabel("PSNR [dB]")
+  ax.grid(True, alpha=0.3)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(output, dpi=150)
+  plt.close(fig)
+  print(f"wrote {output}")
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--run", help="a run directory of recipe 'ohm'")
+  parser.add_argument("--name", help="the curve's name (and its file's)")
+  parser.add_argument("--output-dir", default="results/ohm")
+  parser.add_argument("--max-images", type=int, default=0, help="0: all")
+  parser.add_argument("--check-images", type=int, default=4)
+  parser.add_argument("--plot", nargs="*", default=None, help="results files to plot")
+  parser.add_argument("--reference", nargs="*", default=[])
+  parser.add_argument("--output", help="the plot's path")
+  parser.add_argument("--max-bpp", type=float, default=None)
+  args = parser.parse_args(argv)
+  if args.plot is not None:
+    plot(args.plot, args.reference, args.output, args.max_bpp)
+    return
+  if not args.run or not args.name:
+    parser.error("--run and --name (or --plot)")
+  run_benchmark(args)
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,16 @@
+"""OHM on natural images at CPU scale (Fig. 4): train on
+../shared/data/train, evaluate on Kodak; the argument picks the form,
+'paper' (Eq. 2, the default) or 'code' (the authors' code's):
+
+  python -m lic_jax.train --config configs/ohm/kodak_ohm.py:code
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import setup  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def get_config(form: str = ""):
+  return setup.with_form(setup.natural_cpu("ohm"), form)

@@ -1,0 +1,26 @@
+"""Natural images at the paper's scale (Sec. 4.3, the authors' scripts):
+widths 60-120-240-480, C_Z = 480, S = 32, 256x256 crops, batch 32, Adam
+1e-4 (an accelerator job; their training set is OpenImages, ours
+../shared/data/train or a TFDS dataset via data.source).
+
+  python -m lic_jax.train --config configs/ohm/kodak_paper.py:ohm   # or :int, :ohm-code
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import base  # pylint: disable=g-import-not-at-top,wrong-import-position
+import setup  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def get_config(arg: str = "ohm"):
+  quantizer, _, form = arg.partition("-")
+  c = setup.natural(quantizer, 480, 32, (60, 120, 240, 480),
+                    f"runs/ohm/kodak-paper-{quantizer}")
+  if quantizer == "ohm":
+    c = setup.with_form(c, form)
+  c.data.batch_size = 32
+  c.eval.max_images = 0
+  c.eval.every = 10_000
+  return base.paper_schedule(c)

@@ -1,0 +1,118 @@
+r"""Real bitstreams of a rate-adaptive OHM / INT autoencoder (lic_jax.models.ohm),
+one stream per feature map (lic_jax.coding.map_codec):
+
+  python -m lic_jax.ohm compress IN.png OUT.lic --checkpoint RUN (--quality Q | --maps N)
+  python -m lic_jax.ohm decompress IN.lic OUT.png --checkpoint RUN
+  python -m lic_jax.ohm truncate IN.lic OUT.lic (--maps N | --quality Q --checkpoint RUN)
+
+RUN is the run directory of a training with recipe 'ohm' (configs/ohm/).
+The quality q in [0, 1] sends n(q) = C_min + ceil(q (C_Z - C_min)) maps
+(Eq. 5); --maps sends the first N. `truncate` cuts an existing file to its
+first maps without re-encoding (no model is needed for --maps); the result
+decodes to exactly the image that compressing with that many maps gives.
+The MNIST models code 28x28 grayscale images, the natural-image ones RGB
+images of any size. An existing output is never overwritten without --force.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from lic_jax import image as image_lib
+from lic_jax.codec import check_output_path
+from lic_jax.coding import container
+from lic_jax.coding.container import BitstreamError
+from lic_jax.checkpoint import write_atomic
+
+
+def read_image(path: str, channels: int) -> np.ndarray:
+  """(H, W, channels) uint8: RGB, or for one channel a grayscale image
+  (refused when its pixels have colour)."""
+  rgb = image_lib.read_rgb_uint8(path)
+  if channels == 3:
+    return rgb
+  if np.any(rgb != rgb[..., :1]):
+    raise ValueError(f"{path}: the model codes grayscale images and this one has colour")
+  return rgb[..., :1]
+
+
+def _write(path: str, data: bytes, inputs: list[str], force: bool, image: bool = False) -> None:
+  check_output_path(path, inputs, image=image)
+  if os.path.exists(path) and not force:
+    raise ValueError(f"{path!r} exists; pass --force to overwrite it")
+  write_atomic(path, data)
+
+
+def _codec(checkpoint: str):
+  from lic_jax.coding.map_codec import MapCodec  # pylint: disable=g-import-not-at-top
+
+  if not checkpoint:
+    raise ValueError("--checkpoint RUN is needed: the run directory of an 'ohm' training")
+  return MapCodec.from_checkpoint(checkpoint)
+
+
+def _png_bytes(image: np.ndarray, path: str) -> bytes:
+  import io  # pylint: disable=g-import-not-at-top
+
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+
+  pixels = image_lib.to_uint8(image)
+  buffer = io.BytesIO()
+  Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(
+      buffer, format=Image.registered_extensions()[os.path.splitext(path)[1].lower()])
+  return buffer.getvalue()
+
+
+def run(args) -> str:
+  """Carries out one command; returns its report line."""
+  if args.command == "compress":
+    codec = _codec(args.checkpoint)
+    image = read_image(args.input, codec.model.image_channels)
+    data = codec.compress(image, quality=args.quality, maps=args.maps)
+    _write(args.output, data, [args.input], args.force)
+    header, _ = container.unpack_maps(data)
+    return (f"{args.input} -> {args.output}: {header.sent} of {header.num_maps} maps, "
+            f"{len(data)} bytes, {8 * len(data) / (image.shape[0] * image.shape[1]):.4f} bpp")
+  with open(args.input, "rb") as f:
+    data = f.read()
+  if args.command == "decompress":
+    codec = _codec(args.checkpoint)
+    image = codec.decompress(data)
+    _write(args.output, _png_bytes(image, args.output), [args.input], args.force, image=True)
+    return f"{args.input} -> {args.output}: {image.shape[1]}x{image.shape[0]}"
+  if args.quality is not None:
+    cut = _codec(args.checkpoint).truncate(data, quality=args.quality)
+  elif args.maps is not None:
+    cut = container.truncate_maps(data, args.maps)
+  else:
+    raise ValueError("truncate needs --maps N or --quality Q")
+  _write(args.output, cut, [args.input], args.force)
+  return f"{args.input} -> {args.output}: {len(data)} -> {len(cut)} bytes"
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(prog="python -m lic_jax.ohm",
+                                   description=__doc__.split("\n")[0])
+  parser.add_argument("command", choices=("compress", "decompress", "truncate"))
+  parser.add_argument("input")
+  parser.add_argument("output")
+  parser.add_argument("--checkpoint", default="", help="the run directory of the model")
+  parser.add_argument("--quality", type=float, default=None, help="q in [0, 1] (Eq. 5)")
+  parser.add_argument("--maps", type=int, default=None, help="the number of maps to send")
+  parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+  args = parser.parse_args(argv)
+  if args.quality is not None and args.maps is not None:
+    parser.error("give --quality or --maps, not both")
+  if args.command == "compress" and args.quality is None and args.maps is None:
+    args.quality = 1.0
+  try:
+    print(run(args))
+  except (ValueError, OSError, BitstreamError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  main()
