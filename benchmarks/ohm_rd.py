@@ -5,6 +5,8 @@ model swept over the quality q at inference (the paper's Fig. 3b, Fig. 4).
   python benchmarks/ohm_rd.py --run runs/ohm/kodak-ohm-cpu-code --name kodak-ohm-cpu-code
   python benchmarks/ohm_rd.py --plot results/ohm/mnist-*.json --output results/ohm/mnist-rd.png \
       --reference ../shared/reference/ohm/paper-ohm-mnist.json
+  python benchmarks/ohm_rd.py --compare results/ohm/kodak-ohm-cpu-code.json \
+      results/ohm/kodak-int-cpu.json      # where two curves cross
 
 Every held-out image (the 2k MNIST digits, or all 24 Kodak images) is
 compressed once with all C_Z maps and decoded from its file (the decoded
@@ -222,6 +224,18 @@ def plot(paths: list[str], references: list[str], output: str, max_bpp: float | 
   print(f"wrote {output}")
 
 
+def crossings(first: str, second: str) -> list[float]:
+  """The rates (bpp) where the curves of two results files cross: the sign
+  changes of their PSNR difference, linear in bpp, over their common range."""
+  (_, bpp_a, psnr_a, _), (_, bpp_b, psnr_b, _) = _curves(first)[0], _curves(second)[0]
+  order_a, order_b = np.argsort(bpp_a), np.argsort(bpp_b)
+  low, high = max(bpp_a.min(), bpp_b.min()), min(bpp_a.max(), bpp_b.max())
+  grid = np.linspace(low, high, 2000)
+  gap = (np.interp(grid, bpp_a[order_a], psnr_a[order_a]) -
+         np.interp(grid, bpp_b[order_b], psnr_b[order_b]))
+  return [float(grid[i]) for i in np.flatnonzero(np.diff(np.sign(gap)) != 0)]
+
+
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--run", help="a run directory of recipe 'ohm'")
@@ -233,7 +247,24 @@ def main(argv=None) -> None:
   parser.add_argument("--reference", nargs="*", default=[])
   parser.add_argument("--output", help="the plot's path")
   parser.add_argument("--max-bpp", type=float, default=None)
+  parser.add_argument("--compare", nargs=2, default=None,
+                      help="two results files: print where their curves cross")
+  parser.add_argument("--at-bpp", type=float, nargs="*", default=None,
+                      help="with --plot: print each curve's PSNR at these rates")
   args = parser.parse_args(argv)
+  if args.at_bpp:
+    for path in [*args.plot, *args.reference]:
+      for label, bpp, value, _ in _curves(path):
+        order = np.argsort(bpp)
+        at = [f"{np.interp(b, bpp[order], value[order], np.nan, np.nan):.2f}"
+              for b in args.at_bpp]
+        print(f"| {label} | {' | '.join(at)} |")
+    return
+  if args.compare:
+    for path in args.compare:
+      print(f"{path}: bpp {', '.join(f'{b:.3f}' for b in sorted(_curves(path)[0][1]))}")
+    print(f"curves cross at bpp: {[round(b, 4) for b in crossings(*args.compare)]}")
+    return
   if args.plot is not None:
     plot(args.plot, args.reference, args.output, args.max_bpp)
     return

@@ -25,6 +25,11 @@ def parse_flags(argv: list[str]) -> list[str]:
     message = message.replace("\\'", "'").replace("\n", " ")
     sys.exit(f"error: unknown config key: {message}")
   except flags.Error as e:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if any(line.startswith("Traceback") for line in lines):
+      # get_config(argument) raised: ml_collections puts its stack trace in
+      # the message; its last line names the problem.
+      sys.exit(f"error: {lines[0].split(': Error whilst')[0]}: {lines[-1]}")
     sys.exit(f"error: {e}")
 
 

@@ -99,8 +99,9 @@ def main(argv=None) -> None:
   parser.add_argument("input")
   parser.add_argument("output")
   parser.add_argument("--checkpoint", default="", help="the run directory of the model")
-  parser.add_argument("--quality", type=float, default=None, help="q in [0, 1] (Eq. 5)")
-  parser.add_argument("--maps", type=int, default=None, help="the number of maps to send")
+  parser.add_argument("--quality", type=float, default=None,
+                      help="q in [0, 1]: send n(q) maps (Eq. 5); compress's default 1, every map")
+  parser.add_argument("--maps", type=int, default=None, help="send the first MAPS maps")
   parser.add_argument("--force", action="store_true", help="overwrite an existing output")
   args = parser.parse_args(argv)
   if args.quality is not None and args.maps is not None:

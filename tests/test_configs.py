@@ -55,6 +55,13 @@ def test_paper_scale_configs_split_their_batch_over_their_slice():
      "error: data.source='tfds' needs data.tfds_name"),
     (["--config", "configs/classify/cifar10_resnet.py", "--config.data.source=tfds"],
      "error: data.source='tfds' needs data.tfds_name"),
+    (["--config", "configs/ohm/mnist_ohm.py:12"],
+     "error: flag --config=configs/ohm/mnist_ohm.py:12: ValueError: C_Z = 12: the MNIST "
+     "configs take one of (8, 16, 32)"),
+    (["--config", "configs/cbanet/hp_cpu.py:bam9"],
+     "error: flag --config=configs/cbanet/hp_cpu.py:bam9: ValueError: unknown CBANet stage"),
+    (["--config", "configs/ohm/kodak_int.py", "--config.lambda_range=(0.5,1.0)"],
+     "error: config.lambda_range (0.5, 1.0) must satisfy 0 < lambda_min <= lambda_max < 1"),
 ])
 def test_config_mistakes_are_one_line_errors_that_leave_no_run_directory(args, error, tmp_path):
   workdir = tmp_path / "run"

@@ -39,9 +39,9 @@ from lic_jax.models.ohm import PRIOR_KERNEL, OHMAutoencoder
 # Per axis: a grid of one, the first, an inner and the last position.
 POSITION_CLASSES = 4
 # The largest image decoded unless told otherwise (max_pixels): the
-# synthesis runs in one piece, ~1.3 kB of activations per pixel at the
-# paper's widths, so 16 MP stays within ~20 GB and a 100-byte file cannot
-# ask for more.
+# synthesis runs in one piece (at the paper's widths its full-resolution
+# 60-channel layer alone holds 240 bytes a pixel, the one-hot maps another
+# 240), so that a 100-byte file cannot ask for tens of GB.
 DEFAULT_MAX_PIXELS = 1 << 24
 MNIST_SIZE = 28
 MNIST_GRID = 3  # its latent grid: 28 -> 10 -> 5 -> 3

@@ -4,8 +4,9 @@ one model for every bitrate, trained at a random quality per image.
 Each image of a batch draws q ~ p(q) = 2q (Eq. 6), keeps the first n(q) maps
 (Eq. 5) and weighs J = lambda(q) D + (1 - lambda(q)) R (Eq. 9-10), with R
 the cross-entropy of its kept symbols in bits per pixel (Eq. 8) and D the
-MSE (Eq. 7) on the model's data range: config.distortion_scale = 1 is
-[0, 1] (the paper), 2 is [-1, 1] (the authors' MNIST code).
+MSE (Eq. 7) on [0, 1] times config.distortion_scale^2: 1 is the paper's
+[0, 1], 2 the [-1, 1] of the authors' MNIST code, 1/0.226 their
+ImageNet-normalized natural images (configs/ohm/setup.py).
 
 config.data.source: 'mnist' (the offline digits, 8k train / 2k held out,
 lic_jax.labelled_data) or 'folder' / 'tfds' (random crops, lic_jax.data).
@@ -18,9 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from lic_jax import data as data_lib
+from lic_jax import image as image_lib
 from lic_jax import labelled_data
 from lic_jax import metrics as metrics_lib
-from lic_jax import image as image_lib
 from lic_jax.models import model_from_config
 from lic_jax.models.ohm import OHMAutoencoder, rd_weight, sample_quality
 from lic_jax.recipes import Recipe, RecipeError, register
@@ -41,9 +42,10 @@ class MNISTDigits:
       yield batch["image"]
 
 
-def eval_images(config) -> np.ndarray:
-  """The held-out images, (N, H, W, C) float32 in [0, 1]: the 2k MNIST
-  digits, or config.eval.directory's images (up to eval.max_images)."""
+def eval_images(config) -> np.ndarray | list[np.ndarray]:
+  """The held-out images, float32 in [0, 1]: the 2k MNIST digits as one
+  (N, 28, 28, 1) array, or a list of config.eval.directory's images (up to
+  eval.max_images)."""
   limit = config.eval.get("max_images", 0)
   if config.data.source == "mnist":
     images, _ = labelled_data.load_mnist("test", config.data.directory or None)
