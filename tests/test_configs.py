@@ -16,9 +16,11 @@ from lic_jax.models import MODELS
 CONFIGS = sorted(os.path.relpath(p, os.path.join(ROOT, "configs"))[:-3]
                  for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.py"), recursive=True)
                  if "def get_config" in open(p).read())
+# Search configs (lic_jax.split search) name a training config per point.
+SEARCHES = [c for c in CONFIGS if c.endswith("_search")]
 
 
-@pytest.mark.parametrize("name", [c for c in CONFIGS if c != "base"])
+@pytest.mark.parametrize("name", [c for c in CONFIGS if c != "base" and c not in SEARCHES])
 def test_config_builds_its_model(name):
   config = load_config(name)
   assert config.model.name in MODELS
@@ -28,6 +30,23 @@ def test_config_builds_its_model(name):
   shapes = jax.eval_shape(lambda: recipe.init_variables(model, config, jax.random.PRNGKey(0)))
   assert jax.tree_util.tree_leaves(shapes)
   assert parallel.mesh_shape(dict(config.mesh), 16)["data"] == 16
+
+
+@pytest.mark.parametrize("name", SEARCHES)
+def test_search_configs_build_a_unit_at_each_of_their_split_points(name):
+  from lic_jax import split  # pylint: disable=g-import-not-at-top
+
+  search = load_config(name)
+  for split_point in search.splits:
+    for unit in split.sample_units(search, split_point, 2):
+      for rate_model in search.rate_models:
+        config = split.point_config(search, unit, rate_model)
+        recipe = recipes.get(config)
+        recipe.check_config(config)
+        assert config.model.split == split_point and config.model.rate_model == rate_model
+        shapes = jax.eval_shape(lambda c=config, r=recipe: r.init_variables(
+            r.build_model(c), c, jax.random.PRNGKey(0)))
+        assert "unit" in shapes["params"]
 
 
 @pytest.mark.parametrize("name", ["mbt2018_mean", "mbt2018"])
@@ -62,6 +81,14 @@ def test_paper_scale_configs_split_their_batch_over_their_slice():
      "error: flag --config=configs/cbanet/hp_cpu.py:bam9: ValueError: unknown CBANet stage"),
     (["--config", "configs/ohm/kodak_int.py", "--config.lambda_range=(0.5,1.0)"],
      "error: config.lambda_range (0.5, 1.0) must satisfy 0 < lambda_min <= lambda_max < 1"),
+    (["--config", "configs/split/cifar.py:layer4[0],16,2,0,1"],
+     "error: config.model: unknown split point 'layer4[0]'; this ResNet's split points are "
+     "stem, layer1[0]"),
+    (["--config", "configs/split/cifar.py:layer3[1],16"],
+     "error: flag --config=configs/split/cifar.py:layer3[1],16: ValueError: expected "
+     "'split,Cr,S,L,Q[,rate_model]'"),
+    (["--config", "configs/split/cifar.py:layer3[1],16,2,0,1,l2"],
+     "error: unknown config.model.rate_model 'l2'; use one of l1, entropy"),
 ])
 def test_config_mistakes_are_one_line_errors_that_leave_no_run_directory(args, error, tmp_path):
   workdir = tmp_path / "run"

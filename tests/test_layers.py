@@ -146,3 +146,20 @@ def test_phase_form_with_explicit_padding_equals_conv_transpose(kernel_size, tor
   for a, b in zip(jax.grad(loss(lambda x, w: phase_conv_transpose(x, w, 2, pad)), (0, 1))(x, w),
                   jax.grad(loss(reference), (0, 1))(x, w)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel_size,stride", [(3, 2), (4, 4), (6, 6)])
+def test_depthwise_phase_form_equals_per_channel_conv_transpose(kernel_size, stride):
+  """groups = C: each channel's own transposed convolution (the bottleneck
+  units' depthwise upsampler, lic_jax.models.split)."""
+  channels = 5
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 4, channels))
+  w = jax.random.normal(jax.random.PRNGKey(1), (kernel_size, kernel_size, 1, channels))
+  pad = conv_transpose_padding(kernel_size, stride)
+  reference = jnp.concatenate([
+      jax.lax.conv_transpose(x[..., c:c + 1], w[..., c:c + 1], (stride, stride), (pad, pad),
+                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      for c in range(channels)], axis=-1)
+  ours = phase_conv_transpose(x, w, stride, groups=channels)
+  assert ours.shape == (2, 3 * stride, 4 * stride, channels)
+  np.testing.assert_allclose(ours, reference, atol=1e-5)

@@ -1,4 +1,4 @@
-"""The .lic file format (versions 1, 2 and 3). All integers are little-endian.
+"""The .lic file format (versions 1 to 4). All integers are little-endian.
 
   offset  size   field
   0       4      magic b"LICJ"
@@ -34,6 +34,22 @@ checksum) leaves a valid file of fewer maps:
   .       ...    the m streams, concatenated
   end-4   4      CRC-32 of every byte before it
 
+Version 4 holds the quantized features of a split classifier's bottleneck
+unit (lic_jax.coding.feature_codec): one range-coded stream whose first
+symbol is the unit's index among the K units of its bank (coded uniformly:
+log2 K bits, the paper's ceil(log2 K) rounded by the coder), the unit's
+symbols after it:
+
+  0       4      magic b"LICJ"
+  4       1      format version 4
+  5       1      n = length of the backbone's name, then n: the name
+  .       8      config hash of the bank, then 8: its tables hash
+  .       1      m = length of the split point's name, then m: the name
+                 (ASCII, e.g. "layer3[1]"); the unit must sit there
+  .       4      image height (u32), 4: image width (u32)
+  .       ...    the stream
+  end-4   4      CRC-32 of every byte before it
+
 The decoder refuses a file before allocating anything for it when the magic,
 version, sizes, checksum or lengths are wrong or a latent is listed twice,
 and names both models when the file was made by a model other than the one
@@ -53,6 +69,13 @@ VERSION_WITH_BITRATE = 2
 VERSIONS = (VERSION, VERSION_WITH_BITRATE)
 # Version 3: map streams (MapHeader), read by unpack_maps alone.
 VERSION_MAPS = 3
+# Version 4: split-computing features (FeatureHeader), read by unpack_features.
+VERSION_FEATURES = 4
+# Which reader each kind of file needs, for the error that names it.
+_READERS = {VERSION_MAPS: "a file of truncatable map streams (version 3, an OHM / INT "
+                          "autoencoder's): decode it with lic_jax.ohm",
+            VERSION_FEATURES: "a file of split-computing features (version 4, a bottleneck "
+                              "unit's): classify it with lic_jax.split"}
 # Refuse images larger than this before allocating (~ 2^15 x 2^15 pixels).
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 28
@@ -122,15 +145,16 @@ class _Reader:
 
 
 def _check_version(version: int, versions: tuple[int, ...] = VERSIONS) -> None:
-  if version == VERSION_MAPS and versions != (VERSION_MAPS,):
-    raise BitstreamError("a file of truncatable map streams (version 3, an OHM / INT "
-                         "autoencoder's): decode it with lic_jax.ohm")
-  if version in VERSIONS and versions == (VERSION_MAPS,):
-    raise BitstreamError(f"a file of an image codec (version {version}), not of map "
-                         "streams: decode it with lic_jax.codec")
-  if version not in versions:
-    raise BitstreamError(f"unsupported format version {version} (this build reads "
-                         f"versions {', '.join(map(str, (*VERSIONS, VERSION_MAPS)))})")
+  if version in versions:
+    return
+  if version in _READERS:
+    raise BitstreamError(_READERS[version])
+  if version in VERSIONS:
+    raise BitstreamError(f"a file of an image codec (version {version}), not "
+                         f"{'of map streams' if versions == (VERSION_MAPS,) else 'of features'}"
+                         ": decode it with lic_jax.codec")
+  raise BitstreamError(f"unsupported format version {version} (this build reads versions "
+                       f"{', '.join(map(str, (*VERSIONS, VERSION_MAPS, VERSION_FEATURES)))})")
 
 
 def tables_hash(data: bytes) -> bytes:
@@ -289,3 +313,39 @@ def truncate_maps(data: bytes, maps: int) -> bytes:
     raise ValueError(f"cannot truncate a file of {header.sent} maps to {maps} maps "
                      f"(0..{header.sent})")
   return pack_maps(dataclasses.replace(header, sent=maps), streams[:maps])
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureHeader:
+  """The header of a version-4 file (see the module docstring)."""
+
+  model: str
+  config_hash: bytes
+  tables_hash: bytes
+  split: str
+  height: int
+  width: int
+
+
+def pack_features(header: FeatureHeader, stream: bytes) -> bytes:
+  """The version-4 file of one feature stream."""
+  split = header.split.encode("ascii")
+  out = bytearray(MAGIC)
+  out += struct.pack("<BB", VERSION_FEATURES, len(header.model)) + header.model.encode("ascii")
+  out += header.config_hash + header.tables_hash
+  out += struct.pack("<B", len(split)) + split
+  out += struct.pack("<II", header.height, header.width)
+  out += stream
+  out += struct.pack("<I", zlib.crc32(out))
+  return bytes(out)
+
+
+def unpack_features(data: bytes) -> tuple[FeatureHeader, bytes]:
+  """Parses and validates a version-4 file; BitstreamError naming the problem."""
+  r, _, model, config_hash, tables_hash_ = _open(data, (VERSION_FEATURES,))
+  (length,) = r.unpack("B", "split point name length")
+  split = r.take(length, "split point name").decode("ascii", errors="replace")
+  height, width = r.unpack("II", "image size")
+  _check_size(height, width)
+  stream = r.take(r.end - r.pos, "stream")
+  return FeatureHeader(model, config_hash, tables_hash_, split, height, width), stream

@@ -322,3 +322,53 @@ def fuzz_maps(codec, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
     outcomes[outcome] += 1
     outcomes[f"{kind}/{outcome}"] = outcomes.get(f"{kind}/{outcome}", 0) + 1
   return outcomes
+
+
+# The attacks on split-computing feature files (container version 4).
+FEATURE_KINDS = ("bytes", "stream_bytes", "stream_cut", "split", "size", "model")
+
+
+def _feature_case(valid: bytes, rng: np.random.Generator, kind: str) -> bytes:
+  import dataclasses  # pylint: disable=g-import-not-at-top
+
+  header, stream = container.unpack_features(valid)
+  if kind == "bytes":
+    mutated = mutate(valid, rng)
+    return with_checksum(mutated[:-4]) if rng.random() < 0.5 and len(mutated) > 4 else mutated
+  if kind == "stream_bytes":
+    stream = _random_bytes(rng, int(rng.integers(0, 2 * len(stream) + 2)))
+  elif kind == "stream_cut":
+    stream = stream[:int(rng.integers(len(stream) + 1))]
+  elif kind == "split":
+    split = str(rng.choice(["stem", "layer1[0]", "layer2[2]", "layer3[1]", "layer3[2]",
+                            "layer4[0]", "", "x" * 200]))
+    header = dataclasses.replace(header, split=split)
+  elif kind == "size":
+    side = lambda: int(rng.choice([1, 2, 7, 31, 32, 33, 255, 4097, 1 << 15]))  # noqa: E731
+    header = dataclasses.replace(header, height=side(), width=side())
+  else:
+    header = dataclasses.replace(header, model=str(rng.choice(["resnet50", "", "x" * 255])))
+  return container.pack_features(header, stream)
+
+
+def fuzz_features(bank, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
+  """Hostile variants of a valid feature file through bank.classify (a
+  lic_jax.coding.feature_codec.FeatureBank): each must give finite logits
+  of the backbone's classes from a unit of the bank, or raise BitstreamError."""
+  outcomes = {"refused": 0, "decoded": 0}
+  _, reference = bank.classify(valid)
+  for index in range(cases):
+    kind = FEATURE_KINDS[index % len(FEATURE_KINDS)]
+    data = _feature_case(valid, np.random.default_rng([seed, index]), kind)
+    try:
+      k, logits = bank.classify(data)
+    except BitstreamError:
+      outcome = "refused"
+    else:
+      if (not 0 <= k < len(bank) or logits.shape != reference.shape or
+          not np.all(np.isfinite(logits))):
+        raise AssertionError(f"{kind} (case {index}): unit {k}, logits {logits.shape}")
+      outcome = "decoded"
+    outcomes[outcome] += 1
+    outcomes[f"{kind}/{outcome}"] = outcomes.get(f"{kind}/{outcome}", 0) + 1
+  return outcomes

@@ -109,11 +109,16 @@ def scatter_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.
 
 
 def phase_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int,
-                         padding: tuple[int, int] | None = None) -> jax.Array:
+                         padding: tuple[int, int] | None = None,
+                         groups: int = 1) -> jax.Array:
   """Equals lax.conv_transpose(x, kernel, (s, s), (padding, padding)); padding
   (lo, hi) of the dilated input defaults to conv_transpose_padding (n -> s*n).
   Any other padding gives (n - 1) * s + lo + hi - k + 2 outputs per side
-  (PyTorch's ConvTranspose2d of padding p: lo = hi = k - 1 - p)."""
+  (PyTorch's ConvTranspose2d of padding p: lo = hi = k - 1 - p).
+
+  groups > 1: a grouped transposed convolution (kernel (k, k, C_in / groups,
+  C_out), as lax.conv's feature_group_count), e.g. depthwise with groups =
+  C_in; each phase is then a grouped stride-1 convolution."""
   k = kernel.shape[0]
   lo, hi = padding or conv_transpose_padding(k, stride)
   taps, d_min = _phase_taps(k, stride, lo)
@@ -134,7 +139,8 @@ def phase_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int,
       pad = tuple((-(valid[0] + d_min), m - n + valid[-1] + d_min)
                   for valid, m, n in zip((valid_h, valid_w), phase_sizes, x.shape[1:3]))
       cols.append(jax.lax.conv_general_dilated(
-          x, phase_kernel, (1, 1), pad, dimension_numbers=("NHWC", "HWIO", "NHWC")))
+          x, phase_kernel, (1, 1), pad, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+          feature_group_count=groups))
     rows.append(jnp.stack(cols, axis=3))       # (B, H, W, s_w, C)
   y = jnp.stack(rows, axis=2)                  # (B, H, s_h, W, s_w, C)
   b, h, _, w, _, c = y.shape

@@ -12,6 +12,7 @@ from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
 from lic_jax.models.ohm import OHMAutoencoder
 from lic_jax.models.resnet import ResNet, cifar_resnet, resnet18, resnet34, resnet50
+from lic_jax.models.split import SplitClassifier
 
 MODELS = {
     "bls2017": FactorizedPrior,
@@ -25,6 +26,7 @@ MODELS = {
     "resnet34": resnet34,
     "resnet50": resnet50,
     "cifar_resnet": cifar_resnet,
+    "split_classifier": SplitClassifier,
 }
 
 
@@ -54,5 +56,5 @@ def model_from_config(config) -> nn.Module:
 
 
 __all__ = ["MODELS", "CBANetAR", "CBANetHP", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
-           "MeanScaleHyperprior", "OHMAutoencoder", "ResNet", "ScaleHyperprior", "abstract_params", "build_model",
+           "MeanScaleHyperprior", "OHMAutoencoder", "ResNet", "ScaleHyperprior", "SplitClassifier", "abstract_params", "build_model",
            "model_from_config", "model_from_spec"]

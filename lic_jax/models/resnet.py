@@ -152,6 +152,15 @@ class ResNet(nn.Module):
     """The total stride: inputs should be a multiple of it."""
     return (4 if self.imagenet else 1) * 2 ** (len(self.stage_sizes) - 1)
 
+  def features_at(self, split: str) -> int:
+    """The channels of the features after the block named `split`."""
+    index = self._index(split, 0)
+    if index == 0:
+      return self.width
+    stage = next(s for s in range(len(self.stage_sizes))
+                 if index <= sum(self.stage_sizes[:s + 1]))
+    return self.width * 2**stage * BLOCKS[self.block].expansion
+
   def _index(self, split: str | None, default: int) -> int:
     if split is None:
       return default

@@ -108,4 +108,4 @@ def get(config: ml_collections.ConfigDict) -> Recipe:
 def _load_builtin() -> None:
   # On first use rather than at import: the recipe modules import this one
   # (Recipe, register), and importing lic_jax.recipes stays cheap.
-  from lic_jax.recipes import cbanet, classification, compression, ohm  # pylint: disable=g-import-not-at-top,unused-import
+  from lic_jax.recipes import cbanet, classification, compression, ohm, split  # pylint: disable=g-import-not-at-top,unused-import

@@ -1,0 +1,324 @@
+r"""Split computing with bottleneck units (Datta et al.): code features on
+the client, classify them on the server, and search the units' space.
+
+  # client: an image's features through unit k of a bank (run directories)
+  python -m lic_jax.split encode --units RUN0,RUN1,... --unit 1 image.png -o image.lic
+  # server: decode, run the unit's decoder and the backbone's tail
+  python -m lic_jax.split classify --units RUN0,RUN1,... image.lic [--split 'layer3[2]']
+  # the random search over (Cr, S, alpha, Q), resumable, with its frontier
+  python -m lic_jax.split search --config configs/split/cifar_search.py
+
+The bank is the ordered list of units (the same on both sides: its hashes
+are in every file). `search` trains every sampled unit (a run directory
+each, resumed or skipped when done), then codes the test set through each
+with real bitstreams (lic_jax.coding.feature_codec; one bank of all the
+search's units, so each file pays log2 K bits for its unit index), writes
+the points, the Pareto frontiers of accuracy vs actual bpp and the overhead
+table (Table III) to config.output, and plots them with the baselines of
+benchmarks/split_baselines.py when config.baselines exists.
+"""
+
+import json
+import math
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import flags, logging
+from ml_collections import config_flags
+from tqdm import tqdm
+
+from lic_jax import cli
+from lic_jax import complexity
+from lic_jax import image as image_lib
+from lic_jax import labelled_data
+from lic_jax.coding.container import BitstreamError
+from lic_jax.coding.feature_codec import FeatureBank
+from lic_jax.models.split import SplitClassifier, backbone, split_channels
+
+
+# --------------------------------------------------------------------------
+# The search (Sec. III-C).
+
+def sample_units(search, split: str, count: int) -> list[dict]:
+  """`count` units at `split` drawn from the priors of a search config (a
+  pure function of its seed and the split's position in it)."""
+  rng = np.random.default_rng([search.seed, list(search.splits).index(split)])
+  network = _network(search)
+  channels = [c for c in search.channels if c <= split_channels(network, split)]
+  units = []
+  for _ in range(count):
+    units.append({"split": split, "channels": int(rng.choice(channels)),
+                  "stride": int(rng.choice(search.strides)),
+                  "log_alpha": float(rng.uniform(*search.log_alpha)),
+                  "step": float(rng.uniform(*search.step))})
+  return units
+
+
+def unit_arg(unit: dict, rate_model: str) -> str:
+  """The point config's argument 'split,Cr,S,L,Q,rate_model'."""
+  return (f"{unit['split']},{unit['channels']},{unit['stride']},{unit['log_alpha']:.4f},"
+          f"{unit['step']:.4f},{rate_model}")
+
+
+def point_config(search, unit: dict, rate_model: str):
+  """The training config of one point of a search."""
+  from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
+
+  return train_lib.load_config(f"{search.point_config}:{unit_arg(unit, rate_model)}")
+
+
+def _network(search) -> dict:
+  return dict(point_config(search, {"split": search.splits[0], "channels": 1, "stride": 1,
+                                     "log_alpha": 0.0, "step": 1.0},
+                            search.rate_models[0]).model.network)
+
+
+def points(search) -> list[tuple[dict, str]]:
+  """Every (unit, rate model) of the search, in training order."""
+  return [(unit, rate_model) for split in search.splits
+          for unit in sample_units(search, split, search.points_per_split)
+          for rate_model in search.rate_models]
+
+
+def train_points(search) -> list[str]:
+  """Trains every point that has not finished; their run directories."""
+  from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
+  from lic_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
+
+  workdirs = []
+  todo = points(search)
+  for i, (unit, rate_model) in enumerate(todo):
+    config = point_config(search, unit, rate_model)
+    workdirs.append(config.workdir)
+    checkpointer = Checkpointer(config.workdir)
+    done = checkpointer.latest_step() == config.num_steps
+    checkpointer.close()
+    if done:
+      continue
+    logging.info("search point %d/%d: %s", i + 1, len(todo), unit_arg(unit, rate_model))
+    train_lib.train(config, config.workdir)
+  return workdirs
+
+
+def evaluate_unit(bank: FeatureBank, k: int, images: np.ndarray, labels: np.ndarray) -> dict:
+  """Unit k on labelled images with real files: accuracy of the decoded
+  features, actual bpp (stream bits / pixels, the unit index included) and
+  file bpp (the header too); and whether every file decoded to exactly the
+  encoder's symbols and the tail gave exactly the encoder side's logits."""
+  height, width = images.shape[1:3]
+  symbols = bank.symbols(images, k)
+  files = [bank.encode_symbols(s, k, height, width) for s in symbols]
+  decoded = np.stack([bank.decode(f)[1] for f in files])
+  logits = bank.logits(decoded, k, height, width)
+  exact = bool(np.array_equal(decoded, symbols) and
+               np.array_equal(logits, bank.logits(symbols, k, height, width)))
+  header = len(files[0]) - _stream_bytes(files[0])
+  stream_bits = 8.0 * np.array([_stream_bytes(f) for f in files])
+  pixels = height * width
+  return {"accuracy": float(np.mean(np.argmax(logits, -1) == labels)),
+          "bpp": float(np.mean(stream_bits) / pixels),
+          "file_bpp": float(np.mean([8.0 * len(f) for f in files]) / pixels),
+          "header_bytes": header, "symbols_per_image": int(symbols[0].size),
+          "exact": exact}
+
+
+def _stream_bytes(data: bytes) -> int:
+  from lic_jax.coding import container  # pylint: disable=g-import-not-at-top
+
+  return len(container.unpack_features(data)[1])
+
+
+def pareto_frontier(rows: list[dict]) -> list[dict]:
+  """The rows no other row beats in both bpp (lower) and accuracy (higher),
+  by increasing bpp."""
+  frontier, best = [], -math.inf
+  for row in sorted(rows, key=lambda r: (r["bpp"], -r["accuracy"])):
+    if row["accuracy"] > best:
+      frontier.append(row)
+      best = row["accuracy"]
+  return frontier
+
+
+def overhead(network: dict, unit: dict, image_size: int) -> dict:
+  """Table III: parameters and multiply-adds of a unit (encoder + decoder)
+  and of the whole backbone, for one image_size x image_size image."""
+  model = SplitClassifier(network, unit["split"], unit["channels"], unit["stride"],
+                          unit["step"], unit.get("rate_model", "l1"))
+  x = jnp.zeros((1, image_size, image_size, 3))
+  # Zeros of the variables' shapes: the counts do not depend on the values.
+  variables = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(
+      lambda: model.init(jax.random.PRNGKey(0), x)))
+  backbone_variables = {name: c["backbone"] for name, c in variables.items()}
+
+  def unit_only(v, images):
+    features = model.apply(v, images, method=model.head)
+    return model.apply(v, features,
+                       method=lambda m, f: m.unit.decode(m.unit.quantize(m.unit.encode(f)),
+                                                         *f.shape[1:3]))
+
+  def whole(v, images):
+    return backbone(network).apply(v, images)
+
+  unit_parts = ("unit/encoder_depthwise", "unit/encoder_pointwise", "unit/decoder_pointwise",
+                "unit/decoder_depthwise")
+  unit_macs = sum(v for k, v in complexity.macs(unit_only, variables, x).items()
+                  if not k.startswith("backbone"))
+  backbone_macs = sum(complexity.macs(whole, backbone_variables, x).values())
+  return {"unit": unit, "image_size": image_size,
+          "unit_parameters": complexity.parameter_count(variables["params"], unit_parts),
+          "backbone_parameters": complexity.parameter_count(backbone_variables["params"]),
+          "unit_macs": int(unit_macs), "backbone_macs": int(backbone_macs)}
+
+
+def search(config) -> dict:
+  """Trains and evaluates a search config; returns (and writes) its results."""
+  from lic_jax import eval as eval_lib  # pylint: disable=g-import-not-at-top
+  from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
+
+  workdirs = train_points(config)
+  bank = FeatureBank.from_runs(workdirs)
+  first = train_lib.load_config(f"{config.point_config}:{unit_arg(*points(config)[0])}")
+  images, labels = labelled_data.LOADERS[first.data.source]("test", first.data.directory or None)
+  if config.eval_max_examples:
+    images, labels = images[:config.eval_max_examples], labels[:config.eval_max_examples]
+  images = images.astype(np.float32) / 255.0
+  rows = []
+  for k, ((unit, rate_model), workdir) in enumerate(
+      tqdm(list(zip(points(config), workdirs)), desc="evaluate", unit="unit")):
+    rows.append({**unit, "rate_model": rate_model, "alpha": 10**unit["log_alpha"],
+                 "workdir": workdir, **evaluate_unit(bank, k, images, labels)})
+  frontiers = {f"{split}/{rate_model}": pareto_frontier(
+      [r for r in rows if r["split"] == split and r["rate_model"] == rate_model])
+      for split in config.splits for rate_model in config.rate_models}
+  for rate_model in config.rate_models:
+    frontiers[f"all/{rate_model}"] = pareto_frontier(
+        [r for r in rows if r["rate_model"] == rate_model])
+  network = dict(first.model.network)
+  costs = {(r["split"], r["channels"], r["stride"]): None for r in rows}
+  costs = {key: overhead(network, dict(zip(("split", "channels", "stride"), key), step=1.0),
+                         first.data.image_size) for key in costs}
+  doc = {"search": config.to_dict(), "num_units": len(bank),
+         "unit_index_bits": math.log2(len(bank)), "num_test_images": len(labels),
+         "points": rows, "frontiers": frontiers,
+         "overhead": max(costs.values(), key=lambda c: c["unit_parameters"])}
+  eval_lib.write_json(config.output, doc)
+  if config.plot:
+    baselines = None
+    if config.baselines and os.path.exists(config.baselines):
+      with open(config.baselines) as f:
+        baselines = json.load(f)
+    plot_search(doc, baselines, config.plot)
+  return doc
+
+
+def plot_search(doc: dict, baselines: dict | None, path: str) -> None:
+  """Accuracy vs actual bpp: every unit, the frontiers, the baselines."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  fig, ax = plt.subplots(figsize=(8, 5.5))
+  markers = {"l1": "o", "entropy": "s"}
+  for name, frontier in doc["frontiers"].items():
+    split, rate_model = name.split("/")
+    if split == "all":
+      continue
+    rows = [r for r in doc["points"] if r["split"] == split and r["rate_model"] == rate_model]
+    line, = ax.plot([r["bpp"] for r in frontier], [r["accuracy"] for r in frontier],
+                    marker=markers.get(rate_model, "o"),
+                    linestyle="-" if rate_model == "l1" else "--",
+                    label=f"units at {split}, Lr = {rate_model}")
+    ax.scatter([r["bpp"] for r in rows], [r["accuracy"] for r in rows], s=12,
+               color=line.get_color(), alpha=0.35, marker=markers.get(rate_model, "o"))
+  for curve in (baselines or {}).get("curves", []):
+    ax.plot(curve["bpp"], curve["accuracy"], marker=".", linestyle=":", label=curve["name"])
+  if baselines and "backbone_accuracy" in baselines:
+    ax.axhline(baselines["backbone_accuracy"], color="gray", linewidth=0.8,
+               label="backbone on the uncompressed images")
+  ax.set_xscale("log")
+  ax.set_xlabel("bits per pixel (actual, range-coded)")
+  ax.set_ylabel(f"test accuracy ({doc['num_test_images']} images)")
+  ax.set_title("Split computing: bottleneck units vs image codecs")
+  ax.grid(True, which="both", alpha=0.3)
+  ax.legend(fontsize=7, loc="lower right")
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+# --------------------------------------------------------------------------
+# The command line.
+
+def _bank() -> FeatureBank:
+  units = [u for u in flags.FLAGS.units.split(",") if u]
+  if not units:
+    raise ValueError("--units needs the bank's run directories, comma-separated")
+  for unit in units:
+    if not os.path.isdir(unit):
+      raise FileNotFoundError(f"unit run directory {unit!r} does not exist")
+  return FeatureBank.from_runs(units)
+
+
+def _encode(paths: list[str]) -> None:
+  from lic_jax.codec import check_output_path  # pylint: disable=g-import-not-at-top
+  from lic_jax.checkpoint import write_atomic  # pylint: disable=g-import-not-at-top
+
+  output = flags.FLAGS.output
+  if len(paths) != 1 or not output:
+    raise ValueError("encode takes one image and -o OUTPUT.lic")
+  check_output_path(output, paths)
+  if os.path.exists(output) and not flags.FLAGS.force:
+    raise FileExistsError(f"{output} exists; pass --force to overwrite it")
+  bank = _bank()
+  image = image_lib.read_rgb_uint8(paths[0])
+  data = bank.encode(image, flags.FLAGS.unit)
+  write_atomic(output, data)
+  pixels = image.shape[0] * image.shape[1]
+  print(f"{paths[0]} -> {output}: unit {flags.FLAGS.unit} ({bank.units[flags.FLAGS.unit].name}) "
+        f"at {bank.units[flags.FLAGS.unit].split}, {len(data)} bytes, "
+        f"{8 * len(data) / pixels:.4f} bpp")
+
+
+def _classify(paths: list[str]) -> None:
+  bank = _bank()
+  for path in paths:
+    with open(path, "rb") as f:
+      data = f.read()
+    k, logits = bank.classify(data, flags.FLAGS.split or None)
+    print(f"{path}: class {int(np.argmax(logits))} (unit {k}, {bank.units[k].name})")
+
+
+def main(argv):
+  if len(argv) < 2 or argv[1] not in ("encode", "classify", "search"):
+    raise ValueError("usage: python -m lic_jax.split encode|classify|search ...")
+  command, paths = argv[1], argv[2:]
+  if command == "search":
+    from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
+
+    if flags.FLAGS.config is None:
+      raise ValueError("search needs --config (e.g. configs/split/cifar_search.py)")
+    train_lib.quiet_orbax()
+    doc = search(flags.FLAGS.config)
+    for name, frontier in doc["frontiers"].items():
+      print(f"{name}: " + ", ".join(f"{r['bpp']:.4f} bpp {r['accuracy']:.4f}" for r in frontier))
+    return
+  if command == "encode":
+    _encode(paths)
+  else:
+    _classify(paths)
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("units", "", "The bank: unit run directories, comma-separated, in order.")
+  flags.DEFINE_integer("unit", 0, "encode: the unit's index in the bank.")
+  flags.DEFINE_string("output", None, "encode: the .lic file to write.", short_name="o")
+  flags.DEFINE_bool("force", False, "encode: overwrite an existing output.")
+  flags.DEFINE_string("split", "", "classify: refuse files of any other split point.")
+  config_flags.DEFINE_config_file("config", None, "search: a search config "
+                                  "(configs/split/*_search.py).", lock_config=True)
+  sys.exit(cli.run(main, (ValueError, FileNotFoundError, FileExistsError, BitstreamError,
+                          image_lib.ImageReadError)))
