@@ -7,6 +7,8 @@ the client, classify them on the server, and search the units' space.
   python -m lic_jax.split classify --units RUN0,RUN1,... image.lic [--split 'layer3[2]']
   # the random search over (Cr, S, alpha, Q), resumable, with its frontier
   python -m lic_jax.split search --config configs/split/cifar_search.py
+  # Table III: the largest unit of a search's space against its backbone
+  python -m lic_jax.split overhead --config configs/split/imagenet_search.py
 
 The bank is the ordered list of units (the same on both sides: its hashes
 are in every file). `search` trains every sampled unit (a run directory
@@ -142,11 +144,16 @@ def pareto_frontier(rows: list[dict]) -> list[dict]:
   return frontier
 
 
+ENCODER_PARTS = ("unit/encoder_depthwise", "unit/encoder_pointwise")
+DECODER_PARTS = ("unit/decoder_pointwise", "unit/decoder_depthwise")
+
+
 def overhead(network: dict, unit: dict, image_size: int) -> dict:
-  """Table III: parameters and multiply-adds of a unit (encoder + decoder)
-  and of the whole backbone, for one image_size x image_size image."""
+  """Table III: parameters and multiply-adds of a unit's encoder (the
+  client's extra work) and decoder (the server's), and of the whole
+  backbone, for one image_size x image_size image."""
   model = SplitClassifier(network, unit["split"], unit["channels"], unit["stride"],
-                          unit["step"], unit.get("rate_model", "l1"))
+                          unit.get("step", 1.0), unit.get("rate_model", "l1"))
   x = jnp.zeros((1, image_size, image_size, 3))
   # Zeros of the variables' shapes: the counts do not depend on the values.
   variables = jax.tree_util.tree_map(lambda a: np.zeros(a.shape, a.dtype), jax.eval_shape(
@@ -162,15 +169,31 @@ def overhead(network: dict, unit: dict, image_size: int) -> dict:
   def whole(v, images):
     return backbone(network).apply(v, images)
 
-  unit_parts = ("unit/encoder_depthwise", "unit/encoder_pointwise", "unit/decoder_pointwise",
-                "unit/decoder_depthwise")
-  unit_macs = sum(v for k, v in complexity.macs(unit_only, variables, x).items()
-                  if not k.startswith("backbone"))
-  backbone_macs = sum(complexity.macs(whole, backbone_variables, x).values())
-  return {"unit": unit, "image_size": image_size,
-          "unit_parameters": complexity.parameter_count(variables["params"], unit_parts),
+  counted = complexity.macs(unit_only, variables, x)
+  macs = {side: sum(v for k, v in counted.items() if k.startswith(side))
+          for side in ("encoder", "decoder")}
+  return {"unit": {k: unit[k] for k in ("split", "channels", "stride")},
+          "image_size": image_size,
+          "encoder_parameters": complexity.parameter_count(variables["params"], ENCODER_PARTS),
+          "decoder_parameters": complexity.parameter_count(variables["params"], DECODER_PARTS),
           "backbone_parameters": complexity.parameter_count(backbone_variables["params"]),
-          "unit_macs": int(unit_macs), "backbone_macs": int(backbone_macs)}
+          "encoder_macs": int(macs["encoder"]), "decoder_macs": int(macs["decoder"]),
+          "backbone_macs": int(sum(complexity.macs(whole, backbone_variables, x).values()))}
+
+
+def largest_units(search) -> list[dict]:
+  """Per split point of a search and stride, its largest unit: the largest Cr
+  the split allows (the most parameters at the largest S, whose upsampler
+  is widest; the most multiply-adds at the smallest)."""
+  network = _network(search)
+  return [{"split": split,
+           "channels": max(c for c in search.channels if c <= split_channels(network, split)),
+           "stride": stride} for split in search.splits for stride in sorted(search.strides)]
+
+
+def overhead_table(search, image_size: int) -> list[dict]:
+  """overhead() of the largest units of a search (largest_units)."""
+  return [overhead(_network(search), unit, image_size) for unit in largest_units(search)]
 
 
 def search(config) -> dict:
@@ -196,14 +219,10 @@ def search(config) -> dict:
   for rate_model in config.rate_models:
     frontiers[f"all/{rate_model}"] = pareto_frontier(
         [r for r in rows if r["rate_model"] == rate_model])
-  network = dict(first.model.network)
-  costs = {(r["split"], r["channels"], r["stride"]): None for r in rows}
-  costs = {key: overhead(network, dict(zip(("split", "channels", "stride"), key), step=1.0),
-                         first.data.image_size) for key in costs}
   doc = {"search": config.to_dict(), "num_units": len(bank),
          "unit_index_bits": math.log2(len(bank)), "num_test_images": len(labels),
          "points": rows, "frontiers": frontiers,
-         "overhead": max(costs.values(), key=lambda c: c["unit_parameters"])}
+         "overhead": overhead_table(config, first.data.image_size)}
   eval_lib.write_json(config.output, doc)
   if config.plot:
     baselines = None
@@ -292,10 +311,33 @@ def _classify(paths: list[str]) -> None:
     print(f"{path}: class {int(np.argmax(logits))} (unit {k}, {bank.units[k].name})")
 
 
+def _overhead() -> None:
+  from lic_jax import eval as eval_lib  # pylint: disable=g-import-not-at-top
+
+  search_config = flags.FLAGS.config
+  if search_config is None:
+    raise ValueError("overhead needs --config (a search config)")
+  size = point_config(search_config, largest_units(search_config)[0] | {"log_alpha": 0.0, "step": 1.0},
+                      search_config.rate_models[0]).data.image_size
+  rows = overhead_table(search_config, size)
+  print(f"{'split':<11}{'Cr':>4}{'S':>3}{'encoder params':>16}{'decoder params':>16}"
+        f"{'encoder MACs':>14}{'decoder MACs':>14}{'backbone params':>17}{'backbone MACs':>15}")
+  for r in rows:
+    print(f"{r['unit']['split']:<11}{r['unit']['channels']:>4}{r['unit']['stride']:>3}"
+          f"{r['encoder_parameters']:>16,}{r['decoder_parameters']:>16,}"
+          f"{r['encoder_macs']:>14,}{r['decoder_macs']:>14,}"
+          f"{r['backbone_parameters']:>17,}{r['backbone_macs']:>15,}")
+  if flags.FLAGS.json:
+    eval_lib.write_json(flags.FLAGS.json, {"image_size": size, "rows": rows})
+
+
 def main(argv):
-  if len(argv) < 2 or argv[1] not in ("encode", "classify", "search"):
-    raise ValueError("usage: python -m lic_jax.split encode|classify|search ...")
+  if len(argv) < 2 or argv[1] not in ("encode", "classify", "search", "overhead"):
+    raise ValueError("usage: python -m lic_jax.split encode|classify|search|overhead ...")
   command, paths = argv[1], argv[2:]
+  if command == "overhead":
+    _overhead()
+    return
   if command == "search":
     from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
 
@@ -318,6 +360,7 @@ if __name__ == "__main__":
   flags.DEFINE_string("output", None, "encode: the .lic file to write.", short_name="o")
   flags.DEFINE_bool("force", False, "encode: overwrite an existing output.")
   flags.DEFINE_string("split", "", "classify: refuse files of any other split point.")
+  flags.DEFINE_string("json", None, "overhead: also write the table to this JSON file.")
   config_flags.DEFINE_config_file("config", None, "search: a search config "
                                   "(configs/split/*_search.py).", lock_config=True)
   sys.exit(cli.run(main, (ValueError, FileNotFoundError, FileExistsError, BitstreamError,

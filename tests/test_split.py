@@ -171,6 +171,11 @@ def test_files_of_another_bank_or_split_point_are_refused(runs, bank, test_image
     container.unpack_maps(data)
   with pytest.raises(ValueError, match=r"units 0..1"):
     bank.encode(images[0], 2)
+  with pytest.raises(ValueError, match="take 32x32 images .*; this one is 32x31: crop or resize"):
+    bank.encode(images[0][:, :31], 0)
+  resized = container.pack_features(dataclasses.replace(header, height=64, width=64), stream)
+  with pytest.raises(BitstreamError, match="declared size 64x64: the bank's units take 32x32"):
+    bank.classify(resized)
 
 
 def test_hostile_feature_files_are_refused_or_classified(bank, test_images):
@@ -205,12 +210,17 @@ def test_overhead_counts_the_units_parameters_and_multiply_adds():
   cost = split_lib.overhead(RESNET20, unit, 32)
   c, cr = 64, 8
   # Depthwise 3x3 + bias, pointwise + bias; the mirror with a 3x3 upsampler.
-  assert cost["unit_parameters"] == (9 * c + c) + (c * cr + cr) + (cr * c + c) + (9 * c + c)
+  assert cost["encoder_parameters"] == (9 * c + c) + (c * cr + cr)
+  assert cost["decoder_parameters"] == (cr * c + c) + (9 * c + c)
   assert cost["backbone_parameters"] == 272_474  # ResNet-20 with its fc layer
   # On the 8x8 split features, 4x4 symbols: the encoder's 9 C and C Cr per
   # symbol position, the decoder's Cr C and 9 C per symbol position.
-  assert cost["unit_macs"] == 16 * (9 * c + c * cr + cr * c + 9 * c)
+  assert cost["encoder_macs"] == cost["decoder_macs"] == 16 * (9 * c + c * cr)
   assert 40e6 < cost["backbone_macs"] < 42e6  # ResNet-20's 40.6M (He et al.)
+  search = load_config("split/cifar_search")
+  assert split_lib.largest_units(search) == [
+      {"split": split, "channels": 32, "stride": stride}
+      for split in ("layer3[2]", "layer2[2]") for stride in (2, 4, 6)]
 
 
 def test_command_line_encode_classify_and_errors(runs, tmp_path, test_images):

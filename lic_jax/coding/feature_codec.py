@@ -46,9 +46,6 @@ from lic_jax.models.split import SplitClassifier, reduced_size
 
 FIT_IMAGES = 2000
 BATCH = 500
-# The largest image a receiver decodes unless told otherwise (max_pixels):
-# the tail runs on the whole feature map at once.
-DEFAULT_MAX_PIXELS = 1 << 22
 PRECISION = range_coder.PRECISION
 
 
@@ -119,13 +116,15 @@ def uniform_row(count: int, width: int) -> np.ndarray:
 
 @dataclasses.dataclass
 class Unit:
-  """One trained unit: its run directory, model, variables and tables."""
+  """One trained unit: its run directory, model, variables, tables and the
+  size of the images it was trained on."""
 
   name: str
   model: SplitClassifier
   variables: dict
   lookup: np.ndarray
   offsets: np.ndarray
+  image_size: int
 
   @classmethod
   def from_run(cls, workdir: str, images: np.ndarray | None = None) -> "Unit":
@@ -140,7 +139,7 @@ class Unit:
         freeze=lambda m, _: freeze(m, variables, fit_images(config) if images is None
                                    else images))
     return cls(workdir.rstrip("/").split("/")[-1], model, variables, arrays["unit/lookup"],
-               arrays["unit/offsets"])
+               arrays["unit/offsets"], int(config.data.image_size))
 
   @property
   def split(self) -> str:
@@ -164,9 +163,11 @@ def _tree_bytes(tree) -> bytes:
 
 class FeatureBank:
   """K units of one backbone: the encoder (`encode`) and the receiver
-  (`decode`, `classify`) of version-4 files."""
+  (`decode`, `classify`) of version-4 files. Images are the size the units
+  trained on (image_size x image_size: the classifier's input, e.g. a
+  224 x 224 centre crop for ImageNet): others are refused, never resized."""
 
-  def __init__(self, units: list[Unit], max_pixels: int = DEFAULT_MAX_PIXELS):
+  def __init__(self, units: list[Unit]):
     if not units:
       raise ValueError("a bank needs at least one unit")
     first = units[0]
@@ -175,7 +176,11 @@ class FeatureBank:
       if (dict(unit.model.network) != dict(first.model.network) or
           _tree_bytes(_backbone_variables(unit)) != backbone):
         raise ValueError(f"units {first.name!r} and {unit.name!r} sit on different backbones")
-    self.units, self.max_pixels = units, max_pixels
+      if unit.image_size != first.image_size:
+        raise ValueError(f"units {first.name!r} and {unit.name!r} take images of different "
+                         f"sizes ({first.image_size} and {unit.image_size})")
+    self.units = units
+    self.image_size = first.image_size
     self.backbone_name = str(first.model.network["name"])
     width = max(1 + len(units), *(u.lookup.shape[1] for u in units))
     rows, self.bases = [uniform_row(len(units), width)], []
@@ -195,9 +200,8 @@ class FeatureBank:
                           static_argnums=(2, 3)) for u in units]
 
   @classmethod
-  def from_runs(cls, workdirs: list[str], images: np.ndarray | None = None,
-                **kwargs) -> "FeatureBank":
-    return cls([Unit.from_run(w, images) for w in workdirs], **kwargs)
+  def from_runs(cls, workdirs: list[str], images: np.ndarray | None = None) -> "FeatureBank":
+    return cls([Unit.from_run(w, images) for w in workdirs])
 
   def __len__(self) -> int:
     return len(self.units)
@@ -243,6 +247,10 @@ class FeatureBank:
   def encode(self, image: np.ndarray, k: int) -> bytes:
     """The file of one (H, W, 3) image (uint8, or float in [0, 1]) through unit k."""
     x = as_float_image(image)
+    if x.shape[:2] != (self.image_size,) * 2:
+      raise ValueError(f"the bank's units take {self.image_size}x{self.image_size} images "
+                       f"(the classifier's input); this one is {x.shape[0]}x{x.shape[1]}: "
+                       "crop or resize it first")
     symbols = self.symbols(x[None], k)[0]
     return self.encode_symbols(symbols, k, *x.shape[:2])
 
@@ -262,19 +270,16 @@ class FeatureBank:
     if split is not None and header.split != split:
       raise BitstreamError(f"a file of split point {header.split!r}; this receiver runs the "
                            f"tail from {split!r}")
-    if header.height * header.width > self.max_pixels:
-      raise BitstreamError(f"declared size {header.height}x{header.width} is beyond this "
-                           f"receiver's limit of {self.max_pixels} pixels (max_pixels)")
+    if (header.height, header.width) != (self.image_size,) * 2:
+      raise BitstreamError(f"declared size {header.height}x{header.width}: the bank's units "
+                           f"take {self.image_size}x{self.image_size} images")
     decoder = range_coder.Decoder(stream, self.lookup, "feature stream")
     k = int(decoder.decode(np.zeros(1, np.int32))[0])
     unit = self.units[k]
     if unit.split != header.split:
       raise BitstreamError(f"the header names split point {header.split!r}, but unit {k} "
                            f"({unit.name}) sits at {unit.split!r}: the file is corrupt")
-    try:
-      shape = self.symbol_shape(k, header.height, header.width)
-    except (ValueError, TypeError) as e:  # an image too small for the backbone
-      raise BitstreamError(f"declared size {header.height}x{header.width}: {e}") from None
+    shape = self.symbol_shape(k, header.height, header.width)
     symbols = decoder.decode(self._indexes(k, shape)) + unit.offsets
     decoder.finish()
     return k, symbols.astype(np.int32), header
