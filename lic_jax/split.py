@@ -7,6 +7,8 @@ the client, classify them on the server, and search the units' space.
   python -m lic_jax.split classify --units RUN0,RUN1,... image.lic [--split 'layer3[2]']
   # the random search over (Cr, S, alpha, Q), resumable, with its frontier
   python -m lic_jax.split search --config configs/split/cifar_search.py
+  # its comparison with the baselines and plot again, from its results file
+  python -m lic_jax.split report --config configs/split/cifar_search.py
   # Table III: the largest unit of a search's space against its backbone
   python -m lic_jax.split overhead --config configs/split/imagenet_search.py
 
@@ -24,6 +26,7 @@ import json
 import math
 import os
 import sys
+from typing import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +39,7 @@ from lic_jax import cli
 from lic_jax import complexity
 from lic_jax import image as image_lib
 from lic_jax import labelled_data
+from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.feature_codec import FeatureBank
 from lic_jax.models.split import SplitClassifier, backbone, split_channels
@@ -72,10 +76,15 @@ def point_config(search, unit: dict, rate_model: str):
   return train_lib.load_config(f"{search.point_config}:{unit_arg(unit, rate_model)}")
 
 
+def reference_config(search):
+  """A point config of a search: its backbone, data and evaluation are
+  every point's."""
+  return point_config(search, {"split": search.splits[0], "channels": 1, "stride": 1,
+                               "log_alpha": 0.0, "step": 1.0}, search.rate_models[0])
+
+
 def _network(search) -> dict:
-  return dict(point_config(search, {"split": search.splits[0], "channels": 1, "stride": 1,
-                                     "log_alpha": 0.0, "step": 1.0},
-                            search.rate_models[0]).model.network)
+  return dict(reference_config(search).model.network)
 
 
 def points(search) -> list[tuple[dict, str]]:
@@ -105,31 +114,52 @@ def train_points(search) -> list[str]:
   return workdirs
 
 
-def evaluate_unit(bank: FeatureBank, k: int, images: np.ndarray, labels: np.ndarray) -> dict:
-  """Unit k on labelled images with real files: accuracy of the decoded
-  features, actual bpp (stream bits / pixels, the unit index included) and
-  file bpp (the header too); and whether every file decoded to exactly the
-  encoder's symbols and the tail gave exactly the encoder side's logits."""
-  height, width = images.shape[1:3]
-  symbols = bank.symbols(images, k)
-  files = [bank.encode_symbols(s, k, height, width) for s in symbols]
-  decoded = np.stack([bank.decode(f)[1] for f in files])
-  logits = bank.logits(decoded, k, height, width)
-  exact = bool(np.array_equal(decoded, symbols) and
-               np.array_equal(logits, bank.logits(symbols, k, height, width)))
-  header = len(files[0]) - _stream_bytes(files[0])
-  stream_bits = 8.0 * np.array([_stream_bytes(f) for f in files])
-  pixels = height * width
-  return {"accuracy": float(np.mean(np.argmax(logits, -1) == labels)),
-          "bpp": float(np.mean(stream_bits) / pixels),
-          "file_bpp": float(np.mean([8.0 * len(f) for f in files]) / pixels),
-          "header_bytes": header, "symbols_per_image": int(symbols[0].size),
-          "exact": exact}
+def eval_batches(config) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+  """(images float32 in [0, 1], labels) batches of a unit config's
+  evaluation split (its first config.eval.max_examples; 0: all)."""
+  c, limit = config.data, config.eval.get("max_examples", 0)
+  if c.source in labelled_data.LOADERS:
+    images, labels = labelled_data.LOADERS[c.source](config.eval.split, c.directory or None)
+    if limit:
+      images, labels = images[:limit], labels[:limit]
+    size = config.eval.batch_size
+    for i in range(0, len(labels), size):
+      yield images[i:i + size] / np.float32(255.0), labels[i:i + size]
+    return
+  split = f"{config.eval.split}[:{limit}]" if limit else config.eval.split
+  source = labelled_data.TFDSLabelled(c.tfds_name, split, config.eval.batch_size, c.image_size,
+                                      training=False, data_dir=c.tfds_data_dir or None)
+  for batch in source.iterate():
+    yield batch["image"], batch["label"]
+
+
+def evaluate_unit(bank: FeatureBank, k: int, batches) -> dict:
+  """Unit k on batches of labelled images, with real files: accuracy of the
+  decoded features, actual bpp (stream bits / pixels, the unit index
+  included) and file bpp (the header too); and whether every file decoded
+  to exactly the encoder's symbols and the tail gave exactly the encoder
+  side's logits."""
+  correct = count = stream_bits = file_bits = 0
+  exact = True
+  for images, labels in batches:
+    height, width = images.shape[1:3]
+    symbols = bank.symbols(images, k)
+    files = [bank.encode_symbols(s, k, height, width) for s in symbols]
+    decoded = np.stack([bank.decode(f)[1] for f in files])
+    logits = bank.logits(decoded, k, height, width)
+    exact &= bool(np.array_equal(decoded, symbols) and
+                  np.array_equal(logits, bank.logits(symbols, k, height, width)))
+    correct += int(np.sum(np.argmax(logits, -1) == labels))
+    count += len(labels)
+    stream_bits += 8 * sum(_stream_bytes(f) for f in files)
+    file_bits += 8 * sum(len(f) for f in files)
+  pixels = count * height * width
+  return {"accuracy": correct / count, "bpp": stream_bits / pixels,
+          "file_bpp": file_bits / pixels, "header_bytes": len(files[0]) - _stream_bytes(files[0]),
+          "symbols_per_image": int(symbols[0].size), "num_images": count, "exact": exact}
 
 
 def _stream_bytes(data: bytes) -> int:
-  from lic_jax.coding import container  # pylint: disable=g-import-not-at-top
-
   return len(container.unpack_features(data)[1])
 
 
@@ -197,22 +227,18 @@ def overhead_table(search, image_size: int) -> list[dict]:
 
 
 def search(config) -> dict:
-  """Trains and evaluates a search config; returns (and writes) its results."""
+  """Trains and evaluates a search config; writes and returns its results."""
   from lic_jax import eval as eval_lib  # pylint: disable=g-import-not-at-top
-  from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
 
   workdirs = train_points(config)
   bank = FeatureBank.from_runs(workdirs)
-  first = train_lib.load_config(f"{config.point_config}:{unit_arg(*points(config)[0])}")
-  images, labels = labelled_data.LOADERS[first.data.source]("test", first.data.directory or None)
-  if config.eval_max_examples:
-    images, labels = images[:config.eval_max_examples], labels[:config.eval_max_examples]
-  images = images.astype(np.float32) / 255.0
+  first = reference_config(config)
+  first.eval.max_examples = config.eval_max_examples
   rows = []
   for k, ((unit, rate_model), workdir) in enumerate(
       tqdm(list(zip(points(config), workdirs)), desc="evaluate", unit="unit")):
     rows.append({**unit, "rate_model": rate_model, "alpha": 10**unit["log_alpha"],
-                 "workdir": workdir, **evaluate_unit(bank, k, images, labels)})
+                 "workdir": workdir, **evaluate_unit(bank, k, eval_batches(first))})
   frontiers = {f"{split}/{rate_model}": pareto_frontier(
       [r for r in rows if r["split"] == split and r["rate_model"] == rate_model])
       for split in config.splits for rate_model in config.rate_models}
@@ -220,15 +246,58 @@ def search(config) -> dict:
     frontiers[f"all/{rate_model}"] = pareto_frontier(
         [r for r in rows if r["rate_model"] == rate_model])
   doc = {"search": config.to_dict(), "num_units": len(bank),
-         "unit_index_bits": math.log2(len(bank)), "num_test_images": len(labels),
+         "unit_index_bits": math.log2(len(bank)), "num_test_images": rows[0]["num_images"],
          "points": rows, "frontiers": frontiers,
          "overhead": overhead_table(config, first.data.image_size)}
   eval_lib.write_json(config.output, doc)
+  return report(config)
+
+
+def rate_at(rows: list[dict], accuracy: float) -> float | None:
+  """The fewest bits per pixel among rows of at least this accuracy (None:
+  no row reaches it)."""
+  rates = [r["bpp"] for r in rows if r["accuracy"] >= accuracy]
+  return min(rates) if rates else None
+
+
+def _curve_rows(curve: dict) -> list[dict]:
+  return [{"bpp": b, "accuracy": a} for b, a in zip(curve["bpp"], curve["accuracy"])]
+
+
+def compare(doc: dict, baselines: dict | None, levels) -> dict:
+  """Bits per pixel each frontier and baseline needs to reach each accuracy
+  level, and JPEG's lowest quality (the paper's question): its accuracy,
+  its rate and how many times fewer bits each frontier needs there."""
+  curves = {c["name"]: _curve_rows(c) for c in (baselines or {}).get("curves", [])}
+  rates = {f"{level:g}": {name: rate_at(rows, level)
+                          for name, rows in {**doc["frontiers"], **curves}.items()}
+           for level in levels}
+  result = {"rate_at_accuracy": rates}
+  jpeg = [c for c in (baselines or {}).get("curves", []) if c["name"].startswith("JPEG")]
+  if jpeg:
+    lowest = min(range(len(jpeg[0]["quality"])), key=lambda i: jpeg[0]["quality"][i])
+    accuracy = jpeg[0]["accuracy"][lowest]
+    result["jpeg_lowest_quality"] = {
+        "quality": jpeg[0]["quality"][lowest], "accuracy": accuracy,
+        "bpp": {c["name"]: c["bpp"][lowest] for c in jpeg},
+        "units_bpp": {name: rate_at(rows, accuracy) for name, rows in doc["frontiers"].items()}}
+  return result
+
+
+def report(config) -> dict:
+  """Adds the comparison with the baselines (config.baselines, when it
+  exists) to a search's results and plots them; returns the results."""
+  from lic_jax import eval as eval_lib  # pylint: disable=g-import-not-at-top
+
+  with open(config.output) as f:
+    doc = json.load(f)
+  baselines = None
+  if config.baselines and os.path.exists(config.baselines):
+    with open(config.baselines) as f:
+      baselines = json.load(f)
+  doc["comparison"] = compare(doc, baselines, config.accuracy_levels)
+  eval_lib.write_json(config.output, doc)
   if config.plot:
-    baselines = None
-    if config.baselines and os.path.exists(config.baselines):
-      with open(config.baselines) as f:
-        baselines = json.load(f)
     plot_search(doc, baselines, config.plot)
   return doc
 
@@ -311,14 +380,30 @@ def _classify(paths: list[str]) -> None:
     print(f"{path}: class {int(np.argmax(logits))} (unit {k}, {bank.units[k].name})")
 
 
+def _print_report(doc: dict) -> None:
+  for name, frontier in doc["frontiers"].items():
+    print(f"frontier {name}: " + ", ".join(f"{r['bpp']:.4f} bpp {r['accuracy']:.4f}"
+                                           for r in frontier))
+  for level, rates in doc["comparison"]["rate_at_accuracy"].items():
+    print(f"bpp at accuracy >= {level}: " + ", ".join(
+        f"{name} {'-' if rate is None else f'{rate:.4f}'}" for name, rate in rates.items()))
+  lowest = doc["comparison"].get("jpeg_lowest_quality")
+  if lowest:
+    print(f"JPEG at quality {lowest['quality']}: accuracy {lowest['accuracy']:.4f}, " +
+          ", ".join(f"{name} {bpp:.3f} bpp" for name, bpp in lowest["bpp"].items()))
+    for name, rate in lowest["units_bpp"].items():
+      if rate is not None:
+        print(f"  units {name}: {rate:.4f} bpp, " + ", ".join(
+            f"{bpp / rate:.0f}x fewer than {jpeg}" for jpeg, bpp in lowest["bpp"].items()))
+
+
 def _overhead() -> None:
   from lic_jax import eval as eval_lib  # pylint: disable=g-import-not-at-top
 
   search_config = flags.FLAGS.config
   if search_config is None:
     raise ValueError("overhead needs --config (a search config)")
-  size = point_config(search_config, largest_units(search_config)[0] | {"log_alpha": 0.0, "step": 1.0},
-                      search_config.rate_models[0]).data.image_size
+  size = reference_config(search_config).data.image_size
   rows = overhead_table(search_config, size)
   print(f"{'split':<11}{'Cr':>4}{'S':>3}{'encoder params':>16}{'decoder params':>16}"
         f"{'encoder MACs':>14}{'decoder MACs':>14}{'backbone params':>17}{'backbone MACs':>15}")
@@ -332,21 +417,20 @@ def _overhead() -> None:
 
 
 def main(argv):
-  if len(argv) < 2 or argv[1] not in ("encode", "classify", "search", "overhead"):
-    raise ValueError("usage: python -m lic_jax.split encode|classify|search|overhead ...")
+  if len(argv) < 2 or argv[1] not in ("encode", "classify", "search", "report", "overhead"):
+    raise ValueError("usage: python -m lic_jax.split encode|classify|search|report|overhead ...")
   command, paths = argv[1], argv[2:]
   if command == "overhead":
     _overhead()
     return
-  if command == "search":
+  if command in ("search", "report"):
     from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
 
     if flags.FLAGS.config is None:
-      raise ValueError("search needs --config (e.g. configs/split/cifar_search.py)")
+      raise ValueError(f"{command} needs --config (e.g. configs/split/cifar_search.py)")
     train_lib.quiet_orbax()
-    doc = search(flags.FLAGS.config)
-    for name, frontier in doc["frontiers"].items():
-      print(f"{name}: " + ", ".join(f"{r['bpp']:.4f} bpp {r['accuracy']:.4f}" for r in frontier))
+    doc = (search if command == "search" else report)(flags.FLAGS.config)
+    _print_report(doc)
     return
   if command == "encode":
     _encode(paths)

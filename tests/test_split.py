@@ -31,7 +31,8 @@ RESNET20 = {"name": "cifar_resnet", "depth": 20, "width": 16, "num_classes": 10}
 
 
 def _leaves(tree) -> dict[str, np.ndarray]:
-  return {parts.path_name(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(tree)[0]}
+  return {parts.path_name(p): np.asarray(v)
+          for p, v in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
 @pytest.mark.parametrize("stride", [2, 4, 6])
@@ -129,8 +130,9 @@ def test_images():
 def test_feature_files_round_trip_bit_exactly_with_the_encoder_sides_logits(bank, test_images):
   images, labels = test_images
   for k in range(len(bank)):
-    report = split_lib.evaluate_unit(bank, k, images, labels)
-    assert report["exact"]
+    report = split_lib.evaluate_unit(bank, k, [(images[:25], labels[:25]),
+                                              (images[25:], labels[25:])])
+    assert report["exact"] and report["num_images"] == 40
     # Magic, version, name, hashes, split point, size, checksum.
     assert report["header_bytes"] == 35 + len("cifar_resnet") + len(bank.units[k].split)
     files = [bank.encode(image, k) for image in images[:5]]
@@ -139,7 +141,8 @@ def test_feature_files_round_trip_bit_exactly_with_the_encoder_sides_logits(bank
       unit, decoded, header = bank.decode(data)
       assert unit == k and header.split == bank.units[k].split
       np.testing.assert_array_equal(decoded, expected)
-      np.testing.assert_array_equal(bank.classify(data)[1], bank.logits(expected[None], k, 32, 32)[0])
+      np.testing.assert_array_equal(bank.classify(data)[1],
+                                    bank.logits(expected[None], k, 32, 32)[0])
   # The same image through uint8 pixels codes the same file.
   uint8 = np.round(images[0] * 255).astype(np.uint8)
   assert bank.encode(uint8, 0) == bank.encode(images[0], 0)
@@ -244,3 +247,18 @@ def test_command_line_encode_classify_and_errors(runs, tmp_path, test_images):
       "error: a file of split point 'layer3[0]'; this receiver runs the tail from 'layer2[0]'")
   classified = run("classify", units, out)
   assert classified.returncode == 0 and "(unit 1, entropy)" in classified.stdout
+
+
+def test_comparison_answers_the_papers_question_from_the_curves():
+  doc = {"frontiers": {"all/l1": [{"bpp": 0.02, "accuracy": 0.5}, {"bpp": 0.05, "accuracy": 0.7},
+                                  {"bpp": 0.2, "accuracy": 0.8}]}}
+  baselines = {"curves": [{"name": "JPEG (whole file)", "quality": [5, 1, 50],
+                           "accuracy": [0.6, 0.4, 0.79], "bpp": [2.5, 2.4, 4.0]}]}
+  result = split_lib.compare(doc, baselines, (0.7, 0.8, 0.9))
+  assert result["rate_at_accuracy"]["0.7"] == {"all/l1": 0.05, "JPEG (whole file)": 4.0}
+  assert result["rate_at_accuracy"]["0.8"] == {"all/l1": 0.2, "JPEG (whole file)": None}
+  assert result["rate_at_accuracy"]["0.9"] == {"all/l1": None, "JPEG (whole file)": None}
+  # JPEG's lowest quality (1) reaches 0.4 at 2.4 bpp; the units 0.5 at 0.02.
+  assert result["jpeg_lowest_quality"] == {
+      "quality": 1, "accuracy": 0.4, "bpp": {"JPEG (whole file)": 2.4},
+      "units_bpp": {"all/l1": 0.02}}

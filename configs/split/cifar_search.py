@@ -42,4 +42,6 @@ def get_config():
   c.plot = "results/split/cifar_search.png"
   c.baselines = "results/split/cifar_baselines.json"
   c.eval_max_examples = 0  # 0: all 5000 test images
+  # The rates each frontier and baseline needs to reach these accuracies.
+  c.accuracy_levels = (0.70, 0.75, 0.78, 0.80)
   return c

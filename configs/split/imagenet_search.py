@@ -26,4 +26,6 @@ def get_config():
   c.plot = "results/split/imagenet_search.png"
   c.baselines = ""
   c.eval_max_examples = 0
+  # The rates each frontier and baseline needs to reach these accuracies.
+  c.accuracy_levels = (0.70, 0.72, 0.74, 0.75)
   return c

@@ -40,7 +40,7 @@ import numpy as np
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import labelled_data
 from lic_jax.codec import as_float_image, load_or_freeze_tables
-from lic_jax.coding import container, range_coder, tfc_ops
+from lic_jax.coding import container, range_coder, tables, tfc_ops
 from lic_jax.coding.container import BitstreamError
 from lic_jax.models.split import SplitClassifier, reduced_size
 
@@ -87,6 +87,9 @@ def freeze(model: SplitClassifier, variables, images: np.ndarray) -> dict[str, n
   lows = np.minimum(symbols.min(0), 0)
   highs = np.maximum(symbols.max(0), 0)
   width = int((highs - lows).max()) + 1
+  if width > tables.MAX_SYMBOLS:
+    raise ValueError(f"the unit's symbols span {width} values on its training images: "
+                     "implausible for a trained unit (is its step Q far too small?)")
   if model.rate_model == "entropy":
     grid = lows[None, :] + np.minimum(np.arange(width)[:, None], (highs - lows)[None, :])
     pmfs = _entropy_pmf(model, variables["params"], grid).T
