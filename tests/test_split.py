@@ -198,7 +198,7 @@ def test_search_samples_from_the_priors_reproducibly():
   assert {u["channels"] for u in units} == {4, 8, 16, 32}
   assert {u["stride"] for u in units} == {2, 4, 6}
   assert all(-2 <= u["log_alpha"] <= 1 and 0.25 <= u["step"] <= 4 for u in units)
-  assert len(split_lib.points(search)) == 2 * 12 * 2
+  assert len(split_lib.points(search)) == 3 * 12 * 2
 
 
 def test_pareto_frontier_keeps_the_undominated_points_by_rate():
@@ -223,7 +223,7 @@ def test_overhead_counts_the_units_parameters_and_multiply_adds():
   search = load_config("split/cifar_search")
   assert split_lib.largest_units(search) == [
       {"split": split, "channels": 32, "stride": stride}
-      for split in ("layer3[2]", "layer2[2]") for stride in (2, 4, 6)]
+      for split in ("layer3[2]", "layer2[2]", "layer3[0]") for stride in (2, 4, 6)]
 
 
 def test_command_line_encode_classify_and_errors(runs, tmp_path, test_images):

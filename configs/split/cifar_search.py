@@ -8,8 +8,9 @@ per rate model on the same (Cr, S, alpha, Q) samples, so that the l1 proxy
 and the entropy model are compared at equal search budget. Priors (uniform,
 as the paper's; alpha = 10^L with L uniform):
 
-- split points: layer3[2] (the last block, as the paper's layer4[2]) and
-  layer2[2] (the end of the previous stage, as its layer3[4]);
+- split points: layer3[2] (the last block, as the paper's layer4[2]),
+  layer2[2] (the end of the previous stage, as its layer3[4]) and
+  layer3[0] (the first block of the last stage, as its layer4[0]);
 - Cr in {4, 8, 16, 32}, capped at the split's C: ResNet-20 has C = 64 and 32
   there where ResNet-50 has 2048 and 1024, and CIFAR images 1/49 of the
   pixels of ImageNet's 224 x 224, so the paper's {32, ..., 128} (1/64 to
@@ -30,7 +31,7 @@ import ml_collections
 def get_config():
   c = ml_collections.ConfigDict()
   c.point_config = "configs/split/cifar.py"
-  c.splits = ("layer3[2]", "layer2[2]")
+  c.splits = ("layer3[2]", "layer2[2]", "layer3[0]")
   c.channels = (4, 8, 16, 32)
   c.strides = (2, 4, 6)
   c.log_alpha = (-2.0, 1.0)

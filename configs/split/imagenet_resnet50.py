@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-import setup  # pylint: disable=g-import-not-at-top,wrong-import-position
+import units  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 BACKBONE = {"name": "resnet50", "num_classes": 1000}
 BATCH = 256
@@ -27,7 +27,7 @@ STEPS_PER_EPOCH = 1_281_167 // BATCH
 
 
 def get_config(arg: str = "layer4[0],64,2,-2,8"):
-  c = setup.get_split_config(BACKBONE, setup.parse_unit(arg), "runs/split/imagenet")
+  c = units.get_split_config(BACKBONE, units.parse_unit(arg), "runs/split/imagenet")
   c.init_from = "resnet50.npz"
   c.data.source = "tfds"
   c.data.tfds_name = "imagenet2012"
