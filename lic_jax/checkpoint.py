@@ -26,6 +26,10 @@ class MissingCheckpointError(FileNotFoundError):
   """The directory holds no complete checkpoint."""
 
 
+class InvalidRunDirectoryError(ValueError):
+  """A run directory whose name checkpoints cannot live in."""
+
+
 class IncompatibleCheckpointError(ValueError):
   """A checkpoint that does not fit the model or state it is loaded into."""
 
@@ -119,6 +123,14 @@ class Checkpointer:
   """Saves every `every` steps (asynchronously), keeps the newest `keep`."""
 
   def __init__(self, workdir: str, every: int = 1000, keep: int = 3):
+    # Orbax finds and writes checkpoint files through glob patterns: in a
+    # directory named with a glob character its saves are unreadable
+    # (measured: a finished run of 'runs/x/layer2[2],...' had no step).
+    glob_characters = set("[]*?") & set(os.path.abspath(workdir))
+    if glob_characters:
+      raise InvalidRunDirectoryError(
+          f"run directory {workdir!r} contains {''.join(sorted(glob_characters))}: "
+          "checkpoints cannot be written there (choose a name without [ ] * ?)")
     self._manager = ocp.CheckpointManager(
         os.path.abspath(os.path.join(workdir, "checkpoints")),
         options=ocp.CheckpointManagerOptions(

@@ -321,5 +321,6 @@ if __name__ == "__main__":
   flags.DEFINE_string("workdir", None, "Run directory (default: config.workdir).")
   cli.run(main, (FileNotFoundError, image_lib.ImageReadError,
                  checkpoint_lib.IncompatibleCheckpointError,
+                 checkpoint_lib.InvalidRunDirectoryError,
                  parallel.MeshError, recipes.RecipeError, parts.PartError,
                  checkpoint_lib.ConfigChangedError, TrainingInterrupted))

@@ -8,6 +8,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from lic_jax import checkpoint as checkpoint_lib
 
@@ -16,6 +17,7 @@ from lic_jax import checkpoint as checkpoint_lib
 _KILLED_MID_SAVE = """
 import os, signal, sys
 import numpy as np
+import pytest
 from lic_jax.checkpoint import Checkpointer
 
 checkpointer = Checkpointer(sys.argv[1], every=1, keep=3)
@@ -82,3 +84,12 @@ def test_checkpoints_from_before_model_state_still_restore(tiny_config, tmp_path
   assert step == 2
   for a, b in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(old_params)):
     np.testing.assert_array_equal(a, b)
+
+
+def test_run_directories_named_with_glob_characters_are_refused(tmp_path):
+  """Orbax writes unreadable checkpoints there: refused before any work."""
+  from lic_jax.checkpoint import Checkpointer, InvalidRunDirectoryError  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(InvalidRunDirectoryError, match=r"contains \[\]: checkpoints cannot"):
+    Checkpointer(str(tmp_path / "layer2[2],32"))
+  assert not (tmp_path / "layer2[2],32").exists()

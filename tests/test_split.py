@@ -262,3 +262,28 @@ def test_comparison_answers_the_papers_question_from_the_curves():
   assert result["jpeg_lowest_quality"] == {
       "quality": 1, "accuracy": 0.4, "bpp": {"JPEG (whole file)": 2.4},
       "units_bpp": {"all/l1": 0.02}}
+
+
+def test_report_adds_the_comparison_and_plots(tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+
+  import ml_collections  # pylint: disable=g-import-not-at-top
+
+  points = [{"split": "layer3[2]", "rate_model": m, "bpp": b, "accuracy": a}
+            for m, b, a in [("l1", 0.02, 0.6), ("l1", 0.1, 0.8), ("entropy", 0.05, 0.7)]]
+  doc = {"points": points, "num_test_images": 5000, "frontiers": {
+      "layer3[2]/l1": points[:2], "layer3[2]/entropy": points[2:],
+      "all/l1": points[:2], "all/entropy": points[2:]}}
+  (tmp_path / "search.json").write_text(json.dumps(doc))
+  baselines = {"backbone_accuracy": 0.82, "curves": [
+      {"name": "JPEG (whole file)", "quality": [1, 50], "accuracy": [0.25, 0.75],
+       "bpp": [2.4, 4.2]}]}
+  (tmp_path / "baselines.json").write_text(json.dumps(baselines))
+  config = ml_collections.ConfigDict({
+      "output": str(tmp_path / "search.json"), "baselines": str(tmp_path / "baselines.json"),
+      "plot": str(tmp_path / "search.png"), "accuracy_levels": (0.7,)})
+  result = split_lib.report(config)
+  assert result["comparison"]["rate_at_accuracy"]["0.7"]["all/entropy"] == 0.05
+  assert result["comparison"]["jpeg_lowest_quality"]["units_bpp"]["all/l1"] == 0.02
+  assert json.loads((tmp_path / "search.json").read_text())["comparison"] == result["comparison"]
+  assert (tmp_path / "search.png").stat().st_size > 10_000
