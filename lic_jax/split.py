@@ -38,11 +38,11 @@ from tqdm import tqdm
 from lic_jax import cli
 from lic_jax import complexity
 from lic_jax import image as image_lib
-from lic_jax import labelled_data
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.feature_codec import FeatureBank
 from lic_jax.models.split import SplitClassifier, backbone, split_channels
+from lic_jax.recipes import classification
 
 
 # --------------------------------------------------------------------------
@@ -116,21 +116,11 @@ def train_points(search) -> list[str]:
 
 def eval_batches(config) -> Iterator[tuple[np.ndarray, np.ndarray]]:
   """(images float32 in [0, 1], labels) batches of a unit config's
-  evaluation split (its first config.eval.max_examples; 0: all)."""
-  c, limit = config.data, config.eval.get("max_examples", 0)
-  if c.source in labelled_data.LOADERS:
-    images, labels = labelled_data.LOADERS[c.source](config.eval.split, c.directory or None)
-    if limit:
-      images, labels = images[:limit], labels[:limit]
-    size = config.eval.batch_size
-    for i in range(0, len(labels), size):
-      yield images[i:i + size] / np.float32(255.0), labels[i:i + size]
-    return
-  split = f"{config.eval.split}[:{limit}]" if limit else config.eval.split
-  source = labelled_data.TFDSLabelled(c.tfds_name, split, config.eval.batch_size, c.image_size,
-                                      training=False, data_dir=c.tfds_data_dir or None)
-  for batch in source.iterate():
-    yield batch["image"], batch["label"]
+  evaluation split (its first config.eval.max_examples; 0: all): the
+  classification recipe's batches without their zero-weight filling."""
+  for batch in classification.eval_batches(config):
+    kept = batch["weight"] > 0
+    yield batch["image"][kept], batch["label"][kept]
 
 
 def evaluate_unit(bank: FeatureBank, k: int, batches) -> dict:

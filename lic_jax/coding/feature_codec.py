@@ -30,16 +30,14 @@ integer; the networks run as jitted Flax calls.
 """
 
 import dataclasses
-import hashlib
-import json
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from lic_jax import checkpoint as checkpoint_lib
-from lic_jax import labelled_data
-from lic_jax.codec import as_float_image, load_or_freeze_tables
+from lic_jax import labelled_data, parts
+from lic_jax.codec import as_float_image, config_hash, load_or_freeze_tables, tables_hash
 from lic_jax.coding import container, range_coder, tables, tfc_ops
 from lic_jax.coding.container import BitstreamError
 from lic_jax.models.split import SplitClassifier, reduced_size
@@ -119,10 +117,11 @@ def uniform_row(count: int, width: int) -> np.ndarray:
 
 @dataclasses.dataclass
 class Unit:
-  """One trained unit: its run directory, model, variables, tables and the
-  size of the images it was trained on."""
+  """One trained unit: its run directory, model (config and module),
+  variables, tables and the size of the images it was trained on."""
 
   name: str
+  model_config: dict
   model: SplitClassifier
   variables: dict
   lookup: np.ndarray
@@ -141,27 +140,19 @@ class Unit:
         workdir, config.model.name, model, variables["params"], step,
         freeze=lambda m, _: freeze(m, variables, fit_images(config) if images is None
                                    else images))
-    return cls(workdir.rstrip("/").split("/")[-1], model, variables, arrays["unit/lookup"],
-               arrays["unit/offsets"], int(config.data.image_size))
+    return cls(workdir.rstrip("/").split("/")[-1], config.model.to_dict(), model, variables,
+               arrays["unit/lookup"], arrays["unit/offsets"], int(config.data.image_size))
 
   @property
   def split(self) -> str:
     return self.model.split
 
 
-def _digest(*parts) -> bytes:
-  digest = hashlib.sha256()
-  for part in parts:
-    digest.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True).encode())
-  return digest.digest()[:8]
-
-
-def _backbone_variables(unit: Unit) -> dict:
-  return {name: collection["backbone"] for name, collection in unit.variables.items()}
-
-
-def _tree_bytes(tree) -> bytes:
-  return b"".join(np.ascontiguousarray(leaf).tobytes() for leaf in jax.tree_util.tree_leaves(tree))
+def _backbone_hash(unit: Unit) -> bytes:
+  """The identity of a unit's backbone: every variable of it, by path."""
+  return tables_hash({parts.path_name(path): leaf for path, leaf in
+                      jax.tree_util.tree_flatten_with_path(
+                          {name: c["backbone"] for name, c in unit.variables.items()})[0]})
 
 
 class FeatureBank:
@@ -174,10 +165,9 @@ class FeatureBank:
     if not units:
       raise ValueError("a bank needs at least one unit")
     first = units[0]
-    backbone = _tree_bytes(_backbone_variables(first))
+    backbone = _backbone_hash(first)
     for unit in units[1:]:
-      if (dict(unit.model.network) != dict(first.model.network) or
-          _tree_bytes(_backbone_variables(unit)) != backbone):
+      if dict(unit.model.network) != dict(first.model.network) or _backbone_hash(unit) != backbone:
         raise ValueError(f"units {first.name!r} and {unit.name!r} sit on different backbones")
       if unit.image_size != first.image_size:
         raise ValueError(f"units {first.name!r} and {unit.name!r} take images of different "
@@ -193,10 +183,10 @@ class FeatureBank:
       padded[:, :unit.lookup.shape[1]] = unit.lookup
       rows.extend(padded)
     self.lookup = range_coder.Lookup.of(np.stack(rows))
-    self.config_hash = _digest([dict(u.model.network) | {"unit": _unit_spec(u.model)}
-                                for u in units], backbone)
-    self.tables_hash = _digest(self.lookup.rows.tobytes(),
-                               *(u.offsets.astype(np.int32).tobytes() for u in units))
+    self.config_hash = config_hash({"units": [u.model_config for u in units],
+                                    "backbone": backbone.hex()})
+    self.tables_hash = tables_hash({"lookup": self.lookup.rows,
+                                    **{f"offsets/{k}": u.offsets for k, u in enumerate(units)}})
     self._symbols = [symbols_fn(u.model) for u in units]
     self._feature_sizes: dict[tuple[int, int, int], tuple[int, int]] = {}
     self._tail = [jax.jit(lambda v, s, h, w, m=u.model: m.apply(v, s, h, w, method=m.tail),
@@ -298,8 +288,3 @@ class FeatureBank:
     decoder and the backbone's tail."""
     k, symbols, header = self.decode(data, split)
     return k, self.logits(symbols[None], k, header.height, header.width)[0]
-
-
-def _unit_spec(model: SplitClassifier) -> dict:
-  return {"split": model.split, "channels": model.channels, "stride": model.stride,
-          "step": model.step, "rate_model": model.rate_model}

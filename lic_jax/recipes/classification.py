@@ -89,7 +89,7 @@ class Classification(Recipe):
             f"examples): accuracy={summary['accuracy']:.4f} loss={summary['loss']:.4f}")
 
 
-def _eval_batches(config, process_index: int, process_count: int):
+def eval_batches(config, process_index: int = 0, process_count: int = 1):
   """This process's slices of the evaluation set, each with a 'weight'."""
   c = config.data
   batch_size, limit = config.eval.batch_size, config.eval.get("max_examples", 0)
@@ -134,7 +134,7 @@ def evaluate_classifier(model, variables, config, mesh=None) -> dict:
     return jnp.stack([jnp.sum(w * correct), jnp.sum(w * loss), jnp.sum(w)])
 
   total = np.zeros(3)
-  for batch in _eval_batches(config, jax.process_index(), jax.process_count()):
+  for batch in eval_batches(config, jax.process_index(), jax.process_count()):
     total += np.asarray(jax.device_get(sums(variables, parallel.global_batch(batch, sharding))))
   correct, loss, count = total
   return {"accuracy": float(correct / count), "loss": float(loss / count),
