@@ -63,3 +63,27 @@ def enable_compilation_cache() -> None:
   jax.config.update("jax_compilation_cache_dir", path)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def encode_image_to_file(paths: list[str], output: str | None, force: bool, encode
+                         ) -> tuple[bytes, int]:
+  """Reads the one 8-bit RGB image of `paths`, writes encode(image) to
+  `output` atomically; (the file's bytes, the image's pixels). Refuses,
+  before any work, a missing output, one that is the input, and an existing
+  one without `force`."""
+  # Imported here: the entry points import this module before their flags.
+  import os  # pylint: disable=g-import-not-at-top
+
+  from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top
+  from lic_jax.checkpoint import write_atomic  # pylint: disable=g-import-not-at-top
+  from lic_jax.codec import check_output_path  # pylint: disable=g-import-not-at-top
+
+  if len(paths) != 1 or not output:
+    raise ValueError("encode takes one image and -o OUTPUT.lic")
+  check_output_path(output, paths)
+  if os.path.exists(output) and not force:
+    raise FileExistsError(f"{output} exists; pass --force to overwrite it")
+  image = image_lib.read_rgb_uint8(paths[0])
+  data = encode(image)
+  write_atomic(output, data)
+  return data, image.shape[0] * image.shape[1]

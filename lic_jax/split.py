@@ -342,23 +342,12 @@ def _bank() -> FeatureBank:
 
 
 def _encode(paths: list[str]) -> None:
-  from lic_jax.codec import check_output_path  # pylint: disable=g-import-not-at-top
-  from lic_jax.checkpoint import write_atomic  # pylint: disable=g-import-not-at-top
-
-  output = flags.FLAGS.output
-  if len(paths) != 1 or not output:
-    raise ValueError("encode takes one image and -o OUTPUT.lic")
-  check_output_path(output, paths)
-  if os.path.exists(output) and not flags.FLAGS.force:
-    raise FileExistsError(f"{output} exists; pass --force to overwrite it")
+  k = flags.FLAGS.unit
   bank = _bank()
-  image = image_lib.read_rgb_uint8(paths[0])
-  data = bank.encode(image, flags.FLAGS.unit)
-  write_atomic(output, data)
-  pixels = image.shape[0] * image.shape[1]
-  print(f"{paths[0]} -> {output}: unit {flags.FLAGS.unit} ({bank.units[flags.FLAGS.unit].name}) "
-        f"at {bank.units[flags.FLAGS.unit].split}, {len(data)} bytes, "
-        f"{8 * len(data) / pixels:.4f} bpp")
+  data, pixels = cli.encode_image_to_file(paths, flags.FLAGS.output, flags.FLAGS.force,
+                                          lambda image: bank.encode(image, k))
+  print(f"{paths[0]} -> {flags.FLAGS.output}: unit {k} ({bank.units[k].name}) "
+        f"at {bank.units[k].split}, {len(data)} bytes, {8 * len(data) / pixels:.4f} bpp")
 
 
 def _classify(paths: list[str]) -> None:

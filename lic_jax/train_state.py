@@ -68,20 +68,24 @@ def _main_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransfor
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """The main optimizer, a separate Adam on the bottleneck quantiles, and
-  nothing at all for the frozen parts (config.freeze and the recipe's).
+  """The main optimizer, a separate Adam on the bottleneck quantiles and the
+  recipe's aux_parts, and nothing at all for the frozen parts (config.freeze
+  and the recipe's).
 
   The quantiles are trained by the auxiliary loss alone (they do not enter
-  the rate-distortion loss), at their own learning rate, as in CompressAI.
+  the rate-distortion loss), at their own learning rate, as in CompressAI;
+  so are the densities a recipe fits beside its task (its aux_parts).
   Frozen parameters get zero updates and no optimizer state (optax's
   multi_transform keeps state only for the leaves of each label).
   """
-  frozen = recipes.get(config).frozen_parts(config)
+  recipe = recipes.get(config)
+  frozen, aux = recipe.frozen_parts(config), recipe.aux_parts(config)
 
   def label(path, _):
-    if parts.in_any(parts.path_name(path), frozen):
+    name = parts.path_name(path)
+    if parts.in_any(name, frozen):
       return "frozen"
-    return "aux" if _is_quantile(path) else "main"
+    return "aux" if _is_quantile(path) or parts.in_any(name, aux) else "main"
 
   def labels(params):
     return jax.tree_util.tree_map_with_path(label, params)

@@ -12,15 +12,19 @@ import pytest
 from conftest import ROOT, load_config
 from lic_jax import parallel, recipes
 from lic_jax.models import MODELS
+from lic_jax.train import load_config as load_file
 
 CONFIGS = sorted(os.path.relpath(p, os.path.join(ROOT, "configs"))[:-3]
                  for p in glob.glob(os.path.join(ROOT, "configs", "**", "*.py"), recursive=True)
                  if "def get_config" in open(p).read())
-# Search configs (lic_jax.split search) name a training config per point.
+# Search configs (lic_jax.split search) and grouping sweeps (lic_jax.grouping
+# sweep) name a training config per point.
 SEARCHES = [c for c in CONFIGS if c.endswith("_search")]
+SWEEPS = [c for c in CONFIGS if c.startswith("grouping/") and c.endswith("_sweep")]
 
 
-@pytest.mark.parametrize("name", [c for c in CONFIGS if c != "base" and c not in SEARCHES])
+@pytest.mark.parametrize("name", [c for c in CONFIGS
+                                  if c != "base" and c not in SEARCHES + SWEEPS])
 def test_config_builds_its_model(name):
   config = load_config(name)
   assert config.model.name in MODELS
@@ -47,6 +51,35 @@ def test_search_configs_build_a_unit_at_each_of_their_split_points(name):
         shapes = jax.eval_shape(lambda c=config, r=recipe: r.init_variables(
             r.build_model(c), c, jax.random.PRNGKey(0)))
         assert "unit" in shapes["params"]
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_sweep_configs_build_every_point(name):
+  from lic_jax import grouping  # pylint: disable=g-import-not-at-top
+
+  sweep = load_config(name)
+  for variant, arg in grouping.point_args(sweep):
+    config = grouping.point_config(sweep, arg)
+    recipe = recipes.get(config)
+    recipe.check_config(config)
+    assert f"{config.model.groups},{config.model.memberships}" == variant
+    shapes = jax.eval_shape(lambda c=config, r=recipe: r.init_variables(
+        r.build_model(c), c, jax.random.PRNGKey(0)))
+    assert shapes["params"]["profile_head"]["kernel"].shape == (1024, config.model.groups)
+
+
+def test_grouping_paper_configs_use_the_papers_latent_sizes_and_schedules():
+  for arg, d, classes, epochs in (("cifar100,20,2.0,soft", 768, 100, 40),
+                                  ("imagenet32,pretrain", 1024, 1000, 15)):
+    config = load_file(os.path.join(ROOT, "configs", "grouping", "paper.py") + ":" + arg)
+    model = recipes.get(config).build_model(config)
+    shapes = jax.eval_shape(lambda c=config, m=model: recipes.get(c).init_variables(
+        m, c, jax.random.PRNGKey(0)))
+    assert shapes["params"]["profile_head"]["kernel"].shape[0] == d
+    assert shapes["params"]["net"]["fc"]["kernel"].shape[-1] == classes
+    assert config.data.source == "tfds" and config.learning_rate == 0.05
+    steps_per_epoch = config.num_steps // epochs
+    assert config.lr_drop_steps[0] % steps_per_epoch == 0
 
 
 @pytest.mark.parametrize("name", ["mbt2018_mean", "mbt2018"])
@@ -89,6 +122,14 @@ def test_paper_scale_configs_split_their_batch_over_their_slice():
      "'split,Cr,S,L,Q[,rate_model]'"),
     (["--config", "configs/split/cifar.py:layer3[1],16,2,0,1,l2"],
      "error: unknown config.model.rate_model 'l2'; use one of l1, entropy"),
+    (["--config", "configs/grouping/cifar.py:10,2.0,soft,laplace"],
+     "error: unknown config.model.noise 'laplace'; use one of quantization, gaussian"),
+    (["--config", "configs/grouping/cifar.py:10,2.0"],
+     "error: flag --config=configs/grouping/cifar.py:10,2.0: ValueError: expected "
+     "'k,lambda,memberships[,noise]'"),
+    (["--config", "configs/grouping/paper.py:mnist,pretrain"],
+     "error: flag --config=configs/grouping/paper.py:mnist,pretrain: ValueError: unknown "
+     "dataset 'mnist'"),
 ])
 def test_config_mistakes_are_one_line_errors_that_leave_no_run_directory(args, error, tmp_path):
   workdir = tmp_path / "run"

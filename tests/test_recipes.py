@@ -202,4 +202,4 @@ def test_unknown_recipe_in_python_names_the_known_ones():
   with pytest.raises(recipes.RecipeError, match="unknown recipe 'detection'"):
     recipes.get(config)
   assert recipes.get(load_config("quickstart")).name == "compression"
-  assert recipes.names() == ["cbanet", "classification", "compression", "ohm", "split"]
+  assert recipes.names() == ["cbanet", "classification", "compression", "grouping", "ohm", "split"]

@@ -315,6 +315,22 @@ def truncate_maps(data: bytes, maps: int) -> bytes:
   return pack_maps(dataclasses.replace(header, sent=maps), streams[:maps])
 
 
+def check_origin(header, model: str, config_hash: bytes, tables_hash: bytes,
+                 maker: str = "another model", owner: str = "this model's",
+                 hint: str = "another checkpoint") -> None:
+  """Refuses (BitstreamError, naming both) a file whose header names another
+  model or config (made by `maker`) or other coding tables than the
+  decoder's (`owner`'s; `hint` says where such tables come from)."""
+  if header.model != model or header.config_hash != config_hash:
+    raise BitstreamError(f"the file was made by {maker} ({header.model!r}, config "
+                         f"{header.config_hash.hex()}) than this one ({model!r}, config "
+                         f"{config_hash.hex()})")
+  if header.tables_hash != tables_hash:
+    raise BitstreamError(f"the file was coded with other coding tables "
+                         f"({header.tables_hash.hex()}) than {owner} ({tables_hash.hex()}): "
+                         f"{hint}")
+
+
 @dataclasses.dataclass(frozen=True)
 class FeatureHeader:
   """The header of a version-4 file (see the module docstring)."""

@@ -82,26 +82,58 @@ def freeze(model: SplitClassifier, variables, images: np.ndarray) -> dict[str, n
   """{'unit/lookup': (Cr, width) CDF rows, 'unit/offsets': (Cr,) lo_c} of
   a unit, from the symbols of `images` (see the module docstring)."""
   symbols = batched_symbols(symbols_fn(model), variables, images).reshape(-1, model.channels)
+  lows, highs, grid = symbol_range(symbols, "the unit's", "is its step Q far too small?")
+  width = len(grid)
+  if model.rate_model == "entropy":
+    rows = density_rows(_entropy_pmf(model, variables["params"], grid).T, highs - lows + 1)
+  else:
+    rows = []
+    for c in range(model.channels):
+      counts = np.bincount(symbols[:, c] - lows[c], minlength=int(highs[c] - lows[c]) + 1) + 0.5
+      pmf, escape = counts / (counts.sum() + 0.5), 0.5 / (counts.sum() + 0.5)
+      rows.append(tfc_ops.pmf_to_cdf_row(pmf, escape, width + 3))
+    rows = np.stack(rows)
+  return {"unit/lookup": rows, "unit/offsets": lows.astype(np.int32)}
+
+
+def symbol_range(symbols: np.ndarray, whose: str, hint: str
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(lo_c, hi_c, grid) of symbols (N, C): each channel's range, 0 included,
+  and the (width, C) integers lo_c, lo_c + 1, ... (repeating hi_c past it)
+  at which to evaluate a density. ValueError (with `hint`) for a range
+  wider than a table can hold."""
   lows = np.minimum(symbols.min(0), 0)
   highs = np.maximum(symbols.max(0), 0)
   width = int((highs - lows).max()) + 1
   if width > tables.MAX_SYMBOLS:
-    raise ValueError(f"the unit's symbols span {width} values on its training images: "
-                     "implausible for a trained unit (is its step Q far too small?)")
-  if model.rate_model == "entropy":
-    grid = lows[None, :] + np.minimum(np.arange(width)[:, None], (highs - lows)[None, :])
-    pmfs = _entropy_pmf(model, variables["params"], grid).T
-  rows = []
-  for c in range(model.channels):
-    length = int(highs[c] - lows[c]) + 1
-    if model.rate_model == "entropy":
-      pmf = pmfs[c, :length]
-      escape = max(1.0 - float(pmf.sum()), 0.0)
-    else:
-      counts = np.bincount(symbols[:, c] - lows[c], minlength=length) + 0.5
-      pmf, escape = counts / (counts.sum() + 0.5), 0.5 / (counts.sum() + 0.5)
-    rows.append(tfc_ops.pmf_to_cdf_row(pmf, escape, width + 3))
-  return {"unit/lookup": np.stack(rows), "unit/offsets": lows.astype(np.int32)}
+    raise ValueError(f"{whose} symbols span {width} values on its training images: "
+                     f"implausible for a trained model ({hint})")
+  return lows, highs, lows[None, :] + np.minimum(np.arange(width)[:, None],
+                                                 (highs - lows)[None, :])
+
+
+def density_rows(pmfs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+  """(C, width + 3) lookup rows of C channels' pmfs (C, width) at their
+  integers lo_c..hi_c (lengths[c] of them), the rest of each one's mass the
+  escape."""
+  width = pmfs.shape[1]
+  return np.stack([tfc_ops.pmf_to_cdf_row(pmfs[c, :n], max(1.0 - float(pmfs[c, :n].sum()), 0.0),
+                                          width + 3) for c, n in enumerate(lengths)])
+
+
+def run_with_tables(workdir: str, kind: type, what: str, freeze_fn, images=None):
+  """(model, variables, config, tables) of a run's newest checkpoint, whose
+  model must be a `kind` (else ValueError naming `what` it should hold);
+  the tables are frozen there on first use by freeze_fn(model, variables,
+  images), from `images` or the config's first training images."""
+  model, variables, config, step = checkpoint_lib.load_variables(workdir)
+  if not isinstance(model, kind):
+    raise ValueError(f"{workdir!r} holds a {config.model.name!r} model, not {what}")
+  arrays = load_or_freeze_tables(
+      workdir, config.model.name, model, variables["params"], step,
+      freeze=lambda m, _: freeze_fn(m, variables, fit_images(config) if images is None
+                                    else images))
+  return model, variables, config, arrays
 
 
 def uniform_row(count: int, width: int) -> np.ndarray:
@@ -132,14 +164,8 @@ class Unit:
   def from_run(cls, workdir: str, images: np.ndarray | None = None) -> "Unit":
     """The newest checkpoint of a unit's run, with its tables (frozen there
     on first use, from `images` or its config's first training images)."""
-    model, variables, config, step = checkpoint_lib.load_variables(workdir)
-    if not isinstance(model, SplitClassifier):
-      raise ValueError(f"{workdir!r} holds a {config.model.name!r} model, not a split "
-                       "classifier's bottleneck unit")
-    arrays = load_or_freeze_tables(
-        workdir, config.model.name, model, variables["params"], step,
-        freeze=lambda m, _: freeze(m, variables, fit_images(config) if images is None
-                                   else images))
+    model, variables, config, arrays = run_with_tables(
+        workdir, SplitClassifier, "a split classifier's bottleneck unit", freeze, images)
     return cls(workdir.rstrip("/").split("/")[-1], config.model.to_dict(), model, variables,
                arrays["unit/lookup"], arrays["unit/offsets"], int(config.data.image_size))
 
@@ -252,14 +278,9 @@ class FeatureBank:
     """(unit k, symbols (h, w, Cr) int32, header) of a file; with `split`, a
     file of another split point is refused (a receiver running that tail)."""
     header, stream = container.unpack_features(data)
-    if header.model != self.backbone_name or header.config_hash != self.config_hash:
-      raise BitstreamError(f"the file was made by another bank of units ({header.model!r}, "
-                           f"config {header.config_hash.hex()}) than this one "
-                           f"({self.backbone_name!r}, config {self.config_hash.hex()})")
-    if header.tables_hash != self.tables_hash:
-      raise BitstreamError(f"the file was coded with other tables "
-                           f"({header.tables_hash.hex()}) than this bank's "
-                           f"({self.tables_hash.hex()}): other checkpoints of its units")
+    container.check_origin(header, self.backbone_name, self.config_hash, self.tables_hash,
+                           "another bank of units", "this bank's",
+                           "other checkpoints of its units")
     if split is not None and header.split != split:
       raise BitstreamError(f"a file of split point {header.split!r}; this receiver runs the "
                            f"tail from {split!r}")

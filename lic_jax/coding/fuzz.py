@@ -353,8 +353,10 @@ def _feature_case(valid: bytes, rng: np.random.Generator, kind: str) -> bytes:
 
 def fuzz_features(bank, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
   """Hostile variants of a valid feature file through bank.classify (a
-  lic_jax.coding.feature_codec.FeatureBank): each must give finite logits
-  of the backbone's classes from a unit of the bank, or raise BitstreamError."""
+  lic_jax.coding.feature_codec.FeatureBank, or a
+  lic_jax.coding.group_codec.GroupCodec: (index, logits), len() indices):
+  each must give finite logits of the classifier's classes with an index
+  (unit, profile) of the bank, or raise BitstreamError."""
   outcomes = {"refused": 0, "decoded": 0}
   _, reference = bank.classify(valid)
   for index in range(cases):

@@ -193,16 +193,8 @@ class MapCodec:
 
   def _check(self, header: container.MapHeader) -> tuple[int, int]:
     """The latent grid of a file this codec can decode, else BitstreamError."""
-    name = self.model_config["name"]
-    if header.model != name or header.config_hash != self.config_hash:
-      raise BitstreamError(
-          f"the file was made by another model ({header.model!r}, config "
-          f"{header.config_hash.hex()}) than this one ({name!r}, config "
-          f"{self.config_hash.hex()})")
-    if header.tables_hash != self.tables_hash:
-      raise BitstreamError(f"the file was coded with other coding tables "
-                           f"({header.tables_hash.hex()}) than this model's "
-                           f"({self.tables_hash.hex()}): another checkpoint")
+    container.check_origin(header, self.model_config["name"], self.config_hash,
+                           self.tables_hash)
     if header.num_maps != self.num_maps or header.channels != self.model.image_channels:
       raise BitstreamError(f"the header declares {header.num_maps} maps of "
                            f"{header.channels}-channel images; this model has "

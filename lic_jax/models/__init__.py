@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from lic_jax.models.bls2017 import FactorizedPrior
 from lic_jax.models.bmshj2018 import ScaleHyperprior
 from lic_jax.models.cbanet import CBANetAR, CBANetHP
+from lic_jax.models.grouping import GroupedClassifier
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
 from lic_jax.models.ohm import OHMAutoencoder
@@ -27,6 +28,7 @@ MODELS = {
     "resnet50": resnet50,
     "cifar_resnet": cifar_resnet,
     "split_classifier": SplitClassifier,
+    "grouped_classifier": GroupedClassifier,
 }
 
 
@@ -55,6 +57,6 @@ def model_from_config(config) -> nn.Module:
   return model_from_spec(config.model)
 
 
-__all__ = ["MODELS", "CBANetAR", "CBANetHP", "FactorizedPrior", "JointAutoregressiveHierarchicalPriors",
+__all__ = ["MODELS", "CBANetAR", "CBANetHP", "FactorizedPrior", "GroupedClassifier", "JointAutoregressiveHierarchicalPriors",
            "MeanScaleHyperprior", "OHMAutoencoder", "ResNet", "ScaleHyperprior", "SplitClassifier", "abstract_params", "build_model",
            "model_from_config", "model_from_spec"]

@@ -23,6 +23,9 @@ progress and metrics.jsonl. A recipe, chosen by config.recipe, gives it:
 - frozen_parts(config): the parameter parts that do not train (zero
   updates, no optimizer state): config.freeze, plus what the recipe's
   stage keeps fixed (lic_jax.recipes.cbanet).
+- aux_parts(config): parameter parts trained by the auxiliary Adam at
+  config.aux_learning_rate instead of the main optimizer (densities fitted
+  beside the task, lic_jax.recipes.grouping).
 """
 
 import abc
@@ -53,6 +56,12 @@ class Recipe(abc.ABC):
   def frozen_parts(self, config: ml_collections.ConfigDict) -> tuple[str, ...]:
     """Parameter path prefixes that do not train (see the module docstring)."""
     return tuple(config.get("freeze", ()))
+
+  def aux_parts(self, config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """Parameter path prefixes trained by the auxiliary Adam (see the module
+    docstring)."""
+    del config
+    return ()
 
   @abc.abstractmethod
   def build_model(self, config: ml_collections.ConfigDict):
@@ -108,4 +117,4 @@ def get(config: ml_collections.ConfigDict) -> Recipe:
 def _load_builtin() -> None:
   # On first use rather than at import: the recipe modules import this one
   # (Recipe, register), and importing lic_jax.recipes stays cheap.
-  from lic_jax.recipes import cbanet, classification, compression, ohm, split  # pylint: disable=g-import-not-at-top,unused-import
+  from lic_jax.recipes import cbanet, classification, compression, grouping, ohm, split  # pylint: disable=g-import-not-at-top,unused-import

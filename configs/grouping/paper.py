@@ -1,0 +1,64 @@
+r"""Learned grouping at the paper's scale (Sec. IV), for machines that have
+the data in TFDS (config.data.tfds_data_dir) and an accelerator:
+
+  python -m lic_jax.train --config configs/grouping/paper.py:cifar100,pretrain
+  python -m lic_jax.train --config 'configs/grouping/paper.py:cifar100,20,2.0,soft'
+  python -m lic_jax.train --config configs/grouping/paper.py:imagenet32,pretrain
+  python -m lic_jax.train --config 'configs/grouping/paper.py:imagenet32,20,2.0,soft'
+
+The argument is 'dataset,pretrain' (classification only: lambda = 0, one
+profile, the model every point starts from, Sec. IV-A) or
+'dataset,k,lambda,memberships[,noise]' (configs/grouping/profiles.py).
+
+- cifar100: TFDS 'cifar100', d = 768 (h = 12 at 8 x 8, Fig. 3), SGD 0.05
+  x0.1 at epochs 10, 20, 30, 40 epochs (Sec. IV-A).
+- imagenet32: TFDS 'imagenet_resized/32x32' (ImageNet-1k at 32 x 32),
+  d = 1024 (h = 16), SGD 0.05 x0.1 at epochs 5 and 10, 15 epochs.
+
+The network is the recipes issue's CIFAR ResNet (ResNet-20 layout, split
+after layer3[0]) with the dataset's classes, as on CIFAR-10 (cifar.py).
+Batch 128; the paper does not state its batch size.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import profiles  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+DATASETS = {
+    # name: (TFDS name, train images, classes, h, epochs, lr drops at epochs)
+    "cifar100": ("cifar100", 50_000, 100, 12, 40, (10, 20, 30)),
+    "imagenet32": ("imagenet_resized/32x32", 1_281_167, 1000, 16, 15, (5, 10)),
+}
+BATCH = 128
+
+
+def get_config(arg: str = "cifar100,20,2.0,soft"):
+  dataset, _, rest = arg.partition(",")
+  if dataset not in DATASETS:
+    raise ValueError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)}")
+  tfds_name, images, classes, h, epochs, drops = DATASETS[dataset]
+  pretrain = rest == "pretrain"
+  point = profiles.parse_point("1,0,soft" if pretrain else rest)
+  network = {"name": "cifar_resnet", "depth": 20, "width": 16, "num_classes": classes}
+  root = f"runs/grouping/{dataset}"
+  c = profiles.get_grouping_config(network, "layer3[0]", h, point, 32, root)
+  c.data.source = "tfds"
+  c.data.tfds_name = tfds_name
+  c.data.batch_size = BATCH
+  c.eval.split = "validation" if dataset == "imagenet32" else "test"
+  steps_per_epoch = images // BATCH
+  c.num_steps = epochs * steps_per_epoch
+  c.lr_schedule = "piecewise"
+  c.lr_drop_steps = tuple(e * steps_per_epoch for e in drops)
+  c.learning_rate = 0.05
+  c.weight_decay = 5e-4
+  c.checkpoint_every = steps_per_epoch
+  c.eval.every = 5 * steps_per_epoch
+  if pretrain:
+    c.workdir = f"{root}/pretrain"
+  else:
+    c.init_from = f"{root}/pretrain"
+    c.init_parts = profiles.init_parts(point)
+  return c
