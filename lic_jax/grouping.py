@@ -20,6 +20,7 @@ latents, the profiles' estimated bpp (their densities, before freezing),
 and how many profiles the test images use.
 """
 
+import json
 import math
 import os
 import sys
@@ -27,7 +28,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 from tqdm import tqdm
 
@@ -63,19 +64,11 @@ def point_config(sweep, arg: str):
 def train_points(sweep) -> list[str]:
   """Trains every point that has not finished; their run directories."""
   from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
-  from lic_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
 
-  workdirs, todo = [], point_args(sweep)
-  for i, (_, arg) in enumerate(todo):
-    config = point_config(sweep, arg)
-    workdirs.append(config.workdir)
-    checkpointer = Checkpointer(config.workdir)
-    done = checkpointer.latest_step() == config.num_steps
-    checkpointer.close()
-    if not done:
-      logging.info("sweep point %d/%d: %s", i + 1, len(todo), arg)
-      train_lib.train(config, config.workdir)
-  return workdirs
+  todo = point_args(sweep)
+  return [train_lib.train_unless_finished(point_config(sweep, arg),
+                                          f"sweep point {i + 1}/{len(todo)}: {arg}")
+          for i, (_, arg) in enumerate(todo)]
 
 
 def _bpp(bits: float, count: int, image_size: int) -> float:
@@ -87,12 +80,11 @@ def evaluate_point(codec: GroupCodec, batches) -> dict:
   module docstring); 'exact': every file decoded to the source's symbols
   and profile, and its logits equal the source side's."""
   model, variables = codec.model, codec.variables
-  encode = jax.jit(lambda v, x: model.apply(v, x, method=model.encode))
   estimate = jax.jit(lambda v, s: model.apply(v, s, method=model.profile_bits))
   latents, profiles_all, correct, count, stream_bits, file_bits, estimated = [], [], 0, 0, 0, 0, 0.0
   exact = True
   for images, labels in batches:
-    symbols, profiles = codec.client(images)
+    latent, symbols, profiles = codec.source(images)
     files = [codec.encode_symbols(s, int(j)) for s, j in zip(symbols, profiles)]
     decoded = [codec.decode(f) for f in files]
     decoded_symbols = np.stack([s for _, s in decoded])
@@ -106,7 +98,7 @@ def evaluate_point(codec: GroupCodec, batches) -> dict:
     file_bits += 8 * sum(len(f) for f in files)
     bits = np.asarray(estimate(variables, jnp.asarray(symbols, jnp.float32)))
     estimated += float(np.sum(np.take_along_axis(bits, profiles[:, None], 1)))
-    latents.append(np.asarray(encode(variables, jnp.asarray(images))))
+    latents.append(latent)
     profiles_all.append(profiles)
   z, profiles = jnp.asarray(np.concatenate(latents)), np.concatenate(profiles_all)
   eps = model.apply(variables, method=model.distortion)
@@ -117,7 +109,7 @@ def evaluate_point(codec: GroupCodec, batches) -> dict:
   return {
       "accuracy": correct / count, "num_images": count,
       "bpp": _bpp(stream_bits, count, size), "file_bpp": _bpp(file_bits, count, size),
-      "estimated_bpp": _bpp(estimated, 1, size) / count,
+      "estimated_bpp": _bpp(estimated, count, size),
       "bound_bpp": _bpp(float(coding_rate.grouped_coding_rate_of_labels(
           z, eps, jnp.asarray(profiles), model.groups, quantization)), 1, size),
       "bound_soft_bpp": _bpp(float(coding_rate.grouped_coding_rate(z, eps, soft, quantization)),
@@ -187,8 +179,6 @@ def report(config) -> dict:
 
   if not os.path.exists(config.output):
     raise FileNotFoundError(f"no results at {config.output}: run the sweep first")
-  import json  # pylint: disable=g-import-not-at-top
-
   with open(config.output) as f:
     doc = json.load(f)
   doc["comparison"] = compare(doc, config.variants[0])

@@ -31,7 +31,7 @@ from typing import Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 from tqdm import tqdm
 
@@ -97,21 +97,12 @@ def points(search) -> list[tuple[dict, str]]:
 def train_points(search) -> list[str]:
   """Trains every point that has not finished; their run directories."""
   from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
-  from lic_jax.checkpoint import Checkpointer  # pylint: disable=g-import-not-at-top
 
-  workdirs = []
   todo = points(search)
-  for i, (unit, rate_model) in enumerate(todo):
-    config = point_config(search, unit, rate_model)
-    workdirs.append(config.workdir)
-    checkpointer = Checkpointer(config.workdir)
-    done = checkpointer.latest_step() == config.num_steps
-    checkpointer.close()
-    if done:
-      continue
-    logging.info("search point %d/%d: %s", i + 1, len(todo), unit_arg(unit, rate_model))
-    train_lib.train(config, config.workdir)
-  return workdirs
+  return [train_lib.train_unless_finished(
+      point_config(search, unit, rate_model),
+      f"search point {i + 1}/{len(todo)}: {unit_arg(unit, rate_model)}")
+          for i, (unit, rate_model) in enumerate(todo)]
 
 
 def eval_batches(config) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -197,6 +197,19 @@ def _check_parts(config, state: TrainState) -> None:
                           "file to load them from)")
 
 
+def train_unless_finished(config: ml_collections.ConfigDict, what: str) -> str:
+  """Trains config in config.workdir unless its run already reached
+  config.num_steps (resuming an unfinished one); logs `what` when it trains.
+  The run directory."""
+  checkpointer = checkpoint_lib.Checkpointer(config.workdir)
+  done = checkpointer.latest_step() == config.num_steps
+  checkpointer.close()
+  if not done:
+    logging.info("%s", what)
+    train(config, config.workdir)
+  return config.workdir
+
+
 def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains (or resumes) to config.num_steps; returns this process's history.
 

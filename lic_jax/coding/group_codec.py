@@ -8,7 +8,8 @@ lic_jax.coding.container): the header names the model, its config and
 tables hashes and the encoder's split point; the one range-coded stream
 holds j in ceil(log2 k) bits (coded uniformly over 2^ceil(log2 k) values,
 those from k on refused; none when k = 1), then the symbols, dimension i
-with row (j, i) of the tables. The logits of a decoded file equal the encoder side's bit for bit.
+with row (j, i) of the tables. The logits of a decoded file equal the
+encoder side's bit for bit.
 
 The tables are frozen once from the run's checkpoint (stored in its run
 directory, like every model's) over the symbols of the first
@@ -32,26 +33,28 @@ from lic_jax.coding.feature_codec import (BATCH, density_rows, run_with_tables, 
 from lic_jax.models.grouping import GroupedClassifier
 
 
-def _client_fn(model: GroupedClassifier):
-  """The jitted source half: (variables, images) -> (symbols as floats, j)."""
-  def client(m, x):
+def _source_fn(model: GroupedClassifier):
+  """The jitted source: (variables, images) -> (z, symbols as floats, j)."""
+  def source(m, x):
     z = m.encode(x)
-    return m.symbols(z), m.profile_index(z)
+    return z, m.symbols(z), m.profile_index(z)
 
-  return jax.jit(lambda v, x: model.apply(v, x, method=client))
+  return jax.jit(lambda v, x: model.apply(v, x, method=source))
 
 
-def client_outputs(run, variables, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """((N, d) int32 symbols, (N,) int32 profiles) of images, in batches."""
+def source_outputs(run, variables, images: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """((N, d) float32 latents z, (N, d) int32 symbols, (N,) int32 profiles)
+  of images, in batches."""
   outs = [run(variables, jnp.asarray(images[i:i + BATCH])) for i in range(0, len(images), BATCH)]
-  return (np.concatenate([np.asarray(s) for s, _ in outs]).astype(np.int32),
-          np.concatenate([np.asarray(j) for _, j in outs]).astype(np.int32))
+  z, symbols, profiles = (np.concatenate([np.asarray(o[n]) for o in outs]) for n in range(3))
+  return z, symbols.astype(np.int32), profiles.astype(np.int32)
 
 
 def freeze(model: GroupedClassifier, variables, images: np.ndarray) -> dict[str, np.ndarray]:
   """{'profiles/lookup': (k * d, width) CDF rows, profile j's dimension i
   at row j * d + i; 'profiles/offsets': (d,) lo_i} (module docstring)."""
-  symbols, _ = client_outputs(_client_fn(model), variables, images)
+  _, symbols, _ = source_outputs(_source_fn(model), variables, images)
   lows, highs, grid = symbol_range(symbols, "the latent's", "is its step s far too small?")
   tiled = jnp.asarray(np.tile(grid, (1, model.groups)), jnp.float32)
   pmfs = np.asarray(model.apply(variables, tiled,
@@ -73,11 +76,11 @@ class GroupCodec:
     width = max(2 + (1 << self.index_bits), lookup.shape[1])
     padded = np.full((lookup.shape[0], width), 1 << range_coder.PRECISION, np.int32)
     padded[:, :lookup.shape[1]] = lookup
-    self.lookup = range_coder.Lookup.of(np.concatenate([uniform_row(1 << self.index_bits, width)[None],
-                                                        padded]))
+    index_row = uniform_row(1 << self.index_bits, width)
+    self.lookup = range_coder.Lookup.of(np.concatenate([index_row[None], padded]))
     self.config_hash = config_hash(model_config)
     self.tables_hash = tables_hash({"lookup": self.lookup.rows, "offsets": offsets})
-    self._client = _client_fn(model)
+    self._source = _source_fn(model)
     self._classify = jax.jit(lambda v, s: model.apply(
         v, s, method=lambda m, s: m.classify(s * m.quantizer_step())))
 
@@ -98,9 +101,14 @@ class GroupCodec:
   def image_size(self) -> int:
     return self.model.image_size
 
+  def source(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """((N, d) latents z, (N, d) symbols, (N,) profiles j) of (N, H, W, 3)
+    images in [0, 1]: everything the source computes."""
+    return source_outputs(self._source, self.variables, images)
+
   def client(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """((N, d) symbols, (N,) profiles j) of (N, H, W, 3) images in [0, 1]."""
-    return client_outputs(self._client, self.variables, images)
+    """((N, d) symbols, (N,) profiles j): what the source sends."""
+    return self.source(images)[1:]
 
   def encode_symbols(self, symbols: np.ndarray, profile: int) -> bytes:
     """The version-4 file of one image's symbols (d,) coded with `profile`."""

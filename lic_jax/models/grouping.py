@@ -34,6 +34,8 @@ images the head assigns to it and frozen to integer tables by
 lic_jax.coding.group_codec.
 """
 
+import functools
+import json
 import math
 from typing import Any, Mapping
 
@@ -50,7 +52,13 @@ NOISES = ("quantization", "gaussian")
 
 def latent_grid(network: Mapping[str, Any], split: str, image_size: int) -> tuple[int, int]:
   """(h', w'): the split point's feature size for image_size^2 inputs."""
-  net = backbone(network, parent=None)
+  return _latent_grid(json.dumps(dict(network), sort_keys=True), split, image_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _latent_grid(network_json: str, split: str, image_size: int) -> tuple[int, int]:
+  # Cached: setup() runs on every apply, and tracing the head costs ~60 ms.
+  net = backbone(json.loads(network_json), parent=None)
   x = jax.ShapeDtypeStruct((1, image_size, image_size, 3), jnp.float32)
   shape = jax.eval_shape(lambda x: net.init_with_output(jax.random.PRNGKey(0), x, split,
                                                         method=net.head)[0], x).shape
