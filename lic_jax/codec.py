@@ -53,7 +53,7 @@ import tqdm
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax.assets import DEFAULT_FAMILY, DEFAULT_QUALITY, PRETRAINED
 from lic_jax import image as image_lib
-from lic_jax.coding import container
+from lic_jax.coding import container, range_coder
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.model_codecs import CODECS, TABLES_FORMAT
 from lic_jax.models import abstract_params, model_from_spec
@@ -596,6 +596,8 @@ def main(argv=None) -> None:
                 "(default: the bundled levels)")
   quality_help = (f"quality level of the bundled models (or of --checkpoint's levels): "
                   f"1 = lowest rate (default {DEFAULT_QUALITY}; see `models`)")
+  coder_help = ("range coder: lic_jax's (default), or tensorflow-compression's ops, the "
+                "reference (pip install 'lic_jax[tfc]'); the files are the same bytes")
   io_help = ("one file and its output, or several files / folders and an output folder "
              "(<name>.lic, <name>.png)")
   p = sub.add_parser("compress", help="image(s) -> .lic")
@@ -606,6 +608,8 @@ def main(argv=None) -> None:
                  help="bitrate index of a CBANet model, 0 = the lowest (default: its base, "
                       "the highest)")
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+  p.add_argument("--range-coder", choices=range_coder.CODERS, default="lic_jax",
+                 help=coder_help)
   p = sub.add_parser("decompress", help=".lic -> image(s)")
   p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
   p.add_argument("--checkpoint", default="", help=model_help)
@@ -617,6 +621,8 @@ def main(argv=None) -> None:
                       "synthesis branches (default: all)")
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
   p.add_argument("--original", help="the original image, to report PSNR (one input only)")
+  p.add_argument("--range-coder", choices=range_coder.CODERS, default="lic_jax",
+                 help=coder_help)
   p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                  help="refuse files declaring larger images (default %(default)s, "
                       "about 2 GB of memory with the bundled model)")
@@ -660,38 +666,39 @@ def main(argv=None) -> None:
       print(f"exported {codec.name} (step {codec.metadata['training_steps']}) to "
             f"{args.output}: {size / 2**20:.2f} MiB")
       return
-    codecs, load_s = {}, 0.0
+    with range_coder.use_coder(args.range_coder):
+      codecs, load_s = {}, 0.0
 
-    def codec_for(quality):
-      nonlocal load_s
-      if quality not in codecs:
-        start = time.perf_counter()
-        codecs[quality] = Codec.load(args.checkpoint or None, quality)
-        codecs[quality].max_pixels = getattr(args, "max_pixels", DEFAULT_MAX_PIXELS)
-        load_s += time.perf_counter() - start
-      return codecs[quality]
+      def codec_for(quality):
+        nonlocal load_s
+        if quality not in codecs:
+          start = time.perf_counter()
+          codecs[quality] = Codec.load(args.checkpoint or None, quality)
+          codecs[quality].max_pixels = getattr(args, "max_pixels", DEFAULT_MAX_PIXELS)
+          load_s += time.perf_counter() - start
+        return codecs[quality]
 
-    # Without a level named, a file decodes with the level that wrote it
-    # (of the bundled ones, or of --checkpoint's folder of levels).
-    levels_dir = args.checkpoint or os.path.join(PRETRAINED, DEFAULT_FAMILY)
-    hashes = level_hashes(levels_dir) if args.command == "decompress" else {}
-    detect = args.quality is None and bool(hashes)
-    if not detect:
-      codec_for(args.quality)
-    start = time.perf_counter()
-    progress = tqdm.tqdm(pairs, unit="file", disable=not batch, file=sys.stderr)
-    for source, target in progress:
-      if args.command == "compress":
-        line = _compress_file(codec_for(args.quality), source, target, args.rate)
-      else:
-        with open(source, "rb") as f:
-          data = f.read()
-        codec = codec_for(level_for_file(data, hashes) if detect else args.quality)
-        line = _decompress_file(codec, data, source, target, original, args.complexity)
-      progress.write(line if batch else f"{line} (model load {load_s:.2f} s)", file=sys.stdout)
-    if batch:
-      print(f"{len(pairs)} files in {time.perf_counter() - start:.2f} s "
-            f"(model load {load_s:.2f} s) -> {output}")
+      # Without a level named, a file decodes with the level that wrote it
+      # (of the bundled ones, or of --checkpoint's folder of levels).
+      levels_dir = args.checkpoint or os.path.join(PRETRAINED, DEFAULT_FAMILY)
+      hashes = level_hashes(levels_dir) if args.command == "decompress" else {}
+      detect = args.quality is None and bool(hashes)
+      if not detect:
+        codec_for(args.quality)
+      start = time.perf_counter()
+      progress = tqdm.tqdm(pairs, unit="file", disable=not batch, file=sys.stderr)
+      for source, target in progress:
+        if args.command == "compress":
+          line = _compress_file(codec_for(args.quality), source, target, args.rate)
+        else:
+          with open(source, "rb") as f:
+            data = f.read()
+          codec = codec_for(level_for_file(data, hashes) if detect else args.quality)
+          line = _decompress_file(codec, data, source, target, original, args.complexity)
+        progress.write(line if batch else f"{line} (model load {load_s:.2f} s)", file=sys.stdout)
+      if batch:
+        print(f"{len(pairs)} files in {time.perf_counter() - start:.2f} s "
+              f"(model load {load_s:.2f} s) -> {output}")
   except (BitstreamError, FileNotFoundError, ValueError, OSError) as e:
     sys.exit(f"error: {e}")
 

@@ -1,6 +1,7 @@
 """Shared fixtures: config loading, tiny configs, the offline data sets, killing
 a training run mid-way."""
 
+import importlib.util
 import json
 import os
 import signal
@@ -9,8 +10,53 @@ import time
 
 import pytest
 
+from lic_jax.coding import tfc_ops
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_ROOT = os.environ.get("LIC_JAX_DATA", os.path.join(ROOT, "..", "shared", "data"))
+
+# The only tests that may skip where TensorFlow is not installed (the current
+# stack of .ci/run), with the reason starting with TF_SKIP.
+TF_SKIP = "needs TensorFlow"
+requires_tfc = pytest.mark.skipif(
+    not tfc_ops.available(),
+    reason=f"{TF_SKIP}: tensorflow-compression's ops, the reference coder "
+           "(pip install 'lic_jax[tfc]')")
+requires_tfds = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow_datasets") is None,
+    reason=f"{TF_SKIP}: tensorflow-datasets (pip install 'lic_jax[tfds]')")
+
+
+@pytest.fixture
+def without_tensorflow(tmp_path) -> dict[str, str]:
+  """The environment of a subprocess in which importing TensorFlow (or tfc,
+  or tfds) fails, as where it is not installed: stub packages that raise
+  ImportError come first on its path."""
+  stubs = tmp_path / "no_tensorflow"
+  for name in ("tensorflow", "tensorflow_compression", "tensorflow_compression_ops",
+               "tensorflow_datasets"):
+    (stubs / name).mkdir(parents=True)
+    (stubs / name / "__init__.py").write_text(
+        f"raise ImportError('{name} is not installed here (a test blocks it)')\n")
+  path = os.pathsep.join(p for p in (str(stubs), os.environ.get("PYTHONPATH")) if p)
+  return {**os.environ, "PYTHONPATH": path}
+
+
+def pytest_sessionfinish(session, exitstatus):
+  """With LIC_JAX_ONLY_TF_SKIPS=1 (CI), a skip for any other reason (missing
+  data, a missing tool) fails the run: on both tested stacks every other
+  test must run."""
+  if os.environ.get("LIC_JAX_ONLY_TF_SKIPS") != "1" or exitstatus not in (0, 5):
+    return
+  reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+  others = [report for report in (reporter.stats.get("skipped", []) if reporter else [])
+            if TF_SKIP not in str(report.longrepr)]
+  if others:
+    reporter.write_line(f"LIC_JAX_ONLY_TF_SKIPS: {len(others)} tests skipped for a reason "
+                        f"other than {TF_SKIP!r}:", red=True)
+    for report in others:
+      reporter.write_line(f"  {report.nodeid}: {report.longrepr}")
+    session.exitstatus = 1
 
 
 def load_config(name: str):

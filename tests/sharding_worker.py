@@ -43,8 +43,14 @@ def one_step(config, axes, devices):
           new_state)
 
 
+def spec_text(spec) -> str:
+  """str(spec) as jax 0.5 writes it: newer releases abbreviate it to P(...)."""
+  text = str(spec)
+  return "PartitionSpec" + text[1:] if text.startswith("P(") else text
+
+
 def specs(shardings) -> list[str]:
-  return [str(s.spec) for s in jax.tree_util.tree_leaves(shardings)]
+  return [spec_text(s.spec) for s in jax.tree_util.tree_leaves(shardings)]
 
 
 def max_diff(a, b) -> float:
@@ -67,10 +73,10 @@ def check_steps(_):
       "params_max_diff_8": max_diff(params1, params8),
       "params_max_diff_fsdp": max_diff(params1, params_f),
       "params_max_abs": max(float(np.max(np.abs(p))) for p in jax.tree_util.tree_leaves(params1)),
-      "batch_spec_8": str(batch_in8.spec),
+      "batch_spec_8": spec_text(batch_in8.spec),
       "batch_devices_8": len(batch_in8.device_set),
       "state_specs_8": sorted(set(specs(state_in8))),
-      "batch_spec_fsdp": str(batch_inf.spec),
+      "batch_spec_fsdp": spec_text(batch_inf.spec),
       "state_specs_fsdp": sorted(set(specs(state_inf))),
       "largest_param_shape": list(largest.shape),
       "output_params_specs_8": sorted(set(specs(jax.tree_util.tree_map(

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import integrate
 
 from conftest import ROOT
 from lic_jax import bd
@@ -37,7 +38,7 @@ def _reference_bd_rate(ar, aq, tr, tq, method):
     from scipy.interpolate import PchipInterpolator  # pylint: disable=g-import-not-at-top
     fa = PchipInterpolator(np.sort(aq), np.log10(ar)[np.argsort(aq)])(grid)
     ft = PchipInterpolator(np.sort(tq), np.log10(tr)[np.argsort(tq)])(grid)
-  return (10 ** (np.trapz(ft - fa, grid) / (hi - lo)) - 1) * 100
+  return (10 ** (integrate.trapezoid(ft - fa, grid) / (hi - lo)) - 1) * 100
 
 
 @pytest.mark.parametrize("method", bd.METHODS)

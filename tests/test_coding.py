@@ -447,8 +447,10 @@ def test_bundled_quality_levels_are_listed_chosen_and_found_by_the_decoder(tmp_p
       "error: quality 9 does not exist in ")
 
 
-def test_bundled_model_is_the_default_and_compresses_kodak_usefully(kodak_dir, tmp_path):
-  """`codec compress IN OUT` with no checkpoint uses the packaged model."""
+def test_bundled_model_is_the_default_and_compresses_kodak_usefully(kodak_dir, tmp_path,
+                                                                    without_tensorflow):
+  """`codec compress IN OUT` with no checkpoint uses the packaged model, and
+  needs no TensorFlow."""
   from lic_jax.assets import DEFAULT_MODEL  # pylint: disable=g-import-not-at-top
 
   assert os.path.exists(os.path.join(DEFAULT_MODEL, "params.msgpack"))
@@ -457,9 +459,10 @@ def test_bundled_model_is_the_default_and_compresses_kodak_usefully(kodak_dir, t
   source = os.path.join(kodak_dir, "kodim23.png")
   out, recon = str(tmp_path / "k.lic"), str(tmp_path / "k.png")
   run = [sys.executable, "-m", "lic_jax.codec"]
-  subprocess.run(run + ["compress", source, out], check=True, cwd=ROOT, capture_output=True)
+  subprocess.run(run + ["compress", source, out], check=True, cwd=ROOT, capture_output=True,
+                 env=without_tensorflow)
   result = subprocess.run(run + ["decompress", out, recon, "--original", source], check=True,
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, capture_output=True, text=True, env=without_tensorflow)
   psnr = float(result.stdout.split("PSNR=")[1].split()[0])
   bpp = 8 * os.path.getsize(out) / (768 * 512)
   # Recorded for the bundled model: 0.3509 bpp, 31.09 dB on kodim23. An

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import requires_tfds
 from lic_jax import data as data_lib
 from lic_jax.assets import QUICKSTART_IMAGES
 
@@ -73,8 +74,9 @@ def test_empty_folder_error(tmp_path):
     data_lib.ImageFolder(str(tmp_path), 64, 2)
 
 
+@requires_tfds
 def test_tfds_pipeline_with_mock_data():
-  tfds = pytest.importorskip("tensorflow_datasets")
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   with tfds.testing.mock_data(num_examples=20):
     ds = data_lib.TFDSImages("cifar10", crop_size=48, batch_size=4, seed=0)
     batches = ds.iterate(0)

@@ -19,7 +19,7 @@ import pytest
 from conftest import DATA_ROOT, ROOT, load_config
 from lic_jax import coding_rate, labelled_data, recipes
 from lic_jax import grouping as grouping_lib
-from lic_jax.coding import container, fuzz, range_coder, tfc_ops
+from lic_jax.coding import container, fuzz, range_coder, tables
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.group_codec import GroupCodec
 from lic_jax.models.grouping import GroupedClassifier
@@ -149,7 +149,7 @@ def _coded_bits(symbols: np.ndarray) -> int:
   table of its own empirical pmf (as a factorized profile codes)."""
   lows = symbols.min(0)
   width = int((symbols.max(0) - lows).max()) + 1
-  rows = [tfc_ops.pmf_to_cdf_row(np.bincount(symbols[:, i] - lows[i], minlength=width)
+  rows = [tables.pmf_to_cdf_row(np.bincount(symbols[:, i] - lows[i], minlength=width)
                                  / len(symbols), 0.0, width + 3)
           for i in range(symbols.shape[1])]
   lookup = range_coder.Lookup.of(np.stack(rows))

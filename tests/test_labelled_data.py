@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import DATA_ROOT
+from conftest import DATA_ROOT, requires_tfds
 from lic_jax import labelled_data
 
 
@@ -122,8 +122,9 @@ def test_missing_data_names_the_path(tmp_path):
 
 
 @pytest.mark.parametrize("name,size,channels", [("cifar10", 32, 3), ("mnist", 28, 1)])
+@requires_tfds
 def test_tfds_classification_with_mock_data(name, size, channels):
-  tfds = pytest.importorskip("tensorflow_datasets")
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   with tfds.testing.mock_data(num_examples=40):
     ds = labelled_data.TFDSLabelled(name, "train", batch_size=4, image_size=size,
                                     training=True, seed=0)
@@ -139,8 +140,9 @@ def test_tfds_classification_with_mock_data(name, size, channels):
     assert sum(len(b["label"]) for b in evaluation) == 40
 
 
+@requires_tfds
 def test_tfds_imagenet_crops_to_the_image_size():
-  tfds = pytest.importorskip("tensorflow_datasets")
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   with tfds.testing.mock_data(num_examples=4):
     train = next(labelled_data.TFDSLabelled("imagenet2012", "train", 2, 96, True).iterate())
     val = next(labelled_data.TFDSLabelled("imagenet2012", "validation", 2, 96,

@@ -38,7 +38,7 @@ import numpy as np
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import labelled_data, parts
 from lic_jax.codec import as_float_image, config_hash, load_or_freeze_tables, tables_hash
-from lic_jax.coding import container, range_coder, tables, tfc_ops
+from lic_jax.coding import container, range_coder, tables
 from lic_jax.coding.container import BitstreamError
 from lic_jax.models.split import SplitClassifier, reduced_size
 
@@ -91,7 +91,7 @@ def freeze(model: SplitClassifier, variables, images: np.ndarray) -> dict[str, n
     for c in range(model.channels):
       counts = np.bincount(symbols[:, c] - lows[c], minlength=int(highs[c] - lows[c]) + 1) + 0.5
       pmf, escape = counts / (counts.sum() + 0.5), 0.5 / (counts.sum() + 0.5)
-      rows.append(tfc_ops.pmf_to_cdf_row(pmf, escape, width + 3))
+      rows.append(tables.pmf_to_cdf_row(pmf, escape, width + 3))
     rows = np.stack(rows)
   return {"unit/lookup": rows, "unit/offsets": lows.astype(np.int32)}
 
@@ -117,7 +117,7 @@ def density_rows(pmfs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
   integers lo_c..hi_c (lengths[c] of them), the rest of each one's mass the
   escape."""
   width = pmfs.shape[1]
-  return np.stack([tfc_ops.pmf_to_cdf_row(pmfs[c, :n], max(1.0 - float(pmfs[c, :n].sum()), 0.0),
+  return np.stack([tables.pmf_to_cdf_row(pmfs[c, :n], max(1.0 - float(pmfs[c, :n].sum()), 0.0),
                                           width + 3) for c, n in enumerate(lengths)])
 
 

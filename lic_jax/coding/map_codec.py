@@ -30,7 +30,7 @@ import numpy as np
 
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax.codec import as_float_image, config_hash, load_or_freeze_tables, tables_hash
-from lic_jax.coding import container, range_coder, tfc_ops
+from lic_jax.coding import container, range_coder, tables
 from lic_jax.coding.container import BitstreamError
 from lic_jax.image import pad_to_multiple
 from lic_jax.models import model_from_spec
@@ -87,7 +87,7 @@ def freeze(model: OHMAutoencoder, params) -> dict[str, np.ndarray]:
   pmfs = pmfs.reshape(-1, model.num_symbols)
   # The symbols never leave 0..S-1: the escape keeps only the one count
   # every symbol gets, and the rest of the mass is the pmf's.
-  rows = [tfc_ops.pmf_to_cdf_row(p / p.sum(), 0.0, model.num_symbols + 3) for p in pmfs]
+  rows = [tables.pmf_to_cdf_row(p / p.sum(), 0.0, model.num_symbols + 3) for p in pmfs]
   return {"maps/lookup": np.stack(rows)}
 
 

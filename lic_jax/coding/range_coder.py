@@ -4,10 +4,12 @@ The files are range-coded exactly as tensorflow-compression's
 `entropy_encode_index` writes them (Martin's coder with a 32-bit interval
 renormalized 16 bits at a time, a carry delayed until it resolves, and
 trailing zero bytes left implicit). This module reads and writes those very
-bytes, compiled with numba; tensorflow-compression stays the reference it is
-cross-checked against (lic_jax.coding.tfc_ops; tests/test_range_coder.py,
-benchmarks/range_coder.py), not a dependency of coding: compressing and
-decompressing never load TensorFlow.
+bytes, compiled with numba, as fast as tfc's C++ (within 1.1x to 1.5x on a
+Kodak latent: results/range_coder.json); with the quantized CDFs of
+lic_jax.coding.quantized_cdf, coding needs no TensorFlow at all.
+tensorflow-compression (frozen; its last release needs TF 2.17) stays the
+reference it is cross-checked against (lic_jax.coding.tfc_ops;
+tests/test_range_coder.py, benchmarks/range_coder.py).
 
 Why a decoder of our own: tfc's reads the Elias-gamma prefix of an escaped
 value with an unbounded loop, so a corrupt stream that passes the file's
@@ -15,6 +17,10 @@ checksum (or one read past its end, where only zero bits come) never
 returns, and Python cannot interrupt it. Here a prefix longer than an int32
 value can have is corruption, and so is a stream that does not end where
 its last symbol does: both raise BitstreamError.
+
+`use_coder("tfc")` routes encode and Decoder through tensorflow-compression's
+ops instead (pip install lic_jax[tfc]; the codec CLI's --range-coder tfc):
+the files are the same bytes, and a corrupt one can hang tfc's decoder.
 
 Lookup tables are stacks of rows [precision, 0, c_1, ..., 2^|precision|],
 padded at the end with 2^|precision|. A negative precision switches on the
@@ -24,6 +30,7 @@ decision each (the escape value v >= last is sent as v - last + 1, a negative
 v as -v), so no value is ever clipped.
 """
 
+import contextlib
 import dataclasses
 
 import numba
@@ -37,6 +44,10 @@ _MASK32 = 0xFFFFFFFF
 # bits of g; an int32 has at most 30 leading zeros to send.
 _MAX_GAMMA_ZEROS = 30
 _INT32_MAX = (1 << 31) - 1
+
+# The coders use_coder can select: ours, and tfc's ops (the reference).
+CODERS = ("lic_jax", "tfc")
+_coder = "lic_jax"
 
 # Status codes of the compiled kernels (0: success).
 _INDEX_OUT_OF_RANGE, _VALUE_OUT_OF_RANGE, _ESCAPE_TOO_LONG, _ESCAPE_OVERFLOW = 1, 2, 3, 4
@@ -81,25 +92,16 @@ class Lookup:
     return cls(rows, (ends + 1).astype(np.int32))
 
 
-@numba.njit(cache=True, nogil=True)
-def _push(out, n, byte):
-  """Appends a byte to out[:n], doubling out when full; returns (out, n + 1)."""
-  if n == out.shape[0]:
-    grown = np.empty(2 * out.shape[0], np.uint8)
-    grown[:n] = out
-    out = grown
-  out[n] = byte & 0xFF
-  return out, n + 1
+@numba.njit(cache=True, nogil=True, inline="always")
+def _encode_interval(out, n, base, size_m1, delay, lower, upper, precision):
+  """Narrows the interval to [lower, upper) / 2^precision (tfc's Encode);
+  returns (base, size - 1, delay, n), the bytes written to out[n:].
 
-
-@numba.njit(cache=True, nogil=True)
-def _encode_interval(state, out, n, lower, upper, precision):
-  """Narrows the interval to [lower, upper) / 2^precision (tfc's Encode).
-
-  state = [base, size - 1, delay]; all arithmetic in int64 on values below
-  2^49, the 32-bit wraparound of the reference made explicit with masks.
+  All arithmetic in int64 on values below 2^49, the 32-bit wraparound of
+  the reference made explicit with masks. Each call adds at most two bytes
+  to the output: its own, or two left waiting on a carry (the top of the
+  base, or two 0xFF/0x00 fill bytes) that a later call writes.
   """
-  base, size_m1, delay = state[0], state[1], state[2]
   size = size_m1 + 1
   a = (size * lower) >> precision
   b = ((size * upper) >> precision) - 1
@@ -114,163 +116,203 @@ def _encode_interval(state, out, n, lower, upper, precision):
       base = (base << 16) & _MASK32
       size_m1 = (size_m1 << 16) | 0xFFFF
       delay += 0x20000
-    state[0], state[1], state[2] = base, size_m1, delay
-    return out, n
+    return base, size_m1, delay, n
   if delay != 0:
     # The pending carry resolved: up (the base passed 2^32) or down.
     fill = 0
     if not base_overflow:
       delay -= 1
       fill = 0xFF
-    out, n = _push(out, n, delay >> 8)
-    out, n = _push(out, n, delay)
+    out[n] = (delay >> 8) & 0xFF
+    out[n + 1] = delay & 0xFF
+    n += 2
     for _ in range(delay >> 16):
-      out, n = _push(out, n, fill)
+      out[n] = fill
+      n += 1
     delay = 0
   if size_m1 >> 16 == 0:
     top = base >> 16
     base = (base << 16) & _MASK32
     size_m1 = (size_m1 << 16) | 0xFFFF
     if base + size_m1 <= _MASK32:
-      out, n = _push(out, n, top >> 8)
-      out, n = _push(out, n, top)
+      out[n] = (top >> 8) & 0xFF
+      out[n + 1] = top & 0xFF
+      n += 2
     else:
       delay = top + 1
-  state[0], state[1], state[2] = base, size_m1, delay
-  return out, n
+  return base, size_m1, delay, n
 
 
 @numba.njit(cache=True, nogil=True)
 def _encode(values, indexes, rows, lengths):
   """(bytes as uint8, status, position of the first bad symbol)."""
-  state = np.array([0, _MASK32, 0], np.int64)
-  out = np.empty(max(64, values.shape[0] // 2), np.uint8)
-  n = 0
+  # Pass 1: check every symbol and count the intervals coded (an escaped
+  # value adds the Elias-gamma bits of its magnitude and its sign), which
+  # bound the output at two bytes each, so that pass 2 writes unchecked.
+  intervals = 0
   for i in range(values.shape[0]):
     index = indexes[i]
     if index < 0 or index >= rows.shape[0]:
-      return out[:0], _INDEX_OUT_OF_RANGE, i
-    row = rows[index]
-    cdf = row[1:]
+      return np.empty(0, np.uint8), _INDEX_OUT_OF_RANGE, i
     escape = lengths[index] - 2  # the last symbol of an escaping row
     value = np.int64(values[i])
-    if row[0] > 0:
-      if value < 0 or value > escape:
-        return out[:0], _VALUE_OUT_OF_RANGE, i
-      out, n = _encode_interval(state, out, n, cdf[value], cdf[value + 1], row[0])
+    intervals += 1
+    if 0 <= value < escape or (rows[index, 0] > 0 and value == escape):
       continue
-    precision = -row[0]
-    if 0 <= value < escape:
-      out, n = _encode_interval(state, out, n, cdf[value], cdf[value + 1], precision)
+    if rows[index, 0] > 0:
+      return np.empty(0, np.uint8), _VALUE_OUT_OF_RANGE, i
+    gamma = -value if value < 0 else value - escape + 1
+    if gamma > _INT32_MAX:
+      return np.empty(0, np.uint8), _ESCAPE_OVERFLOW, i
+    bits = 1
+    while gamma >= (np.int64(1) << bits):
+      bits += 1
+    intervals += 2 * bits
+  out = np.empty(2 * intervals + 2, np.uint8)
+  n = 0
+  base, size_m1, delay = np.int64(0), np.int64(_MASK32), np.int64(0)
+  for i in range(values.shape[0]):
+    index = indexes[i]
+    precision = np.int64(rows[index, 0])
+    escape = lengths[index] - 2
+    value = np.int64(values[i])
+    if precision > 0 or 0 <= value < escape:
+      base, size_m1, delay, n = _encode_interval(
+          out, n, base, size_m1, delay, rows[index, 1 + value], rows[index, 2 + value],
+          abs(precision))
       continue
     sign = 1 if value < 0 else 0
     gamma = -value if sign else value - escape + 1
-    if gamma > _INT32_MAX:
-      return out[:0], _ESCAPE_OVERFLOW, i
-    out, n = _encode_interval(state, out, n, cdf[escape], cdf[escape + 1], precision)
+    base, size_m1, delay, n = _encode_interval(
+        out, n, base, size_m1, delay, rows[index, 1 + escape], rows[index, 2 + escape],
+        -precision)
     bits = 1
     while gamma >= (np.int64(1) << bits):
-      out, n = _encode_interval(state, out, n, 0, 1, 1)
+      base, size_m1, delay, n = _encode_interval(out, n, base, size_m1, delay, 0, 1, 1)
       bits += 1
     for k in range(bits - 1, -1, -1):
       bit = (gamma >> k) & 1
-      out, n = _encode_interval(state, out, n, bit, bit + 1, 1)
-    out, n = _encode_interval(state, out, n, sign, sign + 1, 1)
+      base, size_m1, delay, n = _encode_interval(out, n, base, size_m1, delay, bit, bit + 1, 1)
+    base, size_m1, delay, n = _encode_interval(out, n, base, size_m1, delay, sign, sign + 1, 1)
   # Finalize: any number in the final interval, trailing zero bytes implicit.
-  base, size_m1, delay = state[0], state[1], state[2]
   if delay != 0:
-    out, n = _push(out, n, delay >> 8)
+    out[n] = (delay >> 8) & 0xFF
+    n += 1
     if delay & 0xFF:
-      out, n = _push(out, n, delay)
+      out[n] = delay & 0xFF
+      n += 1
   elif base != 0:
     upper = (base + size_m1) & _MASK32
     mid = ((base - 1) >> 24) + 1
     if mid <= upper >> 24:
-      out, n = _push(out, n, mid)
+      out[n] = mid & 0xFF
+      n += 1
     else:
       mid = ((base - 1) >> 16) + 1
-      out, n = _push(out, n, mid >> 8)
+      out[n] = (mid >> 8) & 0xFF
+      n += 1
       if mid & 0xFF:
-        out, n = _push(out, n, mid)
+        out[n] = mid & 0xFF
+        n += 1
   return out[:n], 0, -1
 
 
-@numba.njit(cache=True, nogil=True)
-def _read16(state, data):
-  """Shifts the next two bytes (zeros past the end) into the value."""
-  value, pos = state[2], state[3]
+@numba.njit(cache=True, nogil=True, inline="always")
+def _read16(data, value, pos):
+  """Shifts the next two bytes (zeros past the end) into the value;
+  returns (value, pos)."""
   for _ in range(2):
     value = (value << 8) & _MASK32
     if pos < data.shape[0]:
       value |= data[pos]
       pos += 1
-  state[2], state[3] = value, pos
+  return value, pos
 
 
-@numba.njit(cache=True, nogil=True)
-def _decode_symbol(state, data, cdf, length, precision):
-  """The symbol whose interval holds the value (tfc's Decode); cdf[:length]
-  runs from 0 to 2^precision, so the search always ends inside it."""
-  base, size_m1, value = state[0], state[1], state[2]
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode_symbol(data, rows, row, length, precision, base, size_m1, value, pos):
+  """The symbol whose interval holds the value (tfc's Decode), with the CDF
+  rows[row, 1:length + 1] running from 0 to 2^precision, so the search
+  always ends inside it; returns (symbol, base, size - 1, value, pos)."""
   size = size_m1 + 1
   target = (((value - base) & _MASK32) + 1) << precision
   # The smallest s >= 1 with target <= size * cdf[s].
   lo, hi = 1, length - 1
   while lo < hi:
     mid = (lo + hi) >> 1
-    if target <= size * cdf[mid]:
+    if target <= size * rows[row, 1 + mid]:
       hi = mid
     else:
       lo = mid + 1
-  a = (size * cdf[lo - 1]) >> precision
-  b = ((size * cdf[lo]) >> precision) - 1
+  a = (size * rows[row, lo]) >> precision
+  b = ((size * rows[row, 1 + lo]) >> precision) - 1
   base = (base + a) & _MASK32
   size_m1 = b - a
-  state[0], state[1] = base, size_m1
   if size_m1 >> 16 == 0:
-    state[0] = (base << 16) & _MASK32
-    state[1] = (size_m1 << 16) | 0xFFFF
-    _read16(state, data)
-  return lo - 1
+    base = (base << 16) & _MASK32
+    size_m1 = (size_m1 << 16) | 0xFFFF
+    value, pos = _read16(data, value, pos)
+  return lo - 1, base, size_m1, value, pos
 
 
-# The uniform binary CDF of the escape code's bits.
-_BINARY_CDF = np.array([0, 1, 2], np.int32)
-
-
-@numba.njit(cache=True, nogil=True)
-def _decode_bit(state, data):
-  return _decode_symbol(state, data, _BINARY_CDF, 3, 1)
+# The uniform binary CDF of the escape code's bits, as a lookup row.
+_BINARY_ROW = np.array([[1, 0, 1, 2]], np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
 def _decode(state, data, indexes, rows, lengths, out):
-  """Decodes len(indexes) values into out; (status, position of the failure)."""
+  """Decodes len(indexes) values into out, from and back into state =
+  [base, size - 1, value, pos]; (status, position of the failure)."""
+  base, size_m1, value, pos = state[0], state[1], state[2], state[3]
+  binary = _BINARY_ROW
+  status, failed = 0, -1
   for i in range(indexes.shape[0]):
     index = indexes[i]
     if index < 0 or index >= rows.shape[0]:
-      return _INDEX_OUT_OF_RANGE, i
-    row = rows[index]
-    value = _decode_symbol(state, data, row[1:], lengths[index], abs(row[0]))
+      status, failed = _INDEX_OUT_OF_RANGE, i
+      break
+    precision = np.int64(rows[index, 0])
+    symbol, base, size_m1, value, pos = _decode_symbol(
+        data, rows, index, lengths[index], abs(precision), base, size_m1, value, pos)
     escape = lengths[index] - 2
-    if row[0] > 0 or value != escape:
-      out[i] = value
+    if precision > 0 or symbol != escape:
+      out[i] = symbol
       continue
     zeros = 0
-    while _decode_bit(state, data) == 0:
+    while True:
+      bit, base, size_m1, value, pos = _decode_symbol(data, binary, 0, 3, 1, base, size_m1,
+                                                      value, pos)
+      if bit:
+        break
       zeros += 1
       if zeros > _MAX_GAMMA_ZEROS:
-        return _ESCAPE_TOO_LONG, i
+        break
+    if zeros > _MAX_GAMMA_ZEROS:
+      status, failed = _ESCAPE_TOO_LONG, i
+      break
     gamma = np.int64(1) << zeros
     for k in range(zeros - 1, -1, -1):
-      gamma |= np.int64(_decode_bit(state, data)) << k
-    if _decode_bit(state, data):
+      bit, base, size_m1, value, pos = _decode_symbol(data, binary, 0, 3, 1, base, size_m1,
+                                                      value, pos)
+      gamma |= np.int64(bit) << k
+    negative, base, size_m1, value, pos = _decode_symbol(data, binary, 0, 3, 1, base, size_m1,
+                                                         value, pos)
+    if negative:
       out[i] = -gamma
     elif gamma + escape - 1 > _INT32_MAX:
-      return _ESCAPE_OVERFLOW, i
+      status, failed = _ESCAPE_OVERFLOW, i
+      break
     else:
       out[i] = gamma + escape - 1
-  return 0, -1
+  state[0], state[1], state[2], state[3] = base, size_m1, value, pos
+  return status, failed
+
+
+@numba.njit(cache=True, nogil=True)
+def _start(data):
+  """(value, pos) of a stream's first 32 bits."""
+  value, pos = _read16(data, np.int64(0), 0)
+  return _read16(data, value, pos)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -291,12 +333,36 @@ def _flat(indexes: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(indexes, np.int32).ravel()
 
 
+@contextlib.contextmanager
+def use_coder(name: str):
+  """Within the block, encode and Decoder run `name`'s coder (one of CODERS).
+  ValueError for an unknown name, or for "tfc" without its ops installed."""
+  global _coder  # pylint: disable=global-statement
+  if name not in CODERS:
+    raise ValueError(f"unknown range coder {name!r} (one of {', '.join(CODERS)})")
+  if name == "tfc":
+    from lic_jax.coding import tfc_ops  # pylint: disable=g-import-not-at-top
+    tfc_ops.require()
+  previous, _coder = _coder, name
+  try:
+    yield
+  finally:
+    _coder = previous
+
+
+def _tfc_ops():
+  from lic_jax.coding import tfc_ops  # pylint: disable=g-import-not-at-top
+  return tfc_ops
+
+
 def encode(values: np.ndarray, indexes: np.ndarray, lookup: Lookup) -> bytes:
   """Range-codes int values, each with the row given by its index; the same
   bytes as tfc's entropy_encode_index."""
   values = np.asarray(values)
   if values.shape != np.shape(indexes):
     raise ValueError(f"values {values.shape} and indexes {np.shape(indexes)} differ")
+  if _coder == "tfc":
+    return _tfc_ops().encode(values, np.asarray(indexes), lookup.rows)
   flat_values = np.ascontiguousarray(values, np.int32).ravel()
   data, status, at = _encode(flat_values, _flat(indexes), lookup.rows, lookup.lengths)
   if status:
@@ -309,16 +375,19 @@ class Decoder:
   next indexes depend on the values decoded so far)."""
 
   def __init__(self, data: bytes, lookup: Lookup, name: str = "stream"):
+    self._reference = _tfc_ops().Decoder(data, lookup.rows) if _coder == "tfc" else None
     self._data = np.frombuffer(data, np.uint8)
     self._lookup = lookup
     self._name = name
     self._state = np.array([0, _MASK32, 0, 0], np.int64)  # base, size - 1, value, pos
     self._decoded = 0
-    _read16(self._state, self._data)
-    _read16(self._state, self._data)
+    self._state[2], self._state[3] = _start(self._data)
 
   def decode(self, indexes: np.ndarray) -> np.ndarray:
     """The next indexes.size values, each coded with the row of its index."""
+    if self._reference is not None:
+      self._decoded += np.size(indexes)
+      return self._reference.decode(np.asarray(indexes))
     flat = _flat(indexes)
     out = np.empty(flat.shape, np.int32)
     status, at = _decode(self._state, self._data, flat, self._lookup.rows,
@@ -331,7 +400,9 @@ class Decoder:
 
   def finish(self) -> None:
     """Raises BitstreamError unless the stream ends with its last symbol."""
-    if not _finished(self._state, self._data):
+    finished = (self._reference.finish() if self._reference is not None
+                else _finished(self._state, self._data))
+    if not finished:
       raise BitstreamError(f"corrupt {self._name}: its {self._data.size} bytes do not "
                            f"end with its {self._decoded} symbols")
 

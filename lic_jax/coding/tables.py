@@ -11,12 +11,29 @@ value - offsets[r] (see lic_jax.coding.range_coder for the row layout).
 import numpy as np
 from scipy import special
 
-from lic_jax.coding import tfc_ops
+from lic_jax.coding import quantized_cdf
+from lic_jax.coding.range_coder import PRECISION
 from lic_jax.entropy_models import EntropyBottleneck
 
 # A broken or untrained bottleneck can have absurd quantiles; refuse tables
 # wider than this many symbols instead of allocating them.
 MAX_SYMBOLS = 1 << 16
+
+
+def pmf_to_cdf_row(pmf: np.ndarray, overflow: float, width: int) -> np.ndarray:
+  """One lookup row: [-PRECISION, quantized CDF of (pmf, overflow)], padded.
+
+  The quantization gives every symbol at least one count, so the overflow
+  (escape) symbol is always codable.
+  """
+  full = np.concatenate([pmf, [overflow]]).astype(np.float32)
+  cdf = quantized_cdf.pmf_to_quantized_cdf(full, PRECISION)
+  if cdf.shape[0] + 1 > width:
+    raise ValueError(f"CDF of {cdf.shape[0]} entries does not fit a row of {width}")
+  row = np.full(width, 1 << PRECISION, np.int32)
+  row[0] = -PRECISION
+  row[1:1 + cdf.shape[0]] = cdf
+  return row
 
 
 def factorized_table(channels: int, params, filters=(3, 3, 3)) -> dict[str, np.ndarray]:
@@ -47,7 +64,7 @@ def factorized_table(channels: int, params, filters=(3, 3, 3)) -> dict[str, np.n
   tails = special.expit(np.asarray(lower, np.float64)[:, 0]) + special.expit(
       -np.asarray(upper, np.float64)[:, 0])
   lookup = np.stack([
-      tfc_ops.pmf_to_cdf_row(pmf[c, :lengths[c]], tails[c], width + 3)
+      pmf_to_cdf_row(pmf[c, :lengths[c]], tails[c], width + 3)
       for c in range(channels)])
   return {"lookup": lookup, "offsets": (-minima).astype(np.int32),
           "medians": medians.astype(np.float32)}
@@ -66,6 +83,6 @@ def gaussian_table(scale_table, tail_mass: float) -> dict[str, np.ndarray]:
     values = np.arange(-center, center + 1, dtype=np.float64)
     pmf = special.ndtr((values + 0.5) / scale) - special.ndtr((values - 0.5) / scale)
     tail = 2 * special.ndtr((-center - 0.5) / scale)
-    rows.append(tfc_ops.pmf_to_cdf_row(pmf, tail, width + 3))
+    rows.append(pmf_to_cdf_row(pmf, tail, width + 3))
   return {"lookup": np.stack(rows), "offsets": (-centers).astype(np.int32),
           "scales": scales}

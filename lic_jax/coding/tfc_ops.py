@@ -1,19 +1,34 @@
-"""tensorflow-compression's range coder ops: the quantized CDFs of the
-coding tables (built once, when a model's tables are frozen) and the
-reference encoder and decoder our own (lic_jax.coding.range_coder) is
-checked against.
+"""tensorflow-compression's range coder ops (pip install lic_jax[tfc]): the
+reference our own coder (lic_jax.coding.range_coder) and quantized CDFs
+(lic_jax.coding.quantized_cdf) are checked against, and the coder
+range_coder.use_coder("tfc") selects.
 
 Tables are stacks of CDFs, one per row (the layout is described in
 lic_jax.coding.range_coder).
 
-TensorFlow is imported on first use: training and evaluation never load it.
+TensorFlow is imported on first use, and only here: nothing else in lic_jax
+needs it to train, evaluate or code.
 """
 
 import functools
 
 import numpy as np
 
-from lic_jax.coding.range_coder import PRECISION
+
+def available() -> bool:
+  """Whether tfc's ops can be imported (without importing them)."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  return any(importlib.util.find_spec(name) is not None
+             for name in ("tensorflow_compression_ops", "tensorflow_compression"))
+
+
+def require() -> None:
+  """Imports tfc's ops, or raises ValueError in one line."""
+  try:
+    _ops()
+  except ImportError as e:
+    raise ValueError(f"tensorflow-compression's range coder cannot be imported ({e}): "
+                     "pip install 'lic_jax[tfc]'") from None
 
 
 @functools.lru_cache(maxsize=None)
@@ -22,28 +37,20 @@ def _ops():
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   try:
     import tensorflow_compression_ops as tfc  # pylint: disable=g-import-not-at-top
-  except ImportError:  # The full package exposes the same ops.
-    import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
+  except ImportError as missing:
+    try:  # The full package exposes the same ops.
+      import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
+    except ImportError:
+      raise missing from None
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], "GPU")
   return tf, tfc
 
 
-def pmf_to_cdf_row(pmf: np.ndarray, overflow: float, width: int) -> np.ndarray:
-  """One lookup row: [-PRECISION, quantized CDF of (pmf, overflow)], padded.
-
-  pmf_to_quantized_cdf gives every symbol at least one count, so the
-  overflow (escape) symbol is always codable.
-  """
+def pmf_to_quantized_cdf(pmf: np.ndarray, precision: int) -> np.ndarray:
+  """tfc's op: the int32 CDFs (..., n + 1) of float32 pmfs (..., n)."""
   _, tfc = _ops()
-  full = np.concatenate([pmf, [overflow]]).astype(np.float32)
-  cdf = tfc.pmf_to_quantized_cdf(full, precision=PRECISION).numpy()
-  if cdf.shape[0] + 1 > width:
-    raise ValueError(f"CDF of {cdf.shape[0]} entries does not fit a row of {width}")
-  row = np.full(width, 1 << PRECISION, np.int32)
-  row[0] = -PRECISION
-  row[1:1 + cdf.shape[0]] = cdf
-  return row
+  return tfc.pmf_to_quantized_cdf(np.asarray(pmf, np.float32), precision=precision).numpy()
 
 
 def _shape(flat: np.ndarray) -> np.ndarray:
