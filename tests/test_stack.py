@@ -7,7 +7,8 @@ import sys
 import tomllib
 
 import numpy as np
-import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from conftest import ROOT, requires_tfc
 from lic_jax import image as image_lib
@@ -15,8 +16,7 @@ from lic_jax.assets import QUICKSTART_IMAGES
 
 
 def _requirement_names(requirements: list[str]) -> set[str]:
-  return {r.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0].split("!")[0]
-          .strip().lower() for r in requirements}
+  return {Requirement(r).name.lower() for r in requirements}
 
 
 def test_tensorflow_is_only_in_the_extras():
@@ -41,8 +41,7 @@ def test_the_two_tested_stacks():
   lock, current = _pins("requirements-lock.txt"), _pins("requirements-current.txt")
   assert lock["jax"] == "0.5.3" and lock["tensorflow-compression-ops"] == "2.17.0"
   assert not any(name.startswith("tensorflow") for name in current), current
-  version = lambda v: tuple(int(p) for p in v.split(".")[:2])  # pylint: disable=unnecessary-lambda-assignment
-  assert version(current["jax"]) >= (0, 10) and version(current["numpy"]) >= (2, 0)
+  assert Version(current["jax"]) >= Version("0.10") and Version(current["numpy"]) >= Version("2")
 
 
 def test_importing_every_module_never_imports_tensorflow():
