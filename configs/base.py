@@ -106,7 +106,7 @@ def classification(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.nesterov = True
   c.grad_clip = 0.0
   # Accuracy on eval.split every eval.every steps (0: at the end only), on
-  # its first eval.max_examples examples (0: all).
+  # eval.max_examples evenly spaced examples (0: all).
   c.eval = ml_collections.ConfigDict({"split": "test", "every": 0, "batch_size": 500,
                                       "max_examples": 0})
   return c

@@ -85,6 +85,27 @@ def evaluate_directory(model, params, directory: str, max_images: int = 0,
           "num_images": len(per_image)}
 
 
+def evaluate_codec(codec, directory: str, max_images: int = 0, rate: int | None = None,
+                   complexity: int | None = None) -> dict:
+  """evaluate_directory with real files: every image compressed by a Codec
+  (lic_jax.codec) at bitrate `rate` and decoded at level `complexity`."""
+  model = codec.model.clone(**codec.level(rate, complexity))  # the estimate's level
+  return evaluate_directory(model, codec.impl.params, directory, max_images, codec=codec,
+                            rate=rate, complexity=complexity)
+
+
+def levels_curve(directory: str, max_images: int = 0) -> dict:
+  """The bundled quality levels (lic_jax.codec.quality_levels) on a folder
+  of images with real files: a results document (CompressAI's schema)."""
+  from lic_jax.codec import Codec, quality_levels  # pylint: disable=g-import-not-at-top
+
+  means = [evaluate_codec(Codec.load(quality=q), directory, max_images)["mean"]
+           for q in sorted(quality_levels())]
+  return {"name": "bundled bmshj2018-cpu levels",
+          "description": f"lic_jax.eval.levels_curve on {directory}, real files",
+          "results": {"quality": sorted(quality_levels()), **schema_results(means)}}
+
+
 def mean_metrics(per_image: list[dict]) -> dict:
   """Each metric averaged over the images that have it (MS-SSIM is None on
   images too small for it; None where no image has it)."""
@@ -156,9 +177,11 @@ def main(argv=None) -> None:
   try:
     codec = Codec.load(args.checkpoint or None)
     level = codec.level(args.rate, args.complexity)
-    summary = evaluate_directory(codec.model.clone(**level), codec.impl.params, data,
-                                 args.max_images, codec if args.real_bitstream else None,
-                                 args.rate, args.complexity)
+    if args.real_bitstream:
+      summary = evaluate_codec(codec, data, args.max_images, args.rate, args.complexity)
+    else:
+      summary = evaluate_directory(codec.model.clone(**level), codec.impl.params, data,
+                                   args.max_images)
   except (FileNotFoundError, ValueError) as e:
     sys.exit(f"error: {e}")
   for name, r in summary["images"].items():

@@ -56,9 +56,15 @@ def point_args(sweep) -> list[tuple[str, str]]:
 
 
 def point_config(sweep, arg: str):
+  """The training config of one point: point_config with the argument
+  point_prefix + arg ('cifar100,' + '10,2.0,soft' for configs/grouping/paper.py),
+  and the sweep's point_overrides and runs root where it has them
+  (train.with_overrides)."""
   from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
 
-  return train_lib.load_config(f"{sweep.point_config}:{arg}")
+  config = train_lib.load_config(f"{sweep.point_config}:{sweep.get('point_prefix', '')}{arg}")
+  return train_lib.with_overrides(config, sweep.get("point_overrides"),
+                                  sweep.get("runs", "runs"))
 
 
 def train_points(sweep) -> list[str]:
@@ -217,7 +223,8 @@ def plot_sweep(doc: dict, path: str) -> None:
   plt.close(fig)
 
 
-def _print_report(doc: dict) -> None:
+def print_report(doc: dict) -> None:
+  """A sweep's points and comparison as the command line prints them."""
   print(f"{'variant':<10} {'lambda':>7} {'acc':>7} {'bpp':>7} {'bound':>7} {'soft':>7} "
         f"{'k=1 bnd':>7} {'est':>7} {'used':>4}")
   for r in doc["points"]:
@@ -270,7 +277,7 @@ def main(argv):
     if flags.FLAGS.config is None:
       raise ValueError(f"{command} needs --config (e.g. configs/grouping/cifar_sweep.py)")
     train_lib.quiet_orbax()
-    _print_report((sweep if command == "sweep" else report)(flags.FLAGS.config))
+    print_report((sweep if command == "sweep" else report)(flags.FLAGS.config))
   elif command == "encode":
     _encode(paths)
   else:

@@ -70,10 +70,13 @@ def unit_arg(unit: dict, rate_model: str) -> str:
 
 
 def point_config(search, unit: dict, rate_model: str):
-  """The training config of one point of a search."""
+  """The training config of one point of a search (with the search's
+  point_overrides and runs root, where it has them: train.with_overrides)."""
   from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
 
-  return train_lib.load_config(f"{search.point_config}:{unit_arg(unit, rate_model)}")
+  return train_lib.with_overrides(
+      train_lib.load_config(f"{search.point_config}:{unit_arg(unit, rate_model)}"),
+      search.get("point_overrides"), search.get("runs", "runs"))
 
 
 def reference_config(search):
@@ -107,7 +110,7 @@ def train_points(search) -> list[str]:
 
 def eval_batches(config) -> Iterator[tuple[np.ndarray, np.ndarray]]:
   """(images float32 in [0, 1], labels) batches of a unit config's
-  evaluation split (its first config.eval.max_examples; 0: all): the
+  evaluation split (config.eval.max_examples of it, evenly spaced; 0: all): the
   classification recipe's batches without their zero-weight filling."""
   for batch in classification.eval_batches(config):
     kept = batch["weight"] > 0
@@ -350,7 +353,8 @@ def _classify(paths: list[str]) -> None:
     print(f"{path}: class {int(np.argmax(logits))} (unit {k}, {bank.units[k].name})")
 
 
-def _print_report(doc: dict) -> None:
+def print_report(doc: dict) -> None:
+  """A search's frontiers and comparison as the command line prints them."""
   for name, frontier in doc["frontiers"].items():
     print(f"frontier {name}: " + ", ".join(f"{r['bpp']:.4f} bpp {r['accuracy']:.4f}"
                                            for r in frontier))
@@ -375,6 +379,13 @@ def _overhead() -> None:
     raise ValueError("overhead needs --config (a search config)")
   size = reference_config(search_config).data.image_size
   rows = overhead_table(search_config, size)
+  print_overhead(rows)
+  if flags.FLAGS.json:
+    eval_lib.write_json(flags.FLAGS.json, {"image_size": size, "rows": rows})
+
+
+def print_overhead(rows: list[dict]) -> None:
+  """Table III's layout of overhead_table's rows."""
   print(f"{'split':<11}{'Cr':>4}{'S':>3}{'encoder params':>16}{'decoder params':>16}"
         f"{'encoder MACs':>14}{'decoder MACs':>14}{'backbone params':>17}{'backbone MACs':>15}")
   for r in rows:
@@ -382,8 +393,6 @@ def _overhead() -> None:
           f"{r['encoder_parameters']:>16,}{r['decoder_parameters']:>16,}"
           f"{r['encoder_macs']:>14,}{r['decoder_macs']:>14,}"
           f"{r['backbone_parameters']:>17,}{r['backbone_macs']:>15,}")
-  if flags.FLAGS.json:
-    eval_lib.write_json(flags.FLAGS.json, {"image_size": size, "rows": rows})
 
 
 def main(argv):
@@ -400,7 +409,7 @@ def main(argv):
       raise ValueError(f"{command} needs --config (e.g. configs/split/cifar_search.py)")
     train_lib.quiet_orbax()
     doc = (search if command == "search" else report)(flags.FLAGS.config)
-    _print_report(doc)
+    print_report(doc)
     return
   if command == "encode":
     _encode(paths)

@@ -75,8 +75,7 @@ def _evaluate(codec, cache: str, directory: str) -> dict:
       stored = json.load(f)
     if all(stored.get(k) == v for k, v in key.items()):
       return stored["summary"]
-  summary = eval_lib.evaluate_directory(codec.model, codec.impl.params, directory,
-                                        codec=codec)
+  summary = eval_lib.evaluate_codec(codec, directory)
   checkpoint_lib.write_atomic(cache, json.dumps({**key, "summary": summary}, indent=2).encode())
   return summary
 

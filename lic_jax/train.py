@@ -82,6 +82,24 @@ def load_config(path: str) -> ml_collections.ConfigDict:
   return module.get_config(arg) if arg else module.get_config()
 
 
+def with_overrides(config: ml_collections.ConfigDict, overrides: dict | None = None,
+                   runs: str = "runs") -> ml_collections.ConfigDict:
+  """A copy of config with nested `overrides` applied ({'num_steps': 40,
+  'data': {'batch_size': 4}}) and its run directories (workdir, init_from
+  under runs/) moved under `runs`: how a notebook's fast mode, or a search's
+  point_overrides, shrinks a config file's budget without a file of its own
+  and without touching the full runs."""
+  config = config.copy_and_resolve_references()
+  if isinstance(overrides, ml_collections.ConfigDict):
+    overrides = overrides.to_dict()
+  config.update(overrides or {})
+  for key in ("workdir", "init_from"):
+    path = config.get(key) or ""
+    if runs != "runs" and path.startswith("runs/"):
+      config[key] = os.path.join(runs, path[len("runs/"):])
+  return config
+
+
 def make_train_step(model, optimizer, config, shardings=None):
   """The jitted step: (state, batch) -> (state, metrics).
 

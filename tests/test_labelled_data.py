@@ -148,3 +148,17 @@ def test_tfds_imagenet_crops_to_the_image_size():
     val = next(labelled_data.TFDSLabelled("imagenet2012", "validation", 2, 96,
                                           False).iterate())
   assert train["image"].shape == val["image"].shape == (2, 96, 96, 3)
+
+
+def test_a_limited_evaluation_is_spread_over_the_classes(data_root):
+  """eval.max_examples takes evenly spaced examples: the first 500 of our
+  CIFAR-10 test split are all class 0."""
+  from conftest import load_config  # pylint: disable=g-import-not-at-top
+  from lic_jax.recipes import classification  # pylint: disable=g-import-not-at-top
+
+  config = load_config("classify/cifar10_resnet")
+  config.eval.max_examples = 500
+  labels = np.concatenate([b["label"][b["weight"] > 0]
+                           for b in classification.eval_batches(config)])
+  assert len(labels) == 500
+  assert np.bincount(labels, minlength=10).tolist() == [50] * 10

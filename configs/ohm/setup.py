@@ -76,8 +76,8 @@ def natural(quantizer: str, num_maps: int, num_symbols: int, filters: tuple[int,
   c = get_ohm_config("natural", quantizer, num_maps, num_symbols, workdir,
                      features=filters[-1], filters=filters)
   c.distortion_scale = IMAGENET_SCALE
-  c.eval.directory = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
-                                  "data", "kodak")
+  c.eval.directory = os.path.join(os.environ.get("LIC_JAX_DATA", os.path.join(
+      os.path.dirname(__file__), "..", "..", "..", "shared", "data")), "kodak")
   c.eval.max_images = 4
   c.eval.every = 2000
   return c

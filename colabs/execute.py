@@ -1,0 +1,82 @@
+r"""Executes notebooks top to bottom, as CI does, and fails on any cell error:
+
+  python colabs/execute.py                     # every colabs/*.ipynb, MODE = "fast"
+  python colabs/execute.py colabs/ohm.ipynb --mode full
+
+Each notebook runs in a fresh kernel of this Python from the repository
+root, with `MODE = ...` injected after its cell tagged "parameters"
+(papermill's convention, so `papermill -p MODE fast` runs them too). The
+executed copies, outputs included, go to --output-dir (the notebooks in git
+stay stripped: tests/test_colabs.py); each notebook's wall time is printed
+and written to --output-dir/times.json.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+
+import nbclient
+import nbformat
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def with_parameters(notebook, mode: str):
+  """The notebook with `MODE = mode` in a cell after its parameters cell."""
+  tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
+  if len(tagged) != 1:
+    raise ValueError(f"needs exactly one cell tagged 'parameters', found {len(tagged)}")
+  cell = nbformat.v4.new_code_cell(f"MODE = {mode!r}")
+  cell.metadata["tags"] = ["injected-parameters"]
+  notebook.cells.insert(tagged[0] + 1, cell)
+  return notebook
+
+
+def execute(path: str, mode: str, output_dir: str, cell_timeout: int) -> float:
+  """Runs one notebook; its wall time in seconds. Raises on a cell error."""
+  notebook = with_parameters(nbformat.read(path, as_version=4), mode)
+  client = nbclient.NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
+                                   resources={"metadata": {"path": ROOT}})
+  start = time.perf_counter()
+  try:
+    client.execute()
+  finally:
+    os.makedirs(output_dir, exist_ok=True)
+    nbformat.write(notebook, os.path.join(output_dir, os.path.basename(path)))
+  return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("notebooks", nargs="*",
+                      default=sorted(glob.glob(os.path.join(ROOT, "colabs", "*.ipynb"))))
+  parser.add_argument("--mode", default="fast", choices=("fast", "full", "paper"))
+  parser.add_argument("--output-dir", default=os.path.join(ROOT, "runs", "notebooks"))
+  parser.add_argument("--cell-timeout", type=int, default=1800,
+                      help="seconds a cell may run (default 1800)")
+  args = parser.parse_args(argv)
+  times, failed = {}, []
+  for path in args.notebooks:
+    name = os.path.basename(path)
+    print(f"{name} (MODE={args.mode}) ...", flush=True)
+    try:
+      times[name] = execute(path, args.mode, args.output_dir, args.cell_timeout)
+    except nbclient.exceptions.CellExecutionError as e:
+      failed.append(name)
+      print(f"{name} FAILED; the executed copy is in {args.output_dir}\n{e}", flush=True)
+      continue
+    print(f"{name}: {times[name]:.0f} s", flush=True)
+  with open(os.path.join(args.output_dir, "times.json"), "w") as f:
+    json.dump({"mode": args.mode, "seconds": times, "failed": failed}, f, indent=2)
+  if failed:
+    print(f"failed: {', '.join(failed)}")
+    return 1
+  print("every notebook ran: " + ", ".join(f"{n} {t:.0f} s" for n, t in times.items()))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
