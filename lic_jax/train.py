@@ -92,7 +92,14 @@ def with_overrides(config: ml_collections.ConfigDict, overrides: dict | None = N
   config = config.copy_and_resolve_references()
   if isinstance(overrides, ml_collections.ConfigDict):
     overrides = overrides.to_dict()
-  config.update(overrides or {})
+  config.lock()  # an override of a key the config lacks is a typo, not a new key
+  try:
+    config.update(overrides or {})
+  except KeyError as e:
+    raise ValueError(f"unknown config key in the overrides {overrides}: "
+                     f"{str(e.args[0]).split('. Other')[0]}") from None
+  finally:
+    config.unlock()
   for key in ("workdir", "init_from"):
     path = config.get(key) or ""
     if runs != "runs" and path.startswith("runs/"):

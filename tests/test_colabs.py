@@ -88,6 +88,8 @@ def test_fast_mode_shrinks_a_config_and_moves_its_runs_only():
   # The original is untouched, and the full mode keeps the config as it is.
   assert (config.num_steps, config.workdir) == (5000, "runs/cbanet-hp-cpu/base")
   assert with_overrides(config).to_dict() == config.to_dict()
+  with pytest.raises(ValueError, match='unknown config key .*Key "crop" does not exist'):
+    with_overrides(config, {"data": {"crop": 64}})
 
 
 def test_searches_and_sweeps_apply_their_point_overrides():
