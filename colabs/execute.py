@@ -21,6 +21,8 @@ import time
 import nbclient
 import nbformat
 
+from lic_jax.notebooks import MODES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -36,7 +38,8 @@ def with_parameters(notebook, mode: str):
 
 
 def execute(path: str, mode: str, output_dir: str, cell_timeout: int) -> float:
-  """Runs one notebook; its wall time in seconds. Raises on a cell error."""
+  """Runs one notebook, writing its executed copy into output_dir (which
+  exists); its wall time in seconds. Raises on a cell error."""
   notebook = with_parameters(nbformat.read(path, as_version=4), mode)
   client = nbclient.NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
                                    resources={"metadata": {"path": ROOT}})
@@ -44,7 +47,6 @@ def execute(path: str, mode: str, output_dir: str, cell_timeout: int) -> float:
   try:
     client.execute()
   finally:
-    os.makedirs(output_dir, exist_ok=True)
     nbformat.write(notebook, os.path.join(output_dir, os.path.basename(path)))
   return time.perf_counter() - start
 
@@ -53,11 +55,12 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("notebooks", nargs="*",
                       default=sorted(glob.glob(os.path.join(ROOT, "colabs", "*.ipynb"))))
-  parser.add_argument("--mode", default="fast", choices=("fast", "full", "paper"))
+  parser.add_argument("--mode", default="fast", choices=MODES)
   parser.add_argument("--output-dir", default=os.path.join(ROOT, "runs", "notebooks"))
   parser.add_argument("--cell-timeout", type=int, default=1800,
                       help="seconds a cell may run (default 1800)")
   args = parser.parse_args(argv)
+  os.makedirs(args.output_dir, exist_ok=True)
   times, failed = {}, []
   for path in args.notebooks:
     name = os.path.basename(path)
@@ -67,6 +70,10 @@ def main(argv=None) -> int:
     except nbclient.exceptions.CellExecutionError as e:
       failed.append(name)
       print(f"{name} FAILED; the executed copy is in {args.output_dir}\n{e}", flush=True)
+      continue
+    except ValueError as e:  # not a notebook (nbformat), or no parameters cell
+      failed.append(name)
+      print(f"{name} FAILED: {e}", flush=True)
       continue
     print(f"{name}: {times[name]:.0f} s", flush=True)
   with open(os.path.join(args.output_dir, "times.json"), "w") as f:

@@ -27,6 +27,13 @@ def psnr(x: jax.Array, y: jax.Array) -> jax.Array:
   return 10.0 * jnp.log10(_MAX**2 / mse(x, y))
 
 
+def psnr_uint8(x: np.ndarray, y: np.ndarray) -> float:
+  """PSNR in dB of two uint8 images (any shape), on [0, 255]: what a decoded
+  file scores, without going through JAX."""
+  mse = np.mean(np.square(x.astype(np.float64) - y.astype(np.float64)))
+  return float(10.0 * np.log10(_MAX**2 / mse)) if mse else float("inf")
+
+
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:
   coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
   g = np.exp(-(coords**2) / (2.0 * sigma**2))

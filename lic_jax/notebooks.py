@@ -35,11 +35,15 @@ class Setup:
   root: str    # the repository: configs/, results/, runs/
   data: str    # the data root ($LIC_JAX_DATA, set for the library)
   colab: bool
-  runs: str    # where this mode's runs go: runs/ (full, paper) or runs/fast/
 
   @property
   def fast(self) -> bool:
     return self.mode == "fast"
+
+  @property
+  def runs(self) -> str:
+    """Where this mode's runs go: runs/fast/ (fast), runs/ (full, paper)."""
+    return os.path.join("runs", "fast") if self.fast else "runs"
 
   def pick(self, fast, full, paper=None):
     """The value of this mode (paper defaults to full's)."""
@@ -90,8 +94,7 @@ def setup(mode: str, needs: tuple[str, ...] = ()) -> Setup:
   os.chdir(root)
   data = find_data(root, needs) if needs else os.path.abspath(data_lib.data_root())
   os.environ["LIC_JAX_DATA"] = data
-  runs = os.path.join("runs", "fast") if mode == "fast" else "runs"
-  result = Setup(mode=mode, root=root, data=data, colab="google.colab" in sys.modules, runs=runs)
-  print(f"mode {mode}: repository {root}, data {data}, runs in {runs}/"
+  result = Setup(mode=mode, root=root, data=data, colab="google.colab" in sys.modules)
+  print(f"mode {mode}: repository {root}, data {data}, runs in {result.runs}/"
         f"{' (Colab)' if result.colab else ''}")
   return result

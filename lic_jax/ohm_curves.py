@@ -13,7 +13,7 @@ import numpy as np
 import tqdm
 
 from lic_jax import image as image_lib
-from lic_jax import labelled_data
+from lic_jax import labelled_data, metrics
 from lic_jax.coding import container
 from lic_jax.coding.map_codec import MapCodec
 from lic_jax.data import data_root
@@ -31,12 +31,6 @@ def quality_of(codec: MapCodec, n: int) -> float:
   """The smallest q that sends n maps (Eq. 5)."""
   c_min, c_z = codec.model.min_maps, codec.num_maps
   return 0.0 if n <= c_min else (n - c_min) / (c_z - c_min)
-
-
-def psnr(x: np.ndarray, y: np.ndarray) -> float:
-  """PSNR on [0, 255] of two uint8 images."""
-  mse = np.mean(np.square(x.astype(np.float64) - y.astype(np.float64)))
-  return float(10.0 * np.log10(255.0**2 / mse)) if mse else float("inf")
 
 
 def held_out(run_config) -> tuple[list[np.ndarray], str]:
@@ -93,7 +87,7 @@ def sweep(codec: MapCodec, images: list[np.ndarray], counts: list[int],
     else:
       recons = [image_lib.to_uint8(codec.decompress(container.truncate_maps(f, n)))
                 for f in fulls]
-    values = [psnr(image, recon) for image, recon in zip(images, recons)]
+    values = [metrics.psnr_uint8(image, recon) for image, recon in zip(images, recons)]
     points.append({"q": quality_of(codec, n), "maps": n,
                    "bpp": float(np.mean(payload[:, k] / pixels)),
                    "bpp_file": float(np.mean(files[:, k] / pixels)),
