@@ -65,20 +65,24 @@ def _eqn_macs(eqn) -> int:
   return 0
 
 
-def _walk(jaxpr, counts: collections.Counter) -> None:
+def _walk(jaxpr, counts: collections.Counter, outer: str = "(top)") -> None:
+  """Counts the jaxpr's products by module path; `outer`: the path of the
+  equation whose sub-program this is (a custom_vjp's, for one: its own
+  equations carry no module path)."""
   for eqn in jaxpr.eqns:
+    # The module path, without the method's entry ('Model.decode') and an
+    # op's own name ('bhwi,ito->bhwto') that a name stack can carry.
+    scope = str(eqn.source_info.name_stack).split("/")
+    path = "/".join(s for s in scope if "->" not in s and "." not in s) or outer
     macs = _eqn_macs(eqn)
     if macs:
-      # The module path, without the method's entry ('Model.decode') and an
-      # op's own name ('bhwi,ito->bhwto') that a name stack can carry.
-      scope = str(eqn.source_info.name_stack).split("/")
-      counts["/".join(s for s in scope if "->" not in s and "." not in s) or "(top)"] += macs
+      counts[path] += macs
     for param in eqn.params.values():
       for sub in (param if isinstance(param, (list, tuple)) else (param,)):
         if isinstance(sub, jex.core.ClosedJaxpr):
-          _walk(sub.jaxpr, counts)
+          _walk(sub.jaxpr, counts, path)
         elif isinstance(sub, jex.core.Jaxpr):
-          _walk(sub, counts)
+          _walk(sub, counts, path)
 
 
 def macs(fn, *args) -> dict[str, int]:

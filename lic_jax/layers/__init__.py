@@ -1,9 +1,9 @@
 """Neural network layers of the transforms: GDN/IGDN and strided convolutions."""
 
 from lic_jax.layers.bounds import lower_bound
-from lic_jax.layers.conv import Conv, ConvTranspose, scatter_conv_transpose
+from lic_jax.layers.conv import Conv, ConvTranspose, narrow_conv_transpose
 from lic_jax.layers.gdn import GDN, IGDN
 from lic_jax.layers.masked_conv import MaskedConv, causal_offsets, raster_mask
 
 __all__ = ["GDN", "IGDN", "Conv", "ConvTranspose", "MaskedConv", "causal_offsets",
-           "lower_bound", "raster_mask", "scatter_conv_transpose"]
+           "lower_bound", "narrow_conv_transpose", "raster_mask"]

@@ -11,13 +11,40 @@ XLA:CPU differentiates `conv_transpose` very slowly (about 70x slower here
 for a 5x5, stride 2, 128-channel layer); the sub-pixel forms run at the
 speed of ordinary convolutions.
 
-Two exactly equivalent forms are used: `phase_conv_transpose` (one
-convolution per phase with exactly its taps: 25 instead of 36 multiply-adds
-per pixel for k=5, s=2) for wide outputs, and `scatter_conv_transpose` (one
-matrix product of every input pixel with all k*k taps, then each phase sums
-its taps' shifted slices) for narrow ones like the 3-channel image layer,
-where s*s small convolutions would cost more than the product (2x faster
-than a zero-padded sub-pixel convolution there, measured on XLA:CPU).
+Three exactly equivalent forms are used, each where it measured fastest
+on XLA:CPU (`benchmarks/conv_forms.py`, `results/conv_forms.json`; 2 cores,
+medians):
+
+- `phase_conv_transpose` (one convolution per phase with exactly its taps:
+  25 instead of 36 multiply-adds per pixel for k=5, s=2) for wide outputs,
+  in inference and in training: 5x5, stride 2, 128 -> 128 channels on
+  8x32x32 takes 19.3 ms forward and 86 ms forward + gradient, against
+  69 ms and 5.4 s for `lax.conv_transpose`.
+- Narrow outputs (the 3-channel image layer) in inference:
+  `scatter_conv_transpose` (one matrix product of every input pixel with
+  all k*k taps, then each phase sums its taps' shifted slices): 3.3 ms
+  forward at 8x64x64x128 -> 3, against 6.0 ms for the next form; over a
+  whole synthesis transform about 7% faster (g_s of bmshj2018 on a Kodak
+  image, N=128: 136 ms against 146 ms).
+- Narrow outputs under differentiation: `subpixel_conv_transpose` (one
+  convolution with the s*s phase kernels zero-padded to a common size,
+  then depth-to-space). Autodiff of the scatter form pads each of the k*k
+  shifted slices back to the whole products tensor (25x its memory
+  traffic for k=5): the quickstart's train step took 3.4x as long with it
+  (95.5 ms against 28.3 ms).
+
+`narrow_conv_transpose` joins the last two: a custom VJP whose plain
+evaluation is the scatter form and whose evaluation under `jax.grad` is
+the sub-pixel form with its own gradient, so decoding and training each get
+their fastest form from one layer. (Forward-mode differentiation, jax.jvp,
+is not defined for it; nothing here uses it.)
+
+`Conv` of stride s > 1 on a wide input (`strided_conv`) keeps XLA's
+convolution forward and weight gradient, but computes the input gradient,
+itself a transposed convolution, with `conv_transpose` above: XLA:CPU
+computes it as an input-dilated convolution, as slowly as it
+differentiates `lax.conv_transpose` (8x64x64, 128 -> 128: forward +
+gradient 124 ms, against 74 ms).
 """
 
 import functools
@@ -83,6 +110,17 @@ def depth_to_space(x: jax.Array, block: int) -> jax.Array:
   return x.reshape(b, h * block, w * block, c_out)
 
 
+def subpixel_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+  """Equals lax.conv_transpose(x, kernel, (s, s), conv_transpose_padding)."""
+  phase_kernel, d_min = subpixel_kernel(kernel, stride)
+  num_offsets = phase_kernel.shape[0]
+  pad = (-d_min, num_offsets - 1 + d_min)
+  y = jax.lax.conv_general_dilated(
+      x, phase_kernel, window_strides=(1, 1), padding=(pad, pad),
+      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  return depth_to_space(y, stride)
+
+
 def scatter_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
   """Equals lax.conv_transpose(x, kernel, (s, s), conv_transpose_padding)."""
   k, _, c_in, c_out = kernel.shape
@@ -106,6 +144,26 @@ def scatter_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.
     rows.append(jnp.stack(cols, axis=3))       # (B, H, W, s_w, C)
   y = jnp.stack(rows, axis=2)                  # (B, H, s_h, W, s_w, C)
   return y.reshape(b, h * stride, w * stride, c_out)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def narrow_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+  """Equals lax.conv_transpose(x, kernel, (s, s), conv_transpose_padding):
+  the scatter form when evaluated, the sub-pixel form when differentiated."""
+  return scatter_conv_transpose(x, kernel, stride)
+
+
+def _narrow_forward(x, kernel, stride):
+  # The residual is the sub-pixel form's own VJP (a pytree of arrays).
+  return jax.vjp(functools.partial(subpixel_conv_transpose, stride=stride), x, kernel)
+
+
+def _narrow_backward(stride, subpixel_vjp, grad):
+  del stride  # bound in the residual
+  return subpixel_vjp(grad)
+
+
+narrow_conv_transpose.defvjp(_narrow_forward, _narrow_backward)
 
 
 def phase_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int,
@@ -147,9 +205,77 @@ def phase_conv_transpose(x: jax.Array, kernel: jax.Array, stride: int,
   return y.reshape(b, h * stride, w * stride, c)[:, :sizes[0], :sizes[1]]
 
 
-# ConvTranspose computes layers with at least this many output channels one
-# phase at a time (measured on XLA:CPU, see the module docstring).
+# Transposed convolutions with at least this many output channels are
+# computed one phase at a time, narrower ones with narrow_conv_transpose
+# (measured on XLA:CPU, see the module docstring).
 PHASE_SPLIT_MIN_FEATURES = 16
+
+
+def conv_transpose(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+  """Equals lax.conv_transpose(x, kernel, (s, s), conv_transpose_padding), in
+  the fastest exact form for its width."""
+  if kernel.shape[-1] >= PHASE_SPLIT_MIN_FEATURES:
+    return phase_conv_transpose(x, kernel, stride)
+  return narrow_conv_transpose(x, kernel, stride)
+
+
+_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+
+
+def _conv(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+  pad = kernel.shape[0] // 2
+  return jax.lax.conv_general_dilated(x, kernel, (stride, stride), ((pad, pad), (pad, pad)),
+                                      dimension_numbers=_DIMENSIONS)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def strided_conv(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+  """k x k convolution, stride s, padding k // 2 (lax.conv_general_dilated),
+  whose input gradient is computed as the transposed convolution it is
+  (conv_transpose; see the module docstring)."""
+  return _conv(x, kernel, stride)
+
+
+def _strided_conv_forward(x, kernel, stride):
+  return _conv(x, kernel, stride), (x, kernel)
+
+
+def _strided_conv_backward(stride, residuals, grad):
+  x, kernel = residuals
+  # y[o] = sum_t x[s*o + t - k//2] kernel[t], so x's gradient at i collects
+  # grad[o] kernel[t]^T over s*o + t - k//2 = i: the transposed convolution
+  # of grad by the flipped kernel with its channels swapped, whose padding
+  # (conv_transpose_padding: lo = k - 1 - k//2) gives s * ceil(n / s) >= n
+  # rows, cropped to x's n.
+  flipped = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
+  d_x = conv_transpose(grad, flipped, stride)[:, :x.shape[1], :x.shape[2]]
+  _, kernel_vjp = jax.vjp(lambda w: _conv(x, w, stride), kernel)
+  return d_x, kernel_vjp(grad)[0]
+
+
+strided_conv.defvjp(_strided_conv_forward, _strided_conv_backward)
+
+
+class _ConvParams(nn.Module):
+  """The parameters of flax's nn.Conv (same names, shapes and initializers,
+  so checkpoints and coding tables are unchanged), applied by strided_conv."""
+
+  features: int
+  kernel_size: int
+  stride: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    k = self.kernel_size
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (k, k, x.shape[-1], self.features))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+    # XLA differentiates stride 1 well, and the input gradient of a narrow
+    # input (the image layer's, which training does not compute) no faster
+    # in the transposed form (benchmarks/conv_forms.py).
+    if self.stride == 1 or x.shape[-1] < PHASE_SPLIT_MIN_FEATURES:
+      return _conv(x, kernel, self.stride) + bias
+    return strided_conv(x, kernel, self.stride) + bias
 
 
 class Conv(nn.Module):
@@ -161,11 +287,7 @@ class Conv(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    pad = self.kernel_size // 2
-    return nn.Conv(
-        self.features, (self.kernel_size, self.kernel_size),
-        strides=(self.stride, self.stride), padding=((pad, pad), (pad, pad)),
-        name="conv")(x)
+    return _ConvParams(self.features, self.kernel_size, self.stride, name="conv")(x)
 
 
 class ConvTranspose(nn.Module):
@@ -185,6 +307,6 @@ class ConvTranspose(nn.Module):
     kernel = self.param("kernel", self.kernel_init,
                         (k, k, x.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    if self.features >= PHASE_SPLIT_MIN_FEATURES or self.padding is not None:
+    if self.padding is not None:
       return phase_conv_transpose(x, kernel, self.stride, self.padding) + bias
-    return scatter_conv_transpose(x, kernel, self.stride) + bias
+    return conv_transpose(x, kernel, self.stride) + bias

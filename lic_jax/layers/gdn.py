@@ -65,11 +65,16 @@ class GDN(nn.Module):
     gamma = effective_gamma(gamma_param)
 
     # gamma[i, j] weights input channel j in the norm of output channel i.
+    # The pixels are flattened into one matrix first: XLA:CPU computes the
+    # same product on a 4-D tensor, but its gradient (the reductions over
+    # batch and space) 1.6x slower (8x128x128x128: 210 ms against 128 ms).
+    pixels = x.reshape(-1, channels)
     if self.simplified:
-      norm = jnp.abs(x) @ gamma.T + beta
+      norm = jnp.abs(pixels) @ gamma.T + beta
     else:
-      norm = jnp.sqrt(jnp.square(x) @ gamma.T + beta)
-    return x * norm if self.inverse else x / norm
+      norm = jnp.sqrt(jnp.square(pixels) @ gamma.T + beta)
+    y = pixels * norm if self.inverse else pixels / norm
+    return y.reshape(x.shape)
 
 
 def IGDN(**kwargs) -> GDN:  # pylint: disable=invalid-name
