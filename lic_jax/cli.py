@@ -72,17 +72,13 @@ def encode_image_to_file(paths: list[str], output: str | None, force: bool, enco
   before any work, a missing output, one that is the input, and an existing
   one without `force`."""
   # Imported here: the entry points import this module before their flags.
-  import os  # pylint: disable=g-import-not-at-top
-
   from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top
   from lic_jax.checkpoint import write_atomic  # pylint: disable=g-import-not-at-top
-  from lic_jax.codec import check_output_path  # pylint: disable=g-import-not-at-top
+  from lic_jax.codec import check_new_output  # pylint: disable=g-import-not-at-top
 
   if len(paths) != 1 or not output:
     raise ValueError("encode takes one image and -o OUTPUT.lic")
-  check_output_path(output, paths)
-  if os.path.exists(output) and not force:
-    raise FileExistsError(f"{output} exists; pass --force to overwrite it")
+  check_new_output(output, paths, force)
   image = image_lib.read_rgb_uint8(paths[0])
   data = encode(image)
   write_atomic(output, data)

@@ -53,25 +53,23 @@ import tqdm
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax.assets import DEFAULT_FAMILY, DEFAULT_QUALITY, PRETRAINED
 from lic_jax import image as image_lib
-from lic_jax.coding import container, range_coder
+from lic_jax.coding import container, memory, range_coder
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.model_codecs import CODECS, TABLES_FORMAT
 from lic_jax.models import abstract_params, model_from_spec
 
 # The largest image a Codec decodes unless told otherwise (max_pixels,
-# --max-pixels): 67 MP, a measured peak of 2.0 GB beyond the loaded model for
-# the bundled one (see Codec.decode_memory), so that a 50 MP photo decodes on
-# a machine with a few GB free and a 100-byte file cannot ask for more.
+# --max-pixels): 67 MP, so that a 50 MP photo decodes on a machine with a few
+# GB free (the bundled model at 67 MP: 2.0 GiB measured, 3.55 GiB estimated
+# by Codec.decode_memory) and a 100-byte file cannot ask for more.
 DEFAULT_MAX_PIXELS = 1 << 26
-# Bytes per image pixel of the decoded image that outlive the bands: the
-# float32 result, its uint8 copy and the image encoder's buffers.
-_IMAGE_BYTES_PER_PIXEL = 20
-# Bytes per latent element while decoding: symbols, table indexes, means,
-# the fixed-point and float y^.
-_LATENT_BYTES_PER_ELEMENT = 24
-# Address space a decode reserves per byte it uses (XLA's and malloc's
-# arenas; measured: 2.8 GB more at 67 MP for an estimate of 2.4 GB).
-_ADDRESS_SPACE_PER_BYTE = 1.5
+# Host bytes per image pixel of the decoded image beyond the synthesis's
+# output: its uint8 copy and the image encoder's buffers (the CLI's).
+_IMAGE_BYTES_PER_PIXEL = 8
+# What a decode takes that does not grow with the image (its compilations,
+# the runtime's arenas; lic_jax.coding.memory): measured 13-56 MB beyond
+# the counted bytes in decodes of 0.25-1 MP (benchmarks/decode_memory.py).
+_DECODE_FIXED_BYTES = 48 << 20
 
 TABLES_FILE = "coding_tables.npz"
 MODEL_FILE = "model.json"
@@ -291,20 +289,23 @@ class Codec:
     """The latent table of an image of this size, in the file's order."""
     return self._header(height, width).latent_shapes
 
-  def decode_memory(self, height: int, width: int) -> int:
-    """About the bytes that decoding an image of this size takes beyond the
-    loaded model: the image, the latents and one band of g_s's activations."""
-    pixels = height * width
-    elements = sum(int(np.prod(s)) for s in self.latent_shapes(height, width).values())
-    synthesis = self.impl.synthesis
-    per_element = (_LATENT_BYTES_PER_ELEMENT
-                   + getattr(self.impl, "extra_decode_bytes_per_latent_element", 0))
-    return int(_IMAGE_BYTES_PER_PIXEL * pixels + per_element * elements
-               + synthesis.bytes_per_pixel * min(pixels, synthesis.band_pixels()))
+  def decode_memory(self, height: int, width: int, rate: int | None = None,
+                    complexity: int | None = None) -> int:
+    """About the bytes that decoding an image of this size (at a CBANet's
+    bitrate and complexity level) takes beyond the loaded model
+    (lic_jax.coding.memory); arithmetic only once the programs' sizes are
+    known."""
+    footprint = self.impl.decode_footprint(self.latent_shapes(height, width),
+                                           **self.level(rate, complexity))
+    return (footprint + memory.Footprint(host=_IMAGE_BYTES_PER_PIXEL * height * width,
+                                         fixed=_DECODE_FIXED_BYTES)).needed()
 
-  def _check_decodable(self, header: container.Header) -> dict[str, tuple[int, ...]]:
-    """The latent shapes of the file, once it is known to be this model's,
-    exactly as this model lays them out, and within max_pixels."""
+  def _check_decodable(self, header: container.Header, complexity: int | None = None
+                       ) -> tuple[dict[str, tuple[int, ...]], dict]:
+    """(the latent shapes of the file, the impl's level arguments), once the
+    file is known to be this model's, its latents exactly as this model lays
+    them out, its size within max_pixels and its decode (at K = complexity
+    branches of a CBANet) within this machine's memory."""
     if header.model != self.name or header.config_hash != self.config_hash:
       raise BitstreamError(
           f"this file was made by model {header.model!r} (config "
@@ -324,18 +325,14 @@ class Codec:
           f"this file was coded at bitrate {header.bitrate[0]} of a model of "
           f"{header.bitrate[1]} bitrates; the decoder has {self.num_rates}")
     h, w = header.height, header.width
-    needed = self.decode_memory(h, w)
-    if h * w > self.max_pixels:
-      raise BitstreamError(
-          f"the file declares a {h}x{w} image ({h * w:,} pixels), over this "
-          f"decoder's limit of {self.max_pixels:,} (max_pixels, --max-pixels); "
-          f"decoding it would take about {needed / 2**30:.1f} GiB")
-    _check_memory(h, w, needed)
+    rate = None if header.bitrate is None else header.bitrate[0]
+    level = self.level(rate, complexity)
+    memory.check(h, w, self.decode_memory(h, w, rate, complexity), self.max_pixels)
     expected = self.latent_shapes(h, w)
     if list(header.latent_shapes.items()) != list(expected.items()):
       raise BitstreamError(f"latent table {list(header.latent_shapes.items())} is not "
                            f"{list(expected.items())}, {self.name}'s for a {h}x{w} image")
-    return expected
+    return expected, level
 
   def encode_with_latents(self, images: np.ndarray, rate: int | None = None
                           ) -> list[tuple[bytes, dict]]:
@@ -368,8 +365,7 @@ class Codec:
     """Decompresses a .lic byte string (with K = `complexity` branches of a
     CBANet, default all); also returns the decoded latents."""
     header, streams = container.unpack(data)
-    shapes = self._check_decodable(header)
-    level = self.level(None if header.bitrate is None else header.bitrate[0], complexity)
+    shapes, level = self._check_decodable(header, complexity)
     try:
       x_hat, latents = self.impl.decode(streams, shapes, **level)
     except MemoryError as e:
@@ -387,37 +383,12 @@ class Codec:
 
   def _out_of_memory(self, header: container.Header) -> str:
     h, w = header.height, header.width
+    rate = None if header.bitrate is None else header.bitrate[0]
     return (f"out of memory decoding a {h}x{w} image (about "
-            f"{self.decode_memory(h, w) / 2**30:.1f} GiB needed)")
+            f"{self.decode_memory(h, w, rate) / 2**30:.1f} GiB needed)")
 
   def decompress(self, data: bytes, complexity: int | None = None) -> np.ndarray:
     return self.decode_with_latents(data, complexity)[0]
-
-
-def _check_memory(height: int, width: int, needed: int) -> None:
-  """Refuses a decode that cannot fit (instead of an abort deep inside XLA):
-  `needed` bytes against the system's available memory and the room left
-  under this process's address-space limit (ulimit -v), where known."""
-  problems = []
-  try:
-    import resource  # pylint: disable=g-import-not-at-top  (Unix only)
-    with open("/proc/meminfo") as f:
-      fields = dict(line.split(":", 1) for line in f)
-    available = int(fields["MemAvailable"].split()[0]) * 1024
-    if needed > available:
-      problems.append(f"{available / 2**30:.1f} GiB of memory is available")
-    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-    if limit != resource.RLIM_INFINITY:
-      with open("/proc/self/status") as f:
-        size = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
-      room = limit - size
-      if _ADDRESS_SPACE_PER_BYTE * needed > room:
-        problems.append(f"the address-space limit (ulimit -v) leaves {room / 2**30:.1f} GiB")
-  except (ImportError, OSError, KeyError, ValueError, StopIteration):
-    return  # not Linux: nothing to check against
-  if problems:
-    raise BitstreamError(f"decoding a {height}x{width} image takes about "
-                         f"{needed / 2**30:.1f} GiB, but {' and '.join(problems)}")
 
 
 def load_or_freeze_tables(workdir: str, name: str, model, params, step: int,
@@ -454,17 +425,26 @@ def _bpp(data: bytes, height: int, width: int) -> float:
 
 def check_output_path(output: str, inputs: list[str], image: bool = False) -> None:
   """Refuses, before any work, an output that would overwrite one of the
-  inputs, lies in a folder that does not exist, or (image=True) has no
-  image extension to choose the format by."""
+  inputs, lies in a folder that does not exist or is not writable, or
+  (image=True) has no image extension to choose the format by."""
   for path in inputs:
     if path and os.path.exists(output) and os.path.samefile(output, path):
       raise ValueError(f"refusing to write {output!r}: it is the input {path!r}")
   folder = os.path.dirname(os.path.abspath(output))
   if not os.path.isdir(folder):
     raise ValueError(f"output folder {folder!r} does not exist")
+  if not os.access(folder, os.W_OK):
+    raise ValueError(f"output folder {folder!r} is not writable")
   if image and not image_lib.is_image_file(output):
     raise ValueError(f"output {output!r} needs an image extension "
                      f"({', '.join(image_lib.IMAGE_EXTENSIONS)})")
+
+
+def check_new_output(output: str, inputs: list[str], force: bool, image: bool = False) -> None:
+  """check_output_path, and an existing output refused unless `force`."""
+  check_output_path(output, inputs, image=image)
+  if os.path.exists(output) and not force:
+    raise FileExistsError(f"{output} exists; pass --force to overwrite it")
 
 
 def plan(command: str, inputs: list[str], output: str,
@@ -625,7 +605,7 @@ def main(argv=None) -> None:
                  help=coder_help)
   p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                  help="refuse files declaring larger images (default %(default)s, "
-                      "about 2 GB of memory with the bundled model)")
+                      "2.0 GiB of memory measured with the bundled model)")
   p = sub.add_parser("models", help="list the quality levels with their Kodak rate and PSNR")
   p.add_argument("--checkpoint", default=os.path.join(PRETRAINED, DEFAULT_FAMILY),
                  help="folder of quality levels (default: the bundled ones)")

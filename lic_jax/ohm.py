@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from lic_jax import image as image_lib
-from lic_jax.codec import check_output_path
+from lic_jax.codec import check_new_output
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
 from lic_jax.checkpoint import write_atomic
@@ -36,13 +36,6 @@ def read_image(path: str, channels: int) -> np.ndarray:
   if np.any(rgb != rgb[..., :1]):
     raise ValueError(f"{path}: the model codes grayscale images and this one has colour")
   return rgb[..., :1]
-
-
-def _write(path: str, data: bytes, inputs: list[str], force: bool, image: bool = False) -> None:
-  check_output_path(path, inputs, image=image)
-  if os.path.exists(path) and not force:
-    raise ValueError(f"{path!r} exists; pass --force to overwrite it")
-  write_atomic(path, data)
 
 
 def _codec(checkpoint: str):
@@ -66,12 +59,14 @@ def _png_bytes(image: np.ndarray, path: str) -> bytes:
 
 
 def run(args) -> str:
-  """Carries out one command; returns its report line."""
+  """Carries out one command; returns its report line. The output is
+  checked (its folder, its extension, --force) before any work."""
+  check_new_output(args.output, [args.input], args.force, image=args.command == "decompress")
   if args.command == "compress":
     codec = _codec(args.checkpoint)
     image = read_image(args.input, codec.model.image_channels)
     data = codec.compress(image, quality=args.quality, maps=args.maps)
-    _write(args.output, data, [args.input], args.force)
+    write_atomic(args.output, data)
     header, _ = container.unpack_maps(data)
     return (f"{args.input} -> {args.output}: {header.sent} of {header.num_maps} maps, "
             f"{len(data)} bytes, {8 * len(data) / (image.shape[0] * image.shape[1]):.4f} bpp")
@@ -80,7 +75,7 @@ def run(args) -> str:
   if args.command == "decompress":
     codec = _codec(args.checkpoint)
     image = codec.decompress(data)
-    _write(args.output, _png_bytes(image, args.output), [args.input], args.force, image=True)
+    write_atomic(args.output, _png_bytes(image, args.output))
     return f"{args.input} -> {args.output}: {image.shape[1]}x{image.shape[0]}"
   if args.quality is not None:
     cut = _codec(args.checkpoint).truncate(data, quality=args.quality)
@@ -88,7 +83,7 @@ def run(args) -> str:
     cut = container.truncate_maps(data, args.maps)
   else:
     raise ValueError("truncate needs --maps N or --quality Q")
-  _write(args.output, cut, [args.input], args.force)
+  write_atomic(args.output, cut)
   return f"{args.input} -> {args.output}: {len(data)} -> {len(cut)} bytes"
 
 
@@ -110,7 +105,7 @@ def main(argv=None) -> None:
     args.quality = 1.0
   try:
     print(run(args))
-  except (ValueError, OSError, BitstreamError) as e:
+  except (ValueError, OSError, BitstreamError) as e:  # FileExistsError is an OSError
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
 

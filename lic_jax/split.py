@@ -38,6 +38,7 @@ from tqdm import tqdm
 from lic_jax import cli
 from lic_jax import complexity
 from lic_jax import image as image_lib
+from lic_jax.codec import check_output_path
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.feature_codec import FeatureBank
@@ -325,23 +326,29 @@ def plot_search(doc: dict, baselines: dict | None, path: str) -> None:
 # --------------------------------------------------------------------------
 # The command line.
 
-def _bank() -> FeatureBank:
+def _unit_dirs() -> list[str]:
   units = [u for u in flags.FLAGS.units.split(",") if u]
   if not units:
     raise ValueError("--units needs the bank's run directories, comma-separated")
   for unit in units:
     if not os.path.isdir(unit):
       raise FileNotFoundError(f"unit run directory {unit!r} does not exist")
-  return FeatureBank.from_runs(units)
+  return units
+
+
+def _bank() -> FeatureBank:
+  return FeatureBank.from_runs(_unit_dirs())
 
 
 def _encode(paths: list[str]) -> None:
   k = flags.FLAGS.unit
-  bank = _bank()
+  # The bank loads once the output is known to be writable (encode_image_to_file).
   data, pixels = cli.encode_image_to_file(paths, flags.FLAGS.output, flags.FLAGS.force,
-                                          lambda image: bank.encode(image, k))
-  print(f"{paths[0]} -> {flags.FLAGS.output}: unit {k} ({bank.units[k].name}) "
-        f"at {bank.units[k].split}, {len(data)} bytes, {8 * len(data) / pixels:.4f} bpp")
+                                          lambda image: _bank().encode(image, k))
+  header, _ = container.unpack_features(data)
+  name = os.path.basename(_unit_dirs()[k].rstrip("/"))
+  print(f"{paths[0]} -> {flags.FLAGS.output}: unit {k} ({name}) at {header.split}, "
+        f"{len(data)} bytes, {8 * len(data) / pixels:.4f} bpp")
 
 
 def _classify(paths: list[str]) -> None:
@@ -377,6 +384,8 @@ def _overhead() -> None:
   search_config = flags.FLAGS.config
   if search_config is None:
     raise ValueError("overhead needs --config (a search config)")
+  if flags.FLAGS.json:
+    check_output_path(flags.FLAGS.json, [])
   size = reference_config(search_config).data.image_size
   rows = overhead_table(search_config, size)
   print_overhead(rows)

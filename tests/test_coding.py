@@ -205,7 +205,7 @@ def test_hostile_files_are_refused_or_decode_to_the_declared_size(name):
   cases = 20 * len(fuzz.KINDS)
   outcomes = fuzz.fuzz(codec, valid, cases=cases)
   assert outcomes["refused"] + outcomes["decoded"] == cases
-  for kind in ("table", "swap", "duplicate"):
+  for kind in ("table", "swap", "duplicate", "name"):
     assert outcomes[f"{kind}/refused"] == 20, kind
   # A bitrate field is added, changed or dropped: mostly refused.
   assert outcomes["bitrate/refused"] >= 10

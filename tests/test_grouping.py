@@ -349,8 +349,10 @@ def test_foreign_corrupt_and_wrong_size_inputs_are_refused(run, codec, test_imag
     codec.encode(images[0][:, :31])
   with pytest.raises(ValueError, match="expected profile 0..2 and 256 symbols"):
     codec.encode_symbols(np.zeros(256, np.int32), 3)
-  outcomes = fuzz.fuzz_features(codec, data, cases=120)
-  assert outcomes["refused"] + outcomes["decoded"] == 120 and outcomes["model/refused"] == 20
+  cases = 20 * len(fuzz.FEATURE_KINDS)
+  outcomes = fuzz.fuzz_features(codec, data, cases=cases)
+  assert outcomes["refused"] + outcomes["decoded"] == cases and outcomes["model/refused"] == 20
+  assert outcomes["name/refused"] == 20
 
 
 def test_command_line_encodes_and_classifies_an_image(run, tmp_path):

@@ -2,6 +2,7 @@
 the masking and its sampling, the recipe, and the truncatable map streams."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -142,6 +143,58 @@ def test_the_prior_is_the_same_at_positions_of_one_class():
   np.testing.assert_allclose(big[1, 0], prior.apply({"params": params}, 4, 1)[2, 0], rtol=1e-6)
 
 
+def test_large_declared_map_files_are_refused_before_decoding():
+  """A ~60-byte version-3 file declaring a large image, under a 3 GB
+  address-space limit: refused with one line, never std::bad_alloc
+  (SIGABRT) inside XLA (issue 32: 8192x2048 aborted, with no memory check)."""
+  script = """
+import resource
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+import dataclasses
+import jax, jax.numpy as jnp, numpy as np
+from lic_jax.coding import container
+from lic_jax.coding.map_codec import MapCodec
+from lic_jax.models import model_from_spec
+spec = %r
+model = model_from_spec(spec)
+keys = {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)}
+params = model.init(keys, jnp.zeros((1, 32, 32, 3)), jnp.ones((1,)), training=True)["params"]
+codec = MapCodec.from_params(spec, params)
+header, streams = container.unpack_maps(codec.compress(np.zeros((32, 32, 3), np.uint8), maps=6))
+for height, width, sent in ((8192, 2048, 0), (16384, 1024, 2), (4096, 4096, 6), (4096, 2048, 6)):
+  data = container.pack_maps(dataclasses.replace(header, height=height, width=width, sent=sent),
+                             [b"\\x00"] * sent)
+  try:
+    codec.decompress(data)
+    print("decoded", height, width, len(data))
+  except container.BitstreamError as e:
+    print(len(data), e)
+""" % {**SMALL_NATURAL, "quantizer": "ohm", "ohm_form": "code"}
+  result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  lines = result.stdout.splitlines()
+  assert len(lines) == 4 and all(int(line.split()[0]) < 80 for line in lines), lines
+  for line, size in zip(lines[:3], ("8192x2048", "16384x1024", "4096x4096")):
+    assert f"declares a {size} image" in line and "over this decoder's limit of 8,388,608" \
+        in line and "GiB" in line, line
+  # Within max_pixels, the memory check: 3 GB of address space is too little.
+  assert re.search(r"decoding a 4096x2048 image takes about \d\.\d GiB, but the "
+                   r"address-space limit \(ulimit -v\) leaves \d\.\d GiB", lines[3]), lines[3]
+
+
+@pytest.mark.parametrize("edit", [b"\xe9", b"\x00", b" "])
+def test_a_name_that_is_not_printable_ascii_is_a_bitstream_error(natural_codec, photo, edit):
+  """One edited byte of the model name, the checksum recomputed: every reader
+  refuses it by name (issue 32: truncate raised UnicodeEncodeError)."""
+  data = natural_codec.compress(photo[:64, :64], maps=6)
+  hostile = fuzz.with_checksum(data[:7] + edit + data[8:-4])
+  for call in (lambda: container.truncate_maps(hostile, 2), lambda: natural_codec.decompress(hostile),
+               lambda: natural_codec.truncate(hostile, maps=2)):
+    with pytest.raises(BitstreamError, match="the model name .* is not a name"):
+      call()
+
+
 @pytest.mark.skipif(not os.path.isdir(os.path.join(DATA_ROOT, "mnist")),
                     reason="the offline MNIST digits are not in ../shared/data")
 def test_the_recipe_loss_goes_down_on_a_fixed_seed():
@@ -266,9 +319,10 @@ def test_foreign_and_impossible_truncations_are_clear_errors(natural_codec, phot
 def test_hostile_map_files_are_refused_or_decode_to_an_image(natural_codec, photo):
   """200 mutated files, half with a recomputed checksum, and header attacks."""
   valid = natural_codec.compress(photo[:64, :64], maps=6)
-  outcomes = fuzz.fuzz_maps(natural_codec, valid, cases=200)
-  assert outcomes["refused"] + outcomes["decoded"] == 200
-  assert outcomes["refused"] > 50
+  cases = 20 * len(fuzz.MAP_KINDS)
+  outcomes = fuzz.fuzz_maps(natural_codec, valid, cases=cases)
+  assert outcomes["refused"] + outcomes["decoded"] == cases
+  assert outcomes["refused"] > 50 and outcomes["name/refused"] == 20
 
 
 def test_mnist_codec_refuses_other_sizes_and_colour(tmp_path):
@@ -316,3 +370,16 @@ def test_command_line_compress_truncate_decompress(tmp_path):
   more = cli("truncate", cut, tmp_path / "x.lic", "--maps", 6)
   assert more.returncode == 1 and "cannot truncate a file of 4 maps to 6" in more.stderr
   assert "Traceback" not in again.stderr + more.stderr
+  # Outputs are checked before any work (issue 32: an image decoded, then a
+  # KeyError traceback for '.txt'): with a checkpoint that does not exist,
+  # the output is what the one error line names.
+  for command, output in (("decompress", "r.txt"), ("compress", "missing/d.lic"),
+                          ("truncate", "missing/d.lic")):
+    args = (tmp_path / "digit.png" if command == "compress" else cut, tmp_path / output)
+    refused = cli(command, *args, "--checkpoint", tmp_path / "no-such-run", "--maps", 2)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.stderr.count("\n") == 1 and "output" in refused.stderr, refused.stderr
+  txt = cli("decompress", cut, tmp_path / "r.txt", "--checkpoint", workdir)
+  assert txt.returncode == 1 and txt.stderr.startswith("error: output") and \
+      "needs an image extension" in txt.stderr and "Traceback" not in txt.stderr, txt.stderr
+  assert not (tmp_path / "r.txt").exists()

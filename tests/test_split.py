@@ -184,9 +184,11 @@ def test_files_of_another_bank_or_split_point_are_refused(runs, bank, test_image
 def test_hostile_feature_files_are_refused_or_classified(bank, test_images):
   images, _ = test_images
   valid = bank.encode(images[3], 1)
-  outcomes = fuzz.fuzz_features(bank, valid, cases=120)
-  assert outcomes["refused"] + outcomes["decoded"] == 120
+  cases = 20 * len(fuzz.FEATURE_KINDS)
+  outcomes = fuzz.fuzz_features(bank, valid, cases=cases)
+  assert outcomes["refused"] + outcomes["decoded"] == cases
   assert outcomes["refused"] > 40 and outcomes["model/refused"] == 20
+  assert outcomes["name/refused"] == 20
 
 
 def test_search_samples_from_the_priors_reproducibly():
@@ -247,6 +249,12 @@ def test_command_line_encode_classify_and_errors(runs, tmp_path, test_images):
       "error: a file of split point 'layer3[0]'; this receiver runs the tail from 'layer2[0]'")
   classified = run("classify", units, out)
   assert classified.returncode == 0 and "(unit 1, entropy)" in classified.stdout
+  # The output is checked before the bank loads: a missing folder or an
+  # existing file is the one error, even with units that do not exist.
+  for output, message in ((str(tmp_path / "missing" / "x.lic"), "does not exist"),
+                          (out, "pass --force to overwrite it")):
+    refused = run("encode", f"--units={tmp_path / 'no-such-unit'}", png, "-o", output)
+    assert refused.returncode == 1 and refused.stderr.strip().endswith(message), refused.stderr
 
 
 def test_comparison_answers_the_papers_question_from_the_curves():

@@ -50,10 +50,11 @@ symbols after it:
   .       ...    the stream
   end-4   4      CRC-32 of every byte before it
 
-The decoder refuses a file before allocating anything for it when the magic,
-version, sizes, checksum or lengths are wrong or a latent is listed twice,
-and names both models when the file was made by a model other than the one
-decoding it. (The codec then requires the latent table to be exactly its
+Every name (a model's, a latent's, a split point's) is 1 to MAX_NAME = 64
+printable ASCII characters, no space. The decoder refuses a file before
+allocating anything for it when the magic, version, sizes, checksum,
+lengths or a name are wrong or a latent is listed twice, and names both
+models when the file was made by a model other than the one decoding it. (The codec then requires the latent table to be exactly its
 model's: the same names in the same order, with the shapes of the declared
 image size; and the image within its memory limit, see Codec.max_pixels.)
 """
@@ -80,6 +81,10 @@ _READERS = {VERSION_MAPS: "a file of truncatable map streams (version 3, an OHM 
 MAX_SIDE = 1 << 15
 MAX_PIXELS = 1 << 28
 _MAX_DIMS = 4
+# Text fields (model, latent and split point names): 1 to MAX_NAME bytes,
+# each printable ASCII without the space (e.g. "bmshj2018", "layer3[1]").
+MAX_NAME = 64
+NAME_BYTES = (0x21, 0x7E)
 
 
 class BitstreamError(ValueError):
@@ -114,13 +119,13 @@ def pack_fields(model: str, config_hash: bytes, tables_hash: bytes, height: int,
     raise ValueError("one stream per latent")
   out = bytearray(MAGIC)
   version = VERSION if bitrate is None else VERSION_WITH_BITRATE
-  out += struct.pack("<BB", version, len(model)) + model.encode("ascii")
+  out += struct.pack("<B", version) + _name_field(model)
   out += config_hash + tables_hash
   if bitrate is not None:
     out += struct.pack("<BB", *bitrate)
   out += struct.pack("<IIB", height, width, len(table))
   for name, shape in table:
-    out += struct.pack("<B", len(name)) + name.encode("ascii")
+    out += _name_field(name)
     out += struct.pack(f"<B{len(shape)}I", len(shape), *shape)
   out += struct.pack(f"<{len(streams)}I", *(len(s) for s in streams))
   for s in streams:
@@ -142,6 +147,15 @@ class _Reader:
 
   def unpack(self, fmt: str, what: str):
     return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
+
+  def name(self, what: str) -> str:
+    """A text field (u8 length, then the text), refused unless a name."""
+    (length,) = self.unpack("B", f"{what} length")
+    raw = self.take(length, what)
+    if not (0 < length <= MAX_NAME and all(NAME_BYTES[0] <= b <= NAME_BYTES[1] for b in raw)):
+      raise BitstreamError(f"the {what} {raw!r} is not a name (1 to {MAX_NAME} printable "
+                           "ASCII characters): the header is corrupt")
+    return raw.decode("ascii")
 
 
 def _check_version(version: int, versions: tuple[int, ...] = VERSIONS) -> None:
@@ -180,8 +194,7 @@ def _open(data, versions: tuple[int, ...]) -> tuple[_Reader, int, str, bytes, by
     raise BitstreamError("checksum mismatch: the file is truncated or corrupt")
   r = _Reader(data, len(data) - 4)
   r.take(5, "magic/version")
-  (n,) = r.unpack("B", "model name length")
-  model = r.take(n, "model name").decode("ascii", errors="replace")
+  model = r.name("model name")
   return r, version, model, r.take(8, "config hash"), r.take(8, "tables hash")
 
 
@@ -204,8 +217,7 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
   _check_size(height, width)
   shapes = {}
   for _ in range(num_latents):
-    (length,) = r.unpack("B", "latent name length")
-    name = r.take(length, "latent name").decode("ascii", errors="replace")
+    name = r.name("latent name")
     (ndim,) = r.unpack("B", "latent rank")
     if ndim > _MAX_DIMS:
       raise BitstreamError(f"latent {name!r} has implausible rank {ndim}")
@@ -240,7 +252,7 @@ def pack_maps(header: MapHeader, streams: list[bytes]) -> bytes:
   if len(streams) != header.sent:
     raise ValueError(f"{len(streams)} streams for {header.sent} maps sent")
   out = bytearray(MAGIC)
-  out += struct.pack("<BB", VERSION_MAPS, len(header.model)) + header.model.encode("ascii")
+  out += struct.pack("<B", VERSION_MAPS) + _name_field(header.model)
   out += header.config_hash + header.tables_hash
   out += struct.pack("<IIBHH", header.height, header.width, header.channels,
                      header.num_maps, header.sent)
@@ -250,6 +262,16 @@ def pack_maps(header: MapHeader, streams: list[bytes]) -> bytes:
     out += s
   out += struct.pack("<I", zlib.crc32(out))
   return bytes(out)
+
+
+def _name_field(name: str) -> bytes:
+  """A text field as written: u8 length, then the ASCII text. Writes what a
+  reader refuses too (empty, long, unprintable: tests and the fuzzer make
+  such headers), but not what the field cannot hold."""
+  raw = name.encode("ascii")
+  if len(raw) > 255:
+    raise ValueError(f"a name of {len(raw)} bytes does not fit a header field (255 at most)")
+  return struct.pack("<B", len(raw)) + raw
 
 
 def varint(value: int) -> bytes:
@@ -345,11 +367,10 @@ class FeatureHeader:
 
 def pack_features(header: FeatureHeader, stream: bytes) -> bytes:
   """The version-4 file of one feature stream."""
-  split = header.split.encode("ascii")
   out = bytearray(MAGIC)
-  out += struct.pack("<BB", VERSION_FEATURES, len(header.model)) + header.model.encode("ascii")
+  out += struct.pack("<B", VERSION_FEATURES) + _name_field(header.model)
   out += header.config_hash + header.tables_hash
-  out += struct.pack("<B", len(split)) + split
+  out += _name_field(header.split)
   out += struct.pack("<II", header.height, header.width)
   out += stream
   out += struct.pack("<I", zlib.crc32(out))
@@ -359,8 +380,7 @@ def pack_features(header: FeatureHeader, stream: bytes) -> bytes:
 def unpack_features(data: bytes) -> tuple[FeatureHeader, bytes]:
   """Parses and validates a version-4 file; BitstreamError naming the problem."""
   r, _, model, config_hash, tables_hash_ = _open(data, (VERSION_FEATURES,))
-  (length,) = r.unpack("B", "split point name length")
-  split = r.take(length, "split point name").decode("ascii", errors="replace")
+  split = r.name("split point name")
   height, width = r.unpack("II", "image size")
   _check_size(height, width)
   stream = r.take(r.end - r.pos, "stream")

@@ -38,13 +38,19 @@ import numpy as np
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import labelled_data, parts
 from lic_jax.codec import as_float_image, config_hash, load_or_freeze_tables, tables_hash
-from lic_jax.coding import container, range_coder, tables
+from lic_jax.coding import container, memory, range_coder, tables
 from lic_jax.coding.container import BitstreamError
 from lic_jax.models.split import SplitClassifier, reduced_size
 
 FIT_IMAGES = 2000
 BATCH = 500
 PRECISION = range_coder.PRECISION
+# Host bytes a decode holds per symbol (lic_jax.coding.memory): its table
+# index, the symbol, the offset symbol and its float copy for XLA.
+HOST_BYTES_PER_SYMBOL = 16
+# What classifying a file takes beyond the counted bytes (the tail's
+# compilation): measured 6.6 MB for a CIFAR ResNet-8 (benchmarks/decode_memory.py).
+DECODE_FIXED_BYTES = 8 << 20
 
 
 def fit_images(config, count: int = FIT_IMAGES) -> np.ndarray:
@@ -217,6 +223,9 @@ class FeatureBank:
     self._feature_sizes: dict[tuple[int, int, int], tuple[int, int]] = {}
     self._tail = [jax.jit(lambda v, s, h, w, m=u.model: m.apply(v, s, h, w, method=m.tail),
                           static_argnums=(2, 3)) for u in units]
+    self._tail_memory = [memory.ProgramMemory(tail, lambda h, w, k=k: (
+        self.units[k].variables, memory.abstract((1, *self.symbol_shape(k, h, w)), np.float32),
+        *self.feature_size(k, h, w))) for k, tail in enumerate(self._tail)]
 
   @classmethod
   def from_runs(cls, workdirs: list[str], images: np.ndarray | None = None) -> "FeatureBank":
@@ -293,10 +302,22 @@ class FeatureBank:
     if unit.split != header.split:
       raise BitstreamError(f"the header names split point {header.split!r}, but unit {k} "
                            f"({unit.name}) sits at {unit.split!r}: the file is corrupt")
+    memory.check(header.height, header.width,
+                 self.decode_memory(header.height, header.width, k), header.height * header.width)
     shape = self.symbol_shape(k, header.height, header.width)
     symbols = decoder.decode(self._indexes(k, shape)) + unit.offsets
     decoder.finish()
     return k, symbols.astype(np.int32), header
+
+  def decode_memory(self, height: int, width: int, k: int | None = None) -> int:
+    """About the bytes classifying a height x width image's file of unit k
+    (None: the bank's most costly) takes beyond the loaded bank
+    (lic_jax.coding.memory): its decoder and tail, its symbols."""
+    units = range(len(self.units)) if k is None else (k,)
+    return max(memory.Footprint(
+        programs=self._tail_memory[unit].bytes(height, width),
+        host=HOST_BYTES_PER_SYMBOL * int(np.prod(self.symbol_shape(unit, height, width))),
+        fixed=DECODE_FIXED_BYTES).needed() for unit in units)
 
   def logits(self, symbols: np.ndarray, k: int, height: int, width: int) -> np.ndarray:
     """(N, classes) logits of unit k's symbols (N, h, w, Cr) of height x width images."""

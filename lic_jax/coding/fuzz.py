@@ -20,7 +20,7 @@ from lic_jax.coding.container import BitstreamError
 
 # The attacks, each a function of (the valid file's fields, rng).
 KINDS = ("bytes", "stream_bytes", "stream_cut", "swap", "duplicate", "synthetic",
-         "size", "table", "lengths", "declared", "bitrate")
+         "size", "table", "lengths", "declared", "bitrate", "name")
 # Sizes the `declared` attack makes files for (a few of them large: the
 # decoder's memory limit and its bands are what keeps those within bounds).
 DECLARED_SIZES = ((1, 1), (3, 700), (700, 3), (333, 517), (1000, 1000), (2048, 2048),
@@ -52,6 +52,20 @@ def mutate(data: bytes, rng: np.random.Generator) -> bytes:
 
 def _random_bytes(rng: np.random.Generator, n: int) -> bytes:
   return rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+def _name(valid: bytes, rng: np.random.Generator) -> bytes:
+  """The model name's bytes edited, the checksum recomputed (any version):
+  a byte beyond ASCII, an unprintable one or a space, or another length."""
+  body = bytearray(valid[:-4])
+  length = body[5]
+  choice = int(rng.integers(3))
+  if choice == 2 or not length:
+    body[5] = int(rng.choice([0, 1, length + 1, 65, 255]))
+  else:
+    pos = 6 + int(rng.integers(length))
+    body[pos] = int(rng.integers(0x80, 0x100)) if choice == 0 else int(rng.choice([0, 0x20, 0x7F]))
+  return with_checksum(bytes(body))
 
 
 # build()'s default bitrate: the valid file's (None is a value: no field).
@@ -162,7 +176,7 @@ def _table(f: _File, rng) -> bytes:
     name, shape = table[i]
     shape = list(shape)
     axis = int(rng.integers(len(shape)))
-    shape[axis] = max(1, shape[axis] + int(rng.choice([-1, 1, 7])))
+    shape[axis] += int(rng.choice([-1, 1, 7])) if shape[axis] > 1 else int(rng.choice([1, 7]))
     table[i] = (name, tuple(shape))
   else:  # another name, or another rank
     name, shape = table[i]
@@ -228,6 +242,8 @@ def case(valid: bytes, seed: int, index: int, latent_shapes) -> tuple[str, bytes
     return kind, _bytes(f, rng, valid)
   if kind == "declared":
     return kind, _declared(f, rng, latent_shapes)
+  if kind == "name":
+    return kind, _name(valid, rng)
   return kind, _ATTACKS[kind](f, rng)
 
 
@@ -251,33 +267,52 @@ def check(decompress, kind: str, data: bytes, valid: bytes) -> str:
   return "decoded"
 
 
-def fuzz(codec, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
-  """Runs cases 0..cases-1 through codec.decompress; returns outcome counts,
-  also per kind ('<kind>/refused', '<kind>/decoded')."""
+def run_cases(cases: int, make_case, check_case) -> dict[str, int]:
+  """Outcome counts of cases 0..cases-1, also per kind ('<kind>/refused',
+  '<kind>/decoded'): make_case(index) -> (kind, data), check_case(kind,
+  data) -> outcome (AssertionError: a bug)."""
   outcomes = {"refused": 0, "decoded": 0}
   for index in range(cases):
-    kind, data = case(valid, seed, index, codec.latent_shapes)
-    outcome = check(codec.decompress, kind, data, valid)
+    kind, data = make_case(index)
+    outcome = check_case(kind, data)
     outcomes[outcome] += 1
     outcomes[f"{kind}/{outcome}"] = outcomes.get(f"{kind}/{outcome}", 0) + 1
   return outcomes
 
 
+def fuzz(codec, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
+  """Runs cases 0..cases-1 through codec.decompress (run_cases' counts)."""
+  return run_cases(cases, lambda i: case(valid, seed, i, codec.latent_shapes),
+                   lambda kind, data: check(codec.decompress, kind, data, valid))
+
+
 # The attacks on truncatable map files (container version 3).
 MAP_KINDS = ("bytes", "stream_bytes", "stream_cut", "swap", "sent", "num_maps", "size",
-             "channels")
+             "channels", "declared", "name")
+# Sizes the `declared` attack on map files asks for, with no or a few short
+# streams: small ones, the largest within the default max_pixels (which the
+# memory check refuses where it does not fit), and ones just beyond it.
+MAP_DECLARED_SIZES = ((1, 1), (17, 33), (300, 200), (1000, 700),
+                      (4096, 2048), (8192, 2048), (4096, 4096), (16384, 1024))
 
 
-def _map_case(valid: bytes, rng: np.random.Generator, kind: str) -> bytes:
+def map_case(valid: bytes, seed: int, index: int) -> tuple[str, bytes]:
+  """Case `index` of a run on a valid version-3 file: (its kind, the file);
+  a function of (valid, seed, index) alone."""
   import dataclasses  # pylint: disable=g-import-not-at-top
 
+  rng = np.random.default_rng([seed, index])
+  kind = MAP_KINDS[index % len(MAP_KINDS)]
   header, streams = container.unpack_maps(valid)
   streams = list(streams)
   if kind == "bytes":
     mutated = mutate(valid, rng)
-    return with_checksum(mutated[:-4]) if rng.random() < 0.5 and len(mutated) > 4 else mutated
+    return kind, with_checksum(mutated[:-4]) if rng.random() < 0.5 and len(mutated) > 4 \
+        else mutated
+  if kind == "name":
+    return kind, _name(valid, rng)
   if kind in ("stream_bytes", "stream_cut", "swap") and not streams:
-    return valid
+    return kind, valid
   i = int(rng.integers(len(streams))) if streams else 0
   if kind == "stream_bytes":
     streams[i] = _random_bytes(rng, int(rng.integers(0, 2 * len(streams[i]) + 2)))
@@ -295,46 +330,63 @@ def _map_case(valid: bytes, rng: np.random.Generator, kind: str) -> bytes:
   elif kind == "size":
     side = lambda: int(rng.choice([1, 2, 15, 16, 17, 255, 4097, 1 << 15]))  # noqa: E731
     header = dataclasses.replace(header, height=side(), width=side())
+  elif kind == "declared":
+    # Mostly small sizes: a large one decodes where it fits the memory check.
+    sizes = MAP_DECLARED_SIZES[:4] if rng.random() < 0.95 else MAP_DECLARED_SIZES[4:]
+    height, width = sizes[int(rng.integers(len(sizes)))]
+    sent = int(rng.integers(0, header.sent + 1))
+    streams = [(b"", _random_bytes(rng, 3))[int(rng.integers(2))] for _ in range(sent)]
+    header = dataclasses.replace(header, height=height, width=width, sent=sent)
   else:
     header = dataclasses.replace(header, channels=int(rng.integers(256)))
-  return container.pack_maps(header, streams)
+  return kind, container.pack_maps(header, streams)
+
+
+def check_map(codec, kind: str, data: bytes) -> str:
+  """Runs one case through codec.decompress (a MapCodec); 'refused' or
+  'decoded', or AssertionError naming the bug: a decoded file must be the
+  model's (its maps and channels) and give an image of the declared size."""
+  try:
+    recon = codec.decompress(data)
+  except BitstreamError:
+    return "refused"
+  header, _ = container.unpack_maps(data)
+  declared = (header.height, header.width, header.channels)
+  if header.num_maps != codec.num_maps or header.channels != codec.model.image_channels:
+    raise AssertionError(f"{kind}: a header of {header.num_maps} maps of {header.channels} "
+                         "channels was decoded")
+  if recon.shape != declared or not np.all((recon >= 0) & (recon <= 1)):
+    raise AssertionError(f"{kind}: decoded to {recon.shape} (declared {declared}), range "
+                         f"[{recon.min()}, {recon.max()}]")
+  return "decoded"
 
 
 def fuzz_maps(codec, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
   """Hostile variants of a valid map file through codec.decompress (a
   lic_jax.coding.map_codec.MapCodec): each must decode to an image of the
   declared size and channels in [0, 1] or raise BitstreamError."""
-  outcomes = {"refused": 0, "decoded": 0}
-  for index in range(cases):
-    kind = MAP_KINDS[index % len(MAP_KINDS)]
-    data = _map_case(valid, np.random.default_rng([seed, index]), kind)
-    try:
-      recon = codec.decompress(data)
-    except BitstreamError:
-      outcome = "refused"
-    else:
-      header, _ = container.unpack_maps(data)
-      declared = (header.height, header.width, header.channels)
-      if recon.shape != declared or not np.all((recon >= 0) & (recon <= 1)):
-        raise AssertionError(f"{kind} (case {index}): decoded to {recon.shape} (declared "
-                             f"{declared}), range [{recon.min()}, {recon.max()}]")
-      outcome = "decoded"
-    outcomes[outcome] += 1
-    outcomes[f"{kind}/{outcome}"] = outcomes.get(f"{kind}/{outcome}", 0) + 1
-  return outcomes
+  return run_cases(cases, lambda i: map_case(valid, seed, i),
+                   lambda kind, data: check_map(codec, kind, data))
 
 
 # The attacks on split-computing feature files (container version 4).
-FEATURE_KINDS = ("bytes", "stream_bytes", "stream_cut", "split", "size", "model")
+FEATURE_KINDS = ("bytes", "stream_bytes", "stream_cut", "split", "size", "model", "name")
 
 
-def _feature_case(valid: bytes, rng: np.random.Generator, kind: str) -> bytes:
+def feature_case(valid: bytes, seed: int, index: int) -> tuple[str, bytes]:
+  """Case `index` of a run on a valid version-4 file: (its kind, the file);
+  a function of (valid, seed, index) alone."""
   import dataclasses  # pylint: disable=g-import-not-at-top
 
+  rng = np.random.default_rng([seed, index])
+  kind = FEATURE_KINDS[index % len(FEATURE_KINDS)]
   header, stream = container.unpack_features(valid)
   if kind == "bytes":
     mutated = mutate(valid, rng)
-    return with_checksum(mutated[:-4]) if rng.random() < 0.5 and len(mutated) > 4 else mutated
+    return kind, with_checksum(mutated[:-4]) if rng.random() < 0.5 and len(mutated) > 4 \
+        else mutated
+  if kind == "name":
+    return kind, _name(valid, rng)
   if kind == "stream_bytes":
     stream = _random_bytes(rng, int(rng.integers(0, 2 * len(stream) + 2)))
   elif kind == "stream_cut":
@@ -348,7 +400,21 @@ def _feature_case(valid: bytes, rng: np.random.Generator, kind: str) -> bytes:
     header = dataclasses.replace(header, height=side(), width=side())
   else:
     header = dataclasses.replace(header, model=str(rng.choice(["resnet50", "", "x" * 255])))
-  return container.pack_features(header, stream)
+  return kind, container.pack_features(header, stream)
+
+
+def check_features(bank, kind: str, data: bytes, classes: int) -> str:
+  """Runs one case through bank.classify (a FeatureBank or a GroupCodec:
+  (index, logits), len() indices); 'refused' or 'decoded', or
+  AssertionError naming the bug: a decoded file must give finite logits of
+  the `classes` classes with an index (unit, profile) of the bank."""
+  try:
+    k, logits = bank.classify(data)
+  except BitstreamError:
+    return "refused"
+  if not 0 <= k < len(bank) or logits.shape != (classes,) or not np.all(np.isfinite(logits)):
+    raise AssertionError(f"{kind}: unit {k}, logits {logits.shape}")
+  return "decoded"
 
 
 def fuzz_features(bank, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
@@ -357,20 +423,6 @@ def fuzz_features(bank, valid: bytes, cases: int, seed: int = 0) -> dict[str, in
   lic_jax.coding.group_codec.GroupCodec: (index, logits), len() indices):
   each must give finite logits of the classifier's classes with an index
   (unit, profile) of the bank, or raise BitstreamError."""
-  outcomes = {"refused": 0, "decoded": 0}
-  _, reference = bank.classify(valid)
-  for index in range(cases):
-    kind = FEATURE_KINDS[index % len(FEATURE_KINDS)]
-    data = _feature_case(valid, np.random.default_rng([seed, index]), kind)
-    try:
-      k, logits = bank.classify(data)
-    except BitstreamError:
-      outcome = "refused"
-    else:
-      if (not 0 <= k < len(bank) or logits.shape != reference.shape or
-          not np.all(np.isfinite(logits))):
-        raise AssertionError(f"{kind} (case {index}): unit {k}, logits {logits.shape}")
-      outcome = "decoded"
-    outcomes[outcome] += 1
-    outcomes[f"{kind}/{outcome}"] = outcomes.get(f"{kind}/{outcome}", 0) + 1
-  return outcomes
+  classes = bank.classify(valid)[1].shape[0]
+  return run_cases(cases, lambda i: feature_case(valid, seed, i),
+                   lambda kind, data: check_features(bank, kind, data, classes))

@@ -26,10 +26,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from lic_jax.codec import as_float_image, config_hash, tables_hash
-from lic_jax.coding import container, range_coder
+from lic_jax.coding import container, memory, range_coder
 from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.feature_codec import (BATCH, density_rows, run_with_tables, symbol_range,
-                                          uniform_row)
+from lic_jax.coding.feature_codec import (BATCH, HOST_BYTES_PER_SYMBOL, density_rows,
+                                          run_with_tables, symbol_range, uniform_row)
+
+# What classifying a file takes beyond the counted bytes (the classifier's
+# compilation): measured 0.46 MB for a CIFAR ResNet-8 tail
+# (benchmarks/decode_memory.py).
+DECODE_FIXED_BYTES = 768 << 10
 from lic_jax.models.grouping import GroupedClassifier
 
 
@@ -83,6 +88,8 @@ class GroupCodec:
     self._source = _source_fn(model)
     self._classify = jax.jit(lambda v, s: model.apply(
         v, s, method=lambda m, s: m.classify(s * m.quantizer_step())))
+    self._classify_memory = memory.ProgramMemory(self._classify, lambda *_: (
+        self.variables, memory.abstract((1, self.dim), np.float32)))
 
   @classmethod
   def from_run(cls, workdir: str, images: np.ndarray | None = None) -> "GroupCodec":
@@ -139,6 +146,8 @@ class GroupCodec:
       raise BitstreamError(f"declared split point {header.split!r} and size "
                            f"{header.height}x{header.width}: the model's are "
                            f"{self.model.split!r} and {self.image_size}x{self.image_size}")
+    memory.check(header.height, header.width, self.decode_memory(header.height, header.width),
+                 header.height * header.width)
     decoder = range_coder.Decoder(stream, self.lookup, "grouped feature stream")
     profile = int(decoder.decode(np.zeros(1, np.int32))[0])
     if not 0 <= profile < self.groups:
@@ -147,6 +156,15 @@ class GroupCodec:
     symbols = decoder.decode(1 + profile * self.dim + np.arange(self.dim, dtype=np.int32))
     decoder.finish()
     return profile, (symbols + self.offsets).astype(np.int32)
+
+  def decode_memory(self, height: int, width: int) -> int:
+    """About the bytes classifying a file takes beyond the loaded model
+    (lic_jax.coding.memory): the classifier and the d symbols. The model
+    takes images of one size (its image_size), which fixes both."""
+    del height, width  # refused unless the model's image_size
+    return memory.Footprint(programs=self._classify_memory.bytes(),
+                            host=HOST_BYTES_PER_SYMBOL * self.dim,
+                            fixed=DECODE_FIXED_BYTES).needed()
 
   def logits(self, symbols: np.ndarray) -> np.ndarray:
     """(N, classes) logits of (N, d) decoded symbols."""

@@ -30,7 +30,7 @@ import numpy as np
 
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax.codec import as_float_image, config_hash, load_or_freeze_tables, tables_hash
-from lic_jax.coding import container, range_coder, tables
+from lic_jax.coding import container, memory, range_coder, tables
 from lic_jax.coding.container import BitstreamError
 from lic_jax.image import pad_to_multiple
 from lic_jax.models import model_from_spec
@@ -38,11 +38,20 @@ from lic_jax.models.ohm import PRIOR_KERNEL, OHMAutoencoder
 
 # Per axis: a grid of one, the first, an inner and the last position.
 POSITION_CLASSES = 4
-# The largest image decoded unless told otherwise (max_pixels): the
-# synthesis runs in one piece (at the paper's widths its full-resolution
-# 60-channel layer alone holds 240 bytes a pixel, the one-hot maps another
-# 240), so that a 100-byte file cannot ask for tens of GB.
-DEFAULT_MAX_PIXELS = 1 << 24
+# The largest image decoded unless told otherwise (max_pixels): 8 MP. The
+# synthesis runs in one piece, and XLA:CPU aborts it (std::bad_alloc, with
+# 20 GB free) at 2^24 pixels, measured at the CPU widths and at 8 filters;
+# at 2^23 it decodes (2.2 GB at the CPU widths). Within the limit the
+# decode's memory is checked against the machine's (decode_memory).
+DEFAULT_MAX_PIXELS = 1 << 23
+# Host bytes a decode holds per symbol (lic_jax.coding.memory): the symbols
+# and their table indexes (int32, built through int64), one map's range
+# decoding at a time, the symbols' copy for XLA.
+HOST_BYTES_PER_SYMBOL = 24
+# What a decode takes that does not grow with the image (compilation, the
+# runtime's arenas): measured up to 10 MB beyond the counted bytes at
+# 512 x 512 (benchmarks/decode_memory.py).
+DECODE_FIXED_BYTES = 24 << 20
 MNIST_SIZE = 28
 MNIST_GRID = 3  # its latent grid: 28 -> 10 -> 5 -> 3
 
@@ -122,6 +131,9 @@ class MapCodec:
     self._bits = jax.jit(lambda p, s: model.apply({"params": p}, s, method=model.symbol_bits))
     self._synthesize = jax.jit(
         lambda p, s, kept: model.apply({"params": p}, s, kept, method=model.synthesize))
+    self._synthesis_memory = memory.ProgramMemory(self._synthesize, lambda r, c: (
+        self.params, memory.abstract((1, r, c, model.num_maps), np.int32),
+        memory.abstract((1,), np.int32)))
 
   @classmethod
   def from_params(cls, model_config: dict, params) -> "MapCodec":
@@ -199,17 +211,31 @@ class MapCodec:
       raise BitstreamError(f"the header declares {header.num_maps} maps of "
                            f"{header.channels}-channel images; this model has "
                            f"{self.num_maps} of {self.model.image_channels}")
-    size = (header.height, header.width)
+    height, width = header.height, header.width
+    if self.model.architecture == "mnist" and (height, width) != (MNIST_SIZE, MNIST_SIZE):
+      raise BitstreamError(f"declared size {height}x{width}: the MNIST architecture "
+                           f"codes {MNIST_SIZE}x{MNIST_SIZE} images")
+    memory.check(height, width, self.decode_memory(height, width), self.max_pixels)
+    return self._grid(height, width)
+
+  def _grid(self, height: int, width: int) -> tuple[int, int]:
+    """The latent grid of an image of this size."""
     if self.model.architecture == "mnist":
-      if size != (MNIST_SIZE, MNIST_SIZE):
-        raise BitstreamError(f"declared size {size[0]}x{size[1]}: the MNIST architecture "
-                             f"codes {MNIST_SIZE}x{MNIST_SIZE} images")
       return MNIST_GRID, MNIST_GRID
-    if header.height * header.width > self.max_pixels:
-      raise BitstreamError(f"declared size {size[0]}x{size[1]} is beyond this decoder's "
-                           f"limit of {self.max_pixels} pixels (max_pixels)")
     f = self.model.downsampling
-    return -(-header.height // f), -(-header.width // f)
+    return -(-height // f), -(-width // f)
+
+  def decode_memory(self, height: int, width: int) -> int:
+    """About the bytes decoding an image of this size takes beyond the loaded
+    model (lic_jax.coding.memory): the synthesis of the whole image, the
+    symbols, and the image clipped out of the synthesis's output."""
+    rows, cols = self._grid(height, width)
+    f = self.model.downsampling
+    image = 4 * self.model.image_channels * max(rows * f, height) * max(cols * f, width)
+    return memory.Footprint(
+        programs=self._synthesis_memory.bytes(rows, cols),
+        host=HOST_BYTES_PER_SYMBOL * rows * cols * self.num_maps + 2 * image,
+        fixed=DECODE_FIXED_BYTES).needed()
 
   def decode_symbols(self, data: bytes) -> tuple[np.ndarray, int, container.MapHeader]:
     """(symbols (h, w, C_Z), maps sent, header); unsent maps hold zeros."""

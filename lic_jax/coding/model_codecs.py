@@ -17,6 +17,7 @@ import numpy as np
 
 from lic_jax.coding import integer_network, range_coder, tables
 from lic_jax.coding.integer_network import Activation
+from lic_jax.coding.memory import Footprint, ProgramMemory, abstract
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.entropy_models import GaussianConditional
 from lic_jax.layers import causal_offsets, raster_mask
@@ -65,6 +66,7 @@ class Banded:
     self._run = _run(model, method)
     self.params, self.factor, self.synthesis = params, factor, synthesis
     self.bytes_per_pixel = self.BYTES_PER_PIXEL_AND_FILTER * (filters or model.num_filters)
+    self._programs: dict[tuple[int, int], ProgramMemory] = {}
 
   def band_pixels(self) -> int:
     return int(self.BAND_BYTES // self.bytes_per_pixel)
@@ -72,6 +74,19 @@ class Banded:
   def band_rows(self, width: int) -> int:
     """Latent rows per band for a latent `width` wide."""
     return max(self.MIN_ROWS, self.band_pixels() // (width * self.factor ** 2))
+
+  def memory(self, shape: tuple[int, ...]) -> Footprint:
+    """What transforming a batch of `shape` (B, rows, cols, C) holds at its
+    peak: the program's buffers on one band, and the whole output."""
+    batch, rows, cols, channels = shape
+    if (batch, channels) not in self._programs:
+      self._programs[batch, channels] = ProgramMemory(
+          self._run, lambda r, c: (self.params, abstract((batch, r, c, channels), np.float32)))
+    program = self._programs[batch, channels]
+    into = 1 if self.synthesis else self.factor  # input rows per latent row
+    band = min(rows, (self.band_rows(cols // into) + 2 * self.HALO) * into)
+    whole_output = program.output_bytes(band, cols) * rows // band
+    return Footprint(programs=program.bytes(band, cols), host=whole_output)
 
   def __call__(self, x: np.ndarray) -> np.ndarray:
     """The transform of a batch x (B, rows, cols, C)."""
@@ -135,10 +150,32 @@ class GaussianCoder:
     return range_coder.decode(data, indexes, self.lookup, self.name) + self.offsets[indexes]
 
 
-class FactorizedPriorCodec:
+def _elements(shapes: dict[str, tuple[int, ...]]) -> int:
+  return sum(int(np.prod(shape)) for shape in shapes.values())
+
+
+class _DecodeFootprint:
+  """What a decode of latents of given shapes holds at its peak (see
+  lic_jax.coding.memory): the synthesis on one band with the whole image,
+  and the host arrays of the latents."""
+
+  # Host bytes a decode holds per latent element.
+  host_bytes_per_element: int
+
+  def decode_footprint(self, shapes: dict) -> Footprint:
+    return self.synthesis.memory((1, *shapes["y"])) + self._latent_footprint(shapes)
+
+  def _latent_footprint(self, shapes: dict) -> Footprint:
+    return Footprint(host=self.host_bytes_per_element * _elements(shapes))
+
+
+class FactorizedPriorCodec(_DecodeFootprint):
   """bls2017: one stream, y coded with the per-channel bottleneck tables."""
 
   latents = ("y",)
+  # The range decoder's indexes and symbols (int32), y^ in float64 and
+  # float32, the band's copy for XLA.
+  host_bytes_per_element = 24
 
   @staticmethod
   def freeze(model, params) -> dict[str, np.ndarray]:
@@ -165,7 +202,7 @@ class FactorizedPriorCodec:
     return self.synthesis(y_hat[None])[0], {"y": q}
 
 
-class _HyperpriorCodec:
+class _HyperpriorCodec(_DecodeFootprint):
   """What the hyperprior codecs share: z with the bottleneck tables, y with
   the Gaussian tables, the table of each element of y chosen by the integer
   h_s from z^ (exactly, see integer_network)."""
@@ -175,6 +212,12 @@ class _HyperpriorCodec:
   h_s_activations: tuple[Activation, Activation]
   # h_s outputs per latent channel: 1 (scales) or 2 (scales, then means).
   h_s_outputs: int
+  # Host bytes per latent element: h_s's fixed-point output per output
+  # channel, the scale indexes (int64, then int32), the range decoder's
+  # indexes, symbols and offsets, y^ as float32 and the band's copy for XLA
+  # (scales); the means' y^ in int64, float64 and float32 besides (means
+  # and scales).
+  host_bytes_per_element: int
 
   @staticmethod
   def hyper_analyze(m, y):
@@ -233,6 +276,7 @@ class ScaleHyperpriorCodec(_HyperpriorCodec):
 
   h_s_activations = (Activation.RELU, Activation.RELU)
   h_s_outputs = 1
+  host_bytes_per_element = 40
 
   @staticmethod
   def hyper_analyze(m, y):
@@ -293,6 +337,7 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
 
   h_s_activations = (Activation.LEAKY_RELU, Activation.NONE)
   h_s_outputs = 2
+  host_bytes_per_element = 72
 
   @staticmethod
   def hyper_analyze(m, y):
@@ -348,6 +393,10 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
   fixed-point matrix products and range-codes them in one call; the encoder
   runs the same steps, so both sides see identical parameters."""
 
+  # Besides mbt2018_mean's: the wavefront's context grid (int32), y^ in
+  # int64 and its symbols, y^ in float64 and float32 at the end.
+  host_bytes_per_element = 100
+
   @classmethod
   def freeze(cls, model, params) -> dict[str, np.ndarray]:
     arrays = super().freeze(model, params)
@@ -382,6 +431,13 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     layers = [context, first, *rest]
     self._step_layers = [integer_network.to_device(layer) for layer in layers]
     self._activations = tuple(layer.activation for layer in layers)
+
+  def _latent_footprint(self, shapes: dict) -> Footprint:
+    # The hyper half of the first entropy-parameter layer for every position:
+    # its high and low int32 accumulators, on the device and in numpy.
+    rows, cols, _ = shapes["y"]
+    accumulators = 4 * 4 * rows * cols * int(self._first_hyper.shape[1])
+    return super()._latent_footprint(shapes) + Footprint(host=accumulators)
 
   def _run_wavefront(self, hyper: np.ndarray, code_step, context_shrink=None):
     """Visits the wavefront; code_step(rows, cols, indexes, means) -> q for
@@ -571,14 +627,14 @@ class _CBANetLevels:
   encoder side), and the decoder's IBAL and CAM at (j, K), all compiled per
   level on first use; the shrink table of the integer BALs."""
 
-  # What decoding holds per latent element beyond the other models' (see
-  # Codec.decode_memory): the IBAL's CNN on the whole y^ and exact_shrink's
-  # temporaries. Measured: a declared 8192x8192 CBANet-HP file (M=48,
-  # P=192) took 3.1 GB beyond the loaded model, 1.06 GB (81 bytes per
-  # element) over the other terms.
-  extra_decode_bytes_per_latent_element = 96
-  # The BALs that decide how symbols are coded: integer, in the tables.
+  # Host bytes per element of a map a coding BAL shrinks, at a bitrate other
+  # than the base: its integer CNN's input and output (int32), and
+  # exact_shrink's temporaries (eager jnp: each step a whole map).
+  bal_bytes_per_element = 68
+  # The BALs that decide how symbols are coded: integer, in the tables;
+  # and the channels of the map each shrinks, per latent channel.
   coding_bals: tuple[str, ...]
+  bal_channels: int
 
   @classmethod
   def freeze(cls, model, params) -> dict[str, np.ndarray]:
@@ -602,7 +658,23 @@ class _CBANetLevels:
     self._cams = [Banded(model, params, lambda m, y, k=k: m.cam(y, k), model.downsampling // 4,
                          synthesis=True, filters=sum(model.branch_channels[:k]))
                   for k in range(1, model.max_branches + 1)]
-    self.synthesis = self._cams[-1]  # for Codec.decode_memory
+    self._inverse_memory = [
+        ProgramMemory(run, lambda r, c: (self.params,
+                                         abstract((1, r, c, model.num_latents), np.float32)))
+        for run in self._inverses]
+
+  def decode_footprint(self, shapes: dict, rate: int, num_branches: int) -> Footprint:
+    """The IBAL on the whole y^ (and its output), the CAM's first K branches
+    on one band, the latents' and the coding BALs' host arrays."""
+    rows, cols, channels = shapes["y"]
+    inverse = Footprint(programs=self._inverse_memory[rate].bytes(rows, cols),
+                        host=4 * rows * cols * channels)
+    footprint = (inverse + self._cams[num_branches - 1].memory((1, *shapes["y"]))
+                 + self._latent_footprint(shapes))
+    if rate != self.model.base_rate:
+      footprint += Footprint(
+          host=self.bal_bytes_per_element * self.bal_channels * rows * cols * channels)
+    return footprint
 
   def _analyze_at(self, x: jax.Array, rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(y_j, q_z) of an image batch at bitrate `rate`."""
@@ -631,6 +703,7 @@ class CBANetCodec(_CBANetLevels, ScaleHyperpriorCodec):
   only shape the image)."""
 
   coding_bals = ("bal_scales",)
+  bal_channels = 1  # the scales
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     super().__init__(model, params, arrays)
@@ -673,6 +746,7 @@ class CBANetARCodec(_CBANetLevels, JointAutoregressiveCodec):
   position's (scale index, mean) is the same on every machine."""
 
   coding_bals = ("bal_hyper", "bal_context")
+  bal_channels = 2  # h_s's scales and means (BAL_phi runs inside the wavefront steps)
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     super().__init__(model, params, arrays)
