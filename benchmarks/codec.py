@@ -41,7 +41,7 @@ import numpy as np
 from lic_jax import cli
 from lic_jax import image as image_lib
 from lic_jax.codec import Codec
-from lic_jax.coding import model_codecs, range_coder, tfc_ops
+from lic_jax.coding import latent_codecs, range_coder, tfc_ops
 
 DEFAULT_WIDTHS = {"bls2017": (128, 128), "bmshj2018": (128, 192),
                   "mbt2018_mean": (192, 192), "mbt2018": (192, 192)}
@@ -87,7 +87,7 @@ def ours(codec: Codec) -> Side:
 
 
 class _TfcRangeDecoding:
-  """model_codecs' view of lic_jax.coding.range_coder, decoding with tfc's ops."""
+  """The latent codecs' view of lic_jax.coding.range_coder, decoding with tfc's ops."""
 
   Lookup = range_coder.Lookup
 
@@ -105,7 +105,7 @@ class _TfcRangeDecoding:
 
 def ours_with_tfc_decoder(codec: Codec) -> Side:
   def decompress(data):
-    with mock.patch.object(model_codecs, "range_coder", _TfcRangeDecoding):
+    with mock.patch.object(latent_codecs, "range_coder", _TfcRangeDecoding):
       return codec.decompress(data)
 
   return Side(lambda img: img, codec.compress, decompress)

@@ -199,7 +199,7 @@ def kodak(paths: list[str]) -> list[tuple]:
 
   from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top
   from lic_jax.codec import Codec  # pylint: disable=g-import-not-at-top
-  from lic_jax.coding import model_codecs, range_coder, tfc_ops  # pylint: disable=g-import-not-at-top
+  from lic_jax.coding import latent_codecs, range_coder, tfc_ops  # pylint: disable=g-import-not-at-top
   from lic_jax.models import build_model  # pylint: disable=g-import-not-at-top
 
   recorder = RecordingRangeCoder(tfc_ops, range_coder)
@@ -218,7 +218,7 @@ def kodak(paths: list[str]) -> list[tuple]:
   for label, make in codecs.items():
     start, before = time.perf_counter(), len(recorder.streams)
     codec = make()
-    with mock.patch.object(model_codecs, "range_coder", recorder):
+    with mock.patch.object(latent_codecs, "range_coder", recorder):
       for i, image in enumerate(images):
         recorder.label = (label, i)
         codec.decompress(codec.compress(image))

@@ -64,7 +64,7 @@ def _estimated_bits(codec: Codec, img: np.ndarray, latents: dict, rate: int | No
   params = {"params": codec.impl.params}
   level = {} if rate is None else {"rate": rate}
   if hasattr(codec.model, "coded_bits"):
-    z_hat = (latents["z"] + codec.impl.z_coder.medians).astype(np.float32)
+    z_hat = (latents["z"] + codec.impl.hyper.z.medians).astype(np.float32)
     return float(codec.model.apply(params, latents["y_hat"][None], z_hat[None],
                                    method=codec.model.coded_bits, **level)[0])
   x = image_lib.pad_to_multiple(img[None].astype(np.float32) / 255, codec.model.downsampling)

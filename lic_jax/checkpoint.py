@@ -17,6 +17,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from lic_jax import recipes
+from lic_jax.files import write_atomic
 from lic_jax.train_state import TrainState, init_state, make_optimizer
 
 CONFIG_FILE = "config.json"
@@ -32,14 +33,6 @@ class InvalidRunDirectoryError(ValueError):
 
 class IncompatibleCheckpointError(ValueError):
   """A checkpoint that does not fit the model or state it is loaded into."""
-
-
-def write_atomic(path: str, data: bytes) -> None:
-  """Writes the file all at once: a crash leaves the old file or the new
-  one, never a part of one."""
-  with open(path + ".tmp", "wb") as f:
-    f.write(data)
-  os.replace(path + ".tmp", path)
 
 
 def save_config(workdir: str, config: ml_collections.ConfigDict) -> None:

@@ -73,8 +73,7 @@ def encode_image_to_file(paths: list[str], output: str | None, force: bool, enco
   one without `force`."""
   # Imported here: the entry points import this module before their flags.
   from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top
-  from lic_jax.checkpoint import write_atomic  # pylint: disable=g-import-not-at-top
-  from lic_jax.codec import check_new_output  # pylint: disable=g-import-not-at-top
+  from lic_jax.files import check_new_output, write_atomic  # pylint: disable=g-import-not-at-top
 
   if len(paths) != 1 or not output:
     raise ValueError("encode takes one image and -o OUTPUT.lic")

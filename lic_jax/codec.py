@@ -38,8 +38,6 @@ carries a hash of them, so a decoder with other tables refuses the file.
 """
 
 import argparse
-import hashlib
-import io
 import json
 import os
 import sys
@@ -51,11 +49,17 @@ import numpy as np
 import tqdm
 
 from lic_jax import checkpoint as checkpoint_lib
+from lic_jax import cli
+from lic_jax import files
 from lic_jax.assets import DEFAULT_FAMILY, DEFAULT_QUALITY, PRETRAINED
 from lic_jax import image as image_lib
-from lic_jax.coding import container, memory, range_coder
+from lic_jax.coding import container, memory, range_coder, tables
 from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.model_codecs import CODECS, TABLES_FORMAT
+from lic_jax.coding.model_codecs import CODECS
+from lic_jax.coding.tables import TABLES_FILE, TABLES_FORMAT
+# Where they were before lic_jax.files and lic_jax.image held them.
+from lic_jax.files import check_new_output, check_output_path, config_hash, tables_hash
+from lic_jax.image import as_float_image
 from lic_jax.models import abstract_params, model_from_spec
 
 # The largest image a Codec decodes unless told otherwise (max_pixels,
@@ -71,7 +75,6 @@ _IMAGE_BYTES_PER_PIXEL = 8
 # the counted bytes in decodes of 0.25-1 MP (benchmarks/decode_memory.py).
 _DECODE_FIXED_BYTES = 48 << 20
 
-TABLES_FILE = "coding_tables.npz"
 MODEL_FILE = "model.json"
 PARAMS_FILE = "params.msgpack"
 
@@ -84,38 +87,6 @@ def model_identity(model_config: dict) -> dict:
   """The model config without its operating level: a model of several levels
   (CBANet) is one model at all of them, whichever its run trained."""
   return {k: v for k, v in model_config.items() if k not in LEVEL_FIELDS}
-
-
-def config_hash(model_config: dict) -> bytes:
-  canonical = json.dumps(model_config, sort_keys=True, separators=(",", ":"))
-  return hashlib.sha256(canonical.encode()).digest()[:8]
-
-
-def tables_hash(arrays: dict[str, np.ndarray]) -> bytes:
-  digest = hashlib.sha256()
-  for key in sorted(arrays):
-    value = np.ascontiguousarray(arrays[key])
-    digest.update(f"{key}:{value.dtype.str}:{value.shape}".encode())
-    digest.update(value.tobytes())
-  return digest.digest()[:8]
-
-
-def as_float_image(image: np.ndarray, channels: int = 3) -> np.ndarray:
-  """(H, W, channels) uint8, or float in [0, 1], as float32 in [0, 1]; a
-  ValueError naming the problem for anything else."""
-  image = np.asarray(image)
-  if image.ndim != 3 or image.shape[-1] != channels:
-    kind = "an RGB image" if channels == 3 else f"an image of {channels} channel(s)"
-    raise ValueError(f"expected {kind} of shape (H, W, {channels}), got {image.shape}")
-  if image.dtype == np.uint8:
-    return image.astype(np.float32) / 255.0
-  if not np.issubdtype(image.dtype, np.floating):
-    raise ValueError(f"expected uint8 or float pixels, got {image.dtype}")
-  low, high = (float(np.min(image)), float(np.max(image))) if image.size else (0.0, 0.0)
-  if not (0.0 <= low and high <= 1.0):  # also refuses NaN
-    raise ValueError(f"float pixels must lie in [0, 1], these span [{low:g}, {high:g}]; "
-                     "pass uint8 (0..255) or divide by 255")
-  return image.astype(np.float32)
 
 
 def is_exported(directory: str) -> bool:
@@ -246,14 +217,14 @@ class Codec:
     os.makedirs(directory, exist_ok=True)
     meta = {**self.metadata, "model": self.model_config,
             "tables_hash": self.tables_hash.hex()}
-    write = checkpoint_lib.write_atomic
+    write = files.write_atomic
     write(os.path.join(directory, MODEL_FILE),
           json.dumps(meta, indent=2, sort_keys=True).encode())
     write(os.path.join(directory, PARAMS_FILE),
           flax.serialization.to_bytes(jax.device_get(self.impl.params)))
     write(os.path.join(directory, TABLES_FILE),
-          _npz_bytes({**self.impl_arrays, "meta/format": np.array(TABLES_FORMAT)},
-                     compressed=True))
+          files.npz_bytes({**self.impl_arrays, "meta/format": np.array(TABLES_FORMAT)},
+                          compressed=True))
 
   @property
   def name(self) -> str:
@@ -393,58 +364,17 @@ class Codec:
 
 def load_or_freeze_tables(workdir: str, name: str, model, params, step: int,
                           freeze=None) -> dict[str, np.ndarray]:
-  """DIR/coding_tables.npz if it was frozen from checkpoint `step` in the
-  current TABLES_FORMAT; otherwise the tables are built from the parameters
-  (by `freeze`, default: the model's codec's) and stored there (atomically)."""
-  path = os.path.join(workdir, TABLES_FILE)
-  if os.path.exists(path):
-    with np.load(path, allow_pickle=False) as stored:
-      arrays = dict(stored)
-    if (int(arrays.pop("meta/step", -1)) == step and
-        int(arrays.pop("meta/format", 1)) == TABLES_FORMAT):
-      return arrays
+  """lic_jax.coding.tables.load_or_freeze, by default with the freeze of
+  the model's codec."""
   if freeze is None:
     if name not in CODECS:
       raise ValueError(f"model {name!r} has no codec; codecs exist for {sorted(CODECS)}")
     freeze = CODECS[name].freeze
-  arrays = freeze(model, params)
-  checkpoint_lib.write_atomic(path, _npz_bytes({**arrays, "meta/step": np.array(step),
-                                               "meta/format": np.array(TABLES_FORMAT)}))
-  return arrays
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = False) -> bytes:
-  buffer = io.BytesIO()
-  (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
-  return buffer.getvalue()
+  return tables.load_or_freeze(workdir, freeze, model, params, step)
 
 
 def _bpp(data: bytes, height: int, width: int) -> float:
   return 8.0 * len(data) / (height * width)
-
-
-def check_output_path(output: str, inputs: list[str], image: bool = False) -> None:
-  """Refuses, before any work, an output that would overwrite one of the
-  inputs, lies in a folder that does not exist or is not writable, or
-  (image=True) has no image extension to choose the format by."""
-  for path in inputs:
-    if path and os.path.exists(output) and os.path.samefile(output, path):
-      raise ValueError(f"refusing to write {output!r}: it is the input {path!r}")
-  folder = os.path.dirname(os.path.abspath(output))
-  if not os.path.isdir(folder):
-    raise ValueError(f"output folder {folder!r} does not exist")
-  if not os.access(folder, os.W_OK):
-    raise ValueError(f"output folder {folder!r} is not writable")
-  if image and not image_lib.is_image_file(output):
-    raise ValueError(f"output {output!r} needs an image extension "
-                     f"({', '.join(image_lib.IMAGE_EXTENSIONS)})")
-
-
-def check_new_output(output: str, inputs: list[str], force: bool, image: bool = False) -> None:
-  """check_output_path, and an existing output refused unless `force`."""
-  check_output_path(output, inputs, image=image)
-  if os.path.exists(output) and not force:
-    raise FileExistsError(f"{output} exists; pass --force to overwrite it")
 
 
 def plan(command: str, inputs: list[str], output: str,
@@ -505,7 +435,7 @@ def _compress_file(codec: Codec, source: str, target: str, rate: int | None) -> 
   start = time.perf_counter()
   data = codec.compress(image, rate)
   encode_s = time.perf_counter() - start
-  checkpoint_lib.write_atomic(target, data)
+  files.write_atomic(target, data)
   h, w = image.shape[:2]
   return (f"{source} ({w}x{h}) -> {target}: {len(data)} bytes, bpp={_bpp(data, h, w):.4f}, "
           f"encode {encode_s:.3f} s")
@@ -615,9 +545,6 @@ def main(argv=None) -> None:
   p.add_argument("--checkpoint", required=True)
   p.add_argument("--output", required=True)
   args = parser.parse_args(argv)
-
-  from lic_jax import cli  # pylint: disable=g-import-not-at-top
-
   cli.enable_compilation_cache()
   try:
     if args.command == "models":

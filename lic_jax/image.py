@@ -88,6 +88,24 @@ def read_image(path: str) -> np.ndarray:
   return read_rgb_uint8(path).astype(np.float32) / 255.0
 
 
+def as_float_image(image: np.ndarray, channels: int = 3) -> np.ndarray:
+  """(H, W, channels) uint8, or float in [0, 1], as float32 in [0, 1]; a
+  ValueError naming the problem for anything else."""
+  image = np.asarray(image)
+  if image.ndim != 3 or image.shape[-1] != channels:
+    kind = "an RGB image" if channels == 3 else f"an image of {channels} channel(s)"
+    raise ValueError(f"expected {kind} of shape (H, W, {channels}), got {image.shape}")
+  if image.dtype == np.uint8:
+    return image.astype(np.float32) / 255.0
+  if not np.issubdtype(image.dtype, np.floating):
+    raise ValueError(f"expected uint8 or float pixels, got {image.dtype}")
+  low, high = (float(np.min(image)), float(np.max(image))) if image.size else (0.0, 0.0)
+  if not (0.0 <= low and high <= 1.0):  # also refuses NaN
+    raise ValueError(f"float pixels must lie in [0, 1], these span [{low:g}, {high:g}]; "
+                     "pass uint8 (0..255) or divide by 255")
+  return image.astype(np.float32)
+
+
 def to_uint8(image: np.ndarray) -> np.ndarray:
   return np.clip(np.round(np.asarray(image, np.float32) * 255.0), 0, 255).astype(np.uint8)
 

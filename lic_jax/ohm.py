@@ -21,10 +21,9 @@ import sys
 import numpy as np
 
 from lic_jax import image as image_lib
-from lic_jax.codec import check_new_output
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
-from lic_jax.checkpoint import write_atomic
+from lic_jax.files import check_new_output, write_atomic
 
 
 def read_image(path: str, channels: int) -> np.ndarray:

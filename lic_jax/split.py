@@ -38,10 +38,10 @@ from tqdm import tqdm
 from lic_jax import cli
 from lic_jax import complexity
 from lic_jax import image as image_lib
-from lic_jax.codec import check_output_path
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.feature_codec import FeatureBank
+from lic_jax.files import check_output_path
 from lic_jax.models.split import SplitClassifier, backbone, split_channels
 from lic_jax.recipes import classification
 

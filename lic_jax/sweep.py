@@ -29,6 +29,7 @@ from ml_collections import config_flags
 
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import cli
+from lic_jax import files
 from lic_jax import eval as eval_lib
 from lic_jax import image as image_lib
 from lic_jax import parallel
@@ -76,7 +77,7 @@ def _evaluate(codec, cache: str, directory: str) -> dict:
     if all(stored.get(k) == v for k, v in key.items()):
       return stored["summary"]
   summary = eval_lib.evaluate_codec(codec, directory)
-  checkpoint_lib.write_atomic(cache, json.dumps({**key, "summary": summary}, indent=2).encode())
+  files.write_atomic(cache, json.dumps({**key, "summary": summary}, indent=2).encode())
   return summary
 
 

@@ -293,7 +293,7 @@ def test_every_bitrate_and_complexity_level_round_trips_bit_exactly(tiny_codec):
       recon, decoded = codec.decode_with_latents(data, complexity=k)
       for name in ("z", "y"):
         np.testing.assert_array_equal(decoded[name], coded[name])
-      z_hat = decoded["z"][None] + codec.impl.z_coder.medians
+      z_hat = decoded["z"][None] + codec.impl.hyper.z.medians
       x_hat, _ = model.apply({"params": codec.impl.params},
                              jnp.asarray(decoded["y"][None], jnp.float32),
                              jnp.asarray(z_hat, jnp.float32), rate=j, num_branches=k,
@@ -306,9 +306,9 @@ def test_the_integer_bal_on_the_scales_follows_the_float_one(tiny_codec):
   from lic_jax.coding import integer_network  # pylint: disable=g-import-not-at-top
   codec, model = tiny_codec, tiny_codec.model
   q_z = np.random.default_rng(1).integers(-3, 4, (2, 3, 16)).astype(np.int32)
-  z_hat = jnp.asarray((q_z + codec.impl.z_coder.medians)[None], jnp.float32)
+  z_hat = jnp.asarray((q_z + codec.impl.hyper.z.medians)[None], jnp.float32)
   for j in range(2):
-    exact = integer_network.from_fixed(codec.impl.scales_fixed(q_z, (8, 12, 16), j))
+    exact = integer_network.from_fixed(codec.impl.hyper_parameters(q_z, (8, 12, 16), j))
     _, scales = model.apply({"params": codec.impl.params}, jnp.zeros((1, 8, 12, 16)), z_hat,
                             rate=j, num_branches=1, method=model.decode)
     np.testing.assert_allclose(exact, scales[0], rtol=0.02, atol=0.01)

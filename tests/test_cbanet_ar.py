@@ -146,7 +146,7 @@ def test_the_integer_entropy_parameters_follow_the_float_ones(tiny_codec):
   through the integer BAL_psi and BAL_phi, against the float model's."""
   codec, model = tiny_codec, tiny_codec.model
   (_, coded), = codec.encode_with_latents(_image()[None], rate=0)
-  z_hat = (coded["z"] + codec.impl.z_coder.medians)[None].astype(np.float32)
+  z_hat = (coded["z"] + codec.impl.hyper.z.medians)[None].astype(np.float32)
   _, means = model.apply({"params": codec.impl.params}, coded["y_hat"][None], z_hat, 0,
                          method=model.latent_parameters)
   coded_means = coded["y_hat"] - coded["y"]

@@ -92,20 +92,21 @@ def test_reconstruction_equals_model_inference(trained_codec):
 
 def test_integer_hyper_synthesis_is_exact_and_close_to_float(trained_codec):
   codec = trained_codec.impl
+  hyper = codec.hyper  # the hyperprior's latent codec
   rng = np.random.default_rng(0)
   q_z = rng.integers(-3, 4, (3, 5, 16))
-  reference = codec.hyper_parameters(q_z)
+  reference = hyper.parameters(q_z, (12, 20, codec.model.num_latents))
   # The same network on permuted input channels (another summation order)
   # and as a numpy int64 reference: bit-identical integers.
   perm = rng.permutation(16)
-  first, *rest = codec.hyper_synthesis.layers
+  first, *rest = hyper.hyper_synthesis.layers
   permuted = dataclasses.replace(first, kernel=first.kernel[:, :, perm])
-  fixed = (q_z << integer_network.FRACTION_BITS) + codec.medians_fixed
+  fixed = (q_z << integer_network.FRACTION_BITS) + hyper.z.medians_fixed
   again = integer_network.Network([permuted, *rest])(fixed[:, :, perm])
   np.testing.assert_array_equal(again, reference)
-  np.testing.assert_array_equal(int64_network(codec.hyper_synthesis.layers, fixed), reference)
+  np.testing.assert_array_equal(int64_network(hyper.hyper_synthesis.layers, fixed), reference)
   # And it computes h_s: the float network agrees to within quantization.
-  z_hat = (q_z + codec.z_coder.medians).astype(np.float32)
+  z_hat = (q_z + hyper.z.medians).astype(np.float32)
   scales = codec.model.apply({"params": codec.params}, z_hat[None],
                              method=lambda m, z: m.hyper_synthesis(z))[0]
   np.testing.assert_allclose(integer_network.from_fixed(reference), scales,

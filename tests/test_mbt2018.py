@@ -13,7 +13,7 @@ from conftest import ROOT
 from lic_jax import image as image_lib
 from lic_jax.assets import QUICKSTART_IMAGES
 from lic_jax.codec import Codec
-from lic_jax.coding import integer_network, model_codecs
+from lic_jax.coding import integer_network, latent_codecs
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.layers import causal_offsets, raster_mask
 from lic_jax.models import build_model
@@ -99,12 +99,12 @@ def test_wavefront_covers_every_position_once_in_141_steps_for_kodak():
 
 
 def test_steps_are_padded_to_few_sizes_with_little_waste():
-  sizes = [model_codecs._padded_size(n) for n in range(1, 200)]
+  sizes = [latent_codecs.padded_size(n) for n in range(1, 200)]
   assert all(n <= size < 1.5 * n for n, size in zip(range(1, 200), sizes))
   assert sorted(set(sizes)) == [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
   for h, w in [(32, 48), (48, 32)]:  # landscape and portrait Kodak
     counts = [len(rows) for rows, _ in wavefront(h, w).steps]
-    assert sum(model_codecs._padded_size(n) for n in counts) < 1.15 * sum(counts)
+    assert sum(latent_codecs.padded_size(n) for n in counts) < 1.15 * sum(counts)
 
 
 def _codec(name: str) -> Codec:
@@ -134,20 +134,51 @@ def test_integer_entropy_parameters_match_the_float_network():
   codec = _codec("mbt2018")
   rng = np.random.default_rng(1)
   q_z = rng.integers(-2, 3, (2, 3, 16))
-  hyper = codec.impl.hyper_parameters(q_z)
+  hyper = codec.impl.hyper_parameters(q_z, (8, 12, 16))
 
   def record(rows, cols, indexes, means):
     del indexes, means
     return rng.integers(-3, 4, (len(rows), 16))
 
-  _, y_fixed = codec.impl._run_wavefront(hyper, record)  # pylint: disable=protected-access
+  _, y_fixed = codec.impl.context._run(hyper, record)  # pylint: disable=protected-access
   y_hat = integer_network.from_fixed(y_fixed)
-  z_hat = (q_z + codec.impl.z_coder.medians).astype(np.float32)
+  z_hat = (q_z + codec.impl.hyper.z.medians).astype(np.float32)
   _, means = codec.model.apply({"params": codec.impl.params}, y_hat[None], z_hat[None],
                                method=lambda m, y, z: m.latent_parameters(y, z))
   # y^ - q is the fixed-point mean the integer network used.
   q = np.round(y_hat - np.asarray(means)[0])
   np.testing.assert_allclose(y_hat - q, np.asarray(means)[0], atol=0.02)
+
+
+class _RasterOrder:
+  """One position per step, in raster order: the slowest valid order of the
+  raster mask."""
+
+  def steps(self, height, width):
+    return [(np.array([i]), np.array([j])) for i in range(height) for j in range(width)]
+
+
+def test_the_coding_order_is_a_parameter_of_the_context_latent_codec():
+  """The same integer context codec in another valid order (raster, one
+  position a step) codes the same latents, in another symbol order; each
+  stream decodes in its own order."""
+  codec = _codec("mbt2018")
+  context = codec.impl.context
+  raster = latent_codecs.ContextLatentCodec(
+      {**codec.impl_arrays}, raster_mask(5), _RasterOrder(), codec.impl.y, 16)
+  rng = np.random.default_rng(3)
+  q_z = rng.integers(-2, 3, (2, 2, 16))
+  hyper = codec.impl.hyper_parameters(q_z, (8, 8, 16))
+  y = rng.normal(0, 4, (8, 8, 16)).astype(np.float32)
+  stream, q, y_hat = context.encode(y, hyper)
+  raster_stream, raster_q, raster_y_hat = raster.encode(y, hyper)
+  np.testing.assert_array_equal(raster_q, q)
+  np.testing.assert_array_equal(raster_y_hat, y_hat)
+  assert raster_stream != stream  # the symbols follow the order
+  for codec_in_order, data in ((context, stream), (raster, raster_stream)):
+    decoded_q, decoded_y_hat = codec_in_order.decode(data, hyper)
+    np.testing.assert_array_equal(decoded_q, q)
+    np.testing.assert_array_equal(decoded_y_hat, y_hat)
 
 
 @pytest.fixture(scope="module")

@@ -37,9 +37,10 @@ import numpy as np
 
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import labelled_data, parts
-from lic_jax.codec import as_float_image, config_hash, load_or_freeze_tables, tables_hash
 from lic_jax.coding import container, memory, range_coder, tables
 from lic_jax.coding.container import BitstreamError
+from lic_jax.files import config_hash, tables_hash
+from lic_jax.image import as_float_image
 from lic_jax.models.split import SplitClassifier, reduced_size
 
 FIT_IMAGES = 2000
@@ -135,10 +136,10 @@ def run_with_tables(workdir: str, kind: type, what: str, freeze_fn, images=None)
   model, variables, config, step = checkpoint_lib.load_variables(workdir)
   if not isinstance(model, kind):
     raise ValueError(f"{workdir!r} holds a {config.model.name!r} model, not {what}")
-  arrays = load_or_freeze_tables(
-      workdir, config.model.name, model, variables["params"], step,
-      freeze=lambda m, _: freeze_fn(m, variables, fit_images(config) if images is None
-                                    else images))
+  arrays = tables.load_or_freeze(
+      workdir, lambda m, _: freeze_fn(m, variables, fit_images(config) if images is None
+                                      else images),
+      model, variables["params"], step)
   return model, variables, config, arrays
 
 

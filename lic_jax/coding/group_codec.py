@@ -25,17 +25,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lic_jax.codec import as_float_image, config_hash, tables_hash
 from lic_jax.coding import container, memory, range_coder
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.feature_codec import (BATCH, HOST_BYTES_PER_SYMBOL, density_rows,
                                           run_with_tables, symbol_range, uniform_row)
+from lic_jax.files import config_hash, tables_hash
+from lic_jax.image import as_float_image
+from lic_jax.models.grouping import GroupedClassifier
 
 # What classifying a file takes beyond the counted bytes (the classifier's
 # compilation): measured 0.46 MB for a CIFAR ResNet-8 tail
 # (benchmarks/decode_memory.py).
 DECODE_FIXED_BYTES = 768 << 10
-from lic_jax.models.grouping import GroupedClassifier
 
 
 def _source_fn(model: GroupedClassifier):

@@ -29,10 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from lic_jax import checkpoint as checkpoint_lib
-from lic_jax.codec import as_float_image, config_hash, load_or_freeze_tables, tables_hash
 from lic_jax.coding import container, memory, range_coder, tables
 from lic_jax.coding.container import BitstreamError
-from lic_jax.image import pad_to_multiple
+from lic_jax.files import config_hash, tables_hash
+from lic_jax.image import as_float_image, pad_to_multiple
 from lic_jax.models import model_from_spec
 from lic_jax.models.ohm import PRIOR_KERNEL, OHMAutoencoder
 
@@ -147,8 +147,7 @@ class MapCodec:
     if not isinstance(model, OHMAutoencoder):
       raise ValueError(f"{workdir!r} holds a {config.model.name!r} model, not an OHM / INT "
                        "autoencoder")
-    arrays = load_or_freeze_tables(workdir, config.model.name, model, params, step,
-                                   freeze=freeze)
+    arrays = tables.load_or_freeze(workdir, freeze, model, params, step)
     return cls(config.model.to_dict(), params, arrays)
 
   @property

@@ -1,32 +1,37 @@
-"""How each model turns images into range-coded streams and back.
+"""How each model turns images into range-coded streams and back: its
+transforms, run as jitted Flax calls in row bands, composed with its latent
+codecs (lic_jax.coding.latent_codecs), integer and bit-exact.
 
 A model codec has three parts:
   freeze(model, params) -> arrays   the coding tables, built once and stored
   encode(images) -> [(streams, latents)]
   decode(streams, latent_shapes) -> (image, latents)
-The transforms run as jitted Flax calls; everything that decides *how* a
-symbol is coded (tables, scale indexes) is integer and bit-exact.
+
+  bls2017       FactorizedLatentCodec y
+  bmshj2018     HyperpriorLatentCodec (z, h_s -> scales),
+                GaussianConditionalLatentCodec y, all at once
+  mbt2018_mean  the same with h_s -> (scales, means)
+  mbt2018       ContextLatentCodec y in WavefrontOrder(5) on mbt2018_mean's
+  cbanet_hp/ar  bmshj2018's / mbt2018's at any bitrate j, with the integer
+                BALs of CBANet's Eq. 8 (exact_shrink) on their parameters
 """
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lic_jax.coding import integer_network, range_coder, tables
+from lic_jax.coding import integer_network
 from lic_jax.coding.integer_network import Activation
+from lic_jax.coding.latent_codecs import (ContextLatentCodec, FactorizedLatentCodec,
+                                          GaussianConditionalLatentCodec, HyperpriorLatentCodec,
+                                          WavefrontOrder, dequantize, integer_layers)
 from lic_jax.coding.memory import Footprint, ProgramMemory, abstract
-from lic_jax.coding.wavefront import wavefront
-from lic_jax.entropy_models import GaussianConditional
-from lic_jax.layers import causal_offsets, raster_mask
-
-
-# The layout of the frozen tables; stored with them, so that tables of an
-# older layout are rebuilt from the parameters rather than misread.
-# 2: integer networks exact in float32 (integer_network), FRACTION_BITS 12.
-TABLES_FORMAT = 2
+from lic_jax.layers import raster_mask
+from lic_jax.models.cbanet import BITRATE_CNN, BITRATE_CNN_LAYERS
+from lic_jax.models.transforms import (HYPER_SYNTHESIS_LAYERS, entropy_parameters_layers,
+                                       entropy_widths)
 
 
 def _run(model, method):
@@ -114,42 +119,6 @@ def _banded_transforms(model, params, factor: int) -> tuple[Banded, Banded]:
           Banded(model, params, lambda m, y: m.synthesis(y), factor, synthesis=True))
 
 
-def _channel_indexes(shape: tuple[int, ...]) -> np.ndarray:
-  return np.broadcast_to(np.arange(shape[-1], dtype=np.int32), shape)
-
-
-class FactorizedCoder:
-  """Codes q = round(y - median) per channel with the bottleneck's tables."""
-
-  def __init__(self, arrays: dict[str, np.ndarray], prefix: str):
-    self.lookup = range_coder.Lookup.of(arrays[f"{prefix}/lookup"])
-    self.offsets = arrays[f"{prefix}/offsets"]
-    self.medians = arrays[f"{prefix}/medians"]
-    self.name = f"{prefix} stream"
-
-  def encode(self, q: np.ndarray) -> bytes:
-    return range_coder.encode(q - self.offsets, _channel_indexes(q.shape), self.lookup)
-
-  def decode(self, data: bytes, shape: tuple[int, ...]) -> np.ndarray:
-    indexes = _channel_indexes(shape)
-    return range_coder.decode(data, indexes, self.lookup, self.name) + self.offsets
-
-
-class GaussianCoder:
-  """Codes q = round(y) with the table of the scale selected by each index."""
-
-  def __init__(self, arrays: dict[str, np.ndarray], prefix: str):
-    self.lookup = range_coder.Lookup.of(arrays[f"{prefix}/lookup"])
-    self.offsets = arrays[f"{prefix}/offsets"]
-    self.name = f"{prefix} stream"
-
-  def encode(self, q: np.ndarray, indexes: np.ndarray) -> bytes:
-    return range_coder.encode(q - self.offsets[indexes], indexes, self.lookup)
-
-  def decode(self, data: bytes, indexes: np.ndarray) -> np.ndarray:
-    return range_coder.decode(data, indexes, self.lookup, self.name) + self.offsets[indexes]
-
-
 def _elements(shapes: dict[str, tuple[int, ...]]) -> int:
   return sum(int(np.prod(shape)) for shape in shapes.values())
 
@@ -179,12 +148,11 @@ class FactorizedPriorCodec(_DecodeFootprint):
 
   @staticmethod
   def freeze(model, params) -> dict[str, np.ndarray]:
-    table = tables.factorized_table(model.num_latents, params["entropy_bottleneck"])
-    return {f"y/{k}": v for k, v in table.items()}
+    return FactorizedLatentCodec.freeze("y", model.num_latents, params["entropy_bottleneck"])
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     self.model, self.params = model, params
-    self.coder = FactorizedCoder(arrays, "y")
+    self.y = FactorizedLatentCodec(arrays, "y")
     self.analysis, self.synthesis = _banded_transforms(model, params, model.downsampling)
 
   def latent_shapes(self, height: int, width: int) -> dict[str, tuple[int, ...]]:
@@ -192,20 +160,17 @@ class FactorizedPriorCodec(_DecodeFootprint):
     return {"y": (height // f, width // f, self.model.num_latents)}
 
   def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
-    y = self.analysis(np.asarray(x))
-    q = np.round(y - self.coder.medians).astype(np.int32)
-    return [([self.coder.encode(qi)], {"y": qi}) for qi in q]
+    q = self.y.quantize(self.analysis(np.asarray(x)))
+    return [([self.y.encode(qi)], {"y": qi}) for qi in q]
 
   def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
-    q = self.coder.decode(streams[0], shapes["y"])
-    y_hat = (q + self.coder.medians).astype(np.float32)
-    return self.synthesis(y_hat[None])[0], {"y": q}
+    q = self.y.decode(streams[0], shapes["y"])
+    return self.synthesis(self.y.dequantize(q)[None])[0], {"y": q}
 
 
 class _HyperpriorCodec(_DecodeFootprint):
-  """What the hyperprior codecs share: z with the bottleneck tables, y with
-  the Gaussian tables, the table of each element of y chosen by the integer
-  h_s from z^ (exactly, see integer_network)."""
+  """What the hyperprior codecs share: the hyperprior's latent codec (z, and
+  the integer h_s giving y's parameters from z^) and y's Gaussian tables."""
 
   latents = ("z", "y")
   # Activations of the frozen h_s: (hidden layers, last layer).
@@ -226,18 +191,15 @@ class _HyperpriorCodec(_DecodeFootprint):
 
   @classmethod
   def freeze(cls, model, params) -> dict[str, np.ndarray]:
-    arrays = _hyperprior_tables(model, params)
-    arrays.update(integer_network.pack(
-        _integer_hyper_synthesis(params["hyper_synthesis"], *cls.h_s_activations), "h_s/"))
-    return arrays
+    h_s = integer_layers(params["hyper_synthesis"], HYPER_SYNTHESIS_LAYERS,
+                         *cls.h_s_activations, transpose_strides=(2, 2))
+    return {**HyperpriorLatentCodec.freeze(model.num_filters, params, h_s),
+            **GaussianConditionalLatentCodec.freeze("y")}
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     self.model, self.params = model, params
-    self.z_coder = FactorizedCoder(arrays, "z")
-    self.y_coder = GaussianCoder(arrays, "y")
-    self.thresholds = arrays["y/thresholds"]
-    self.medians_fixed = arrays["z/medians_fixed"]
-    self.hyper_synthesis = integer_network.Network(integer_network.unpack(arrays, "h_s/"))
+    self.hyper = HyperpriorLatentCodec(arrays, model.num_latents, self.h_s_outputs)
+    self.y = GaussianConditionalLatentCodec(arrays, "y")
     # y has a quarter of the model's downsampling (z, under h_a, the rest).
     self.analysis, self.synthesis = _banded_transforms(model, params,
                                                        model.downsampling // 4)
@@ -248,27 +210,25 @@ class _HyperpriorCodec(_DecodeFootprint):
     return {"z": (height // f, width // f, self.model.num_filters),
             "y": (height // (f // 4), width // (f // 4), self.model.num_latents)}
 
-  def hyper_parameters(self, q_z: np.ndarray) -> np.ndarray:
-    """h_s(z^) in fixed point, exactly, from z^ = q_z + median."""
-    return self.hyper_synthesis(_clip_fixed(_fixed_sum(q_z, self.medians_fixed)))
+  # The level arguments (a CBANet's bitrate j and complexity K) reach these
+  # three, which a model of one level runs the same at every call.
 
-  def _hyper_for(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
-    """hyper_parameters(q_z), checked against the shape of y."""
-    hyper = self.hyper_parameters(q_z)
-    channels = self.h_s_outputs * self.model.num_latents
-    if hyper.shape[:2] != tuple(expected[:2]) or hyper.shape[2] != channels:
-      raise ValueError(f"hyper parameters {hyper.shape} do not match y {tuple(expected)}")
-    return hyper
-
-  def scale_indexes(self, scales_fixed: np.ndarray) -> np.ndarray:
-    """Table index of each fixed-point scale (nearest table scale in log domain)."""
-    return np.searchsorted(self.thresholds, scales_fixed, side="left").astype(np.int32)
-
-  def _analyze(self, x: jax.Array) -> tuple[np.ndarray, np.ndarray]:
+  def _analyze(self, x: jax.Array, **level) -> tuple[np.ndarray, np.ndarray]:
     """(y, q_z) of an image batch."""
+    del level
     y = self.analysis(np.asarray(x))
-    z = np.asarray(self._hyper_analysis(self.params, y))
-    return y, np.round(z - self.z_coder.medians).astype(np.int32)
+    return y, self.hyper.z.quantize(np.asarray(self._hyper_analysis(self.params, y)))
+
+  def _synthesize(self, y_hat: np.ndarray, **level) -> np.ndarray:
+    """x^ of one image's decoded y^ (h, w, M)."""
+    del level
+    return self.synthesis(y_hat[None])[0]
+
+  def hyper_parameters(self, q_z: np.ndarray, y_shape: tuple[int, ...], **level
+                       ) -> np.ndarray:
+    """h_s(z^) in fixed point, exactly (checked against y's shape)."""
+    del level
+    return self.hyper.parameters(q_z, y_shape)
 
 
 class ScaleHyperpriorCodec(_HyperpriorCodec):
@@ -282,53 +242,21 @@ class ScaleHyperpriorCodec(_HyperpriorCodec):
   def hyper_analyze(m, y):
     return m.hyper_analysis(jnp.abs(y))
 
-  def _indexes(self, q_z: np.ndarray, expected: tuple[int, ...]) -> np.ndarray:
-    return self.scale_indexes(self._hyper_for(q_z, expected))
-
-  def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
-    y, q_z = self._analyze(x)
+  def encode(self, x: jax.Array, **level) -> list[tuple[list[bytes], dict]]:
+    y, q_z = self._analyze(x, **level)
     q_y = np.round(y).astype(np.int32)
     out = []
     for qy, qz in zip(q_y, q_z):
-      indexes = self._indexes(qz, qy.shape)
-      streams = [self.z_coder.encode(qz), self.y_coder.encode(qy, indexes)]
+      indexes = self.y.scale_indexes(self.hyper_parameters(qz, qy.shape, **level))
+      streams = [self.hyper.z.encode(qz), self.y.encode(qy, indexes)]
       out.append((streams, {"z": qz, "y": qy}))
     return out
 
-  def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
-    q_z = self.z_coder.decode(streams[0], shapes["z"])
-    q_y = self.y_coder.decode(streams[1], self._indexes(q_z, shapes["y"]))
-    return self.synthesis(q_y[None].astype(np.float32))[0], {"z": q_z, "y": q_y}
-
-
-def _hyperprior_tables(model, params) -> dict[str, np.ndarray]:
-  """Bottleneck tables for z, Gaussian tables and scale thresholds for y."""
-  arrays = {f"z/{k}": v for k, v in tables.factorized_table(
-      model.num_filters, params["entropy_bottleneck"]).items()}
-  gc = GaussianConditional()  # the models' conditional, with its defaults
-  scale_table = np.asarray(gc.scale_table)
-  arrays.update({f"y/{k}": v for k, v in tables.gaussian_table(
-      scale_table, gc.tail_mass).items()})
-  # Each scale is coded with the table scale nearest to it in log domain:
-  # index i covers (sqrt(s[i-1] s[i]), sqrt(s[i] s[i+1])]. CompressAI's rule
-  # (the smallest table scale >= the predicted one) cost ~3% more bits
-  # here, the nearest one matches the estimated rate to ~0.1%.
-  arrays["y/thresholds"] = integer_network.to_fixed(
-      np.sqrt(scale_table[:-1] * scale_table[1:]))
-  arrays["z/medians_fixed"] = integer_network.to_fixed(arrays["z/medians"])
-  return arrays
-
-
-def _integer_hyper_synthesis(hs, hidden: Activation, last: Activation):
-  """h_s (deconv, deconv, conv3x3) frozen into fixed point."""
-  return [
-      integer_network.quantize_conv(hs["ConvTranspose_0"]["kernel"],
-                                    hs["ConvTranspose_0"]["bias"], hidden, 2),
-      integer_network.quantize_conv(hs["ConvTranspose_1"]["kernel"],
-                                    hs["ConvTranspose_1"]["bias"], hidden, 2),
-      integer_network.quantize_conv(hs["Conv_0"]["conv"]["kernel"],
-                                    hs["Conv_0"]["conv"]["bias"], last),
-  ]
+  def decode(self, streams: list[bytes], shapes: dict, **level) -> tuple[np.ndarray, dict]:
+    q_z = self.hyper.z.decode(streams[0], shapes["z"])
+    q_y = self.y.decode(streams[1], self.y.scale_indexes(
+        self.hyper_parameters(q_z, shapes["y"], **level)))
+    return self._synthesize(q_y.astype(np.float32), **level), {"z": q_z, "y": q_y}
 
 
 class MeanScaleHyperpriorCodec(_HyperpriorCodec):
@@ -343,11 +271,11 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
   def hyper_analyze(m, y):
     return m.hyper_analysis(y)
 
-  def _y_parameters(self, q_z: np.ndarray, expected: tuple[int, ...]):
+  def _y_parameters(self, q_z: np.ndarray, y_shape: tuple[int, ...]):
     """(scale indexes, fixed-point means) of y."""
-    hyper = self._hyper_for(q_z, expected)
+    hyper = self.hyper_parameters(q_z, y_shape)
     m = self.model.num_latents
-    return self.scale_indexes(hyper[..., :m]), hyper[..., m:]
+    return self.y.scale_indexes(hyper[..., :m]), hyper[..., m:]
 
   def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
     y, q_z = self._analyze(x)
@@ -355,214 +283,96 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
     for yi, qz in zip(y, q_z):
       indexes, means = self._y_parameters(qz, yi.shape)
       qy = np.round(yi - integer_network.from_fixed(means)).astype(np.int32)
-      streams = [self.z_coder.encode(qz), self.y_coder.encode(qy, indexes)]
-      out.append((streams, {"z": qz, "y": qy, "y_hat": _dequantize(qy, means)}))
+      streams = [self.hyper.z.encode(qz), self.y.encode(qy, indexes)]
+      out.append((streams, {"z": qz, "y": qy, "y_hat": dequantize(qy, means)}))
     return out
 
   def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
-    q_z = self.z_coder.decode(streams[0], shapes["z"])
+    q_z = self.hyper.z.decode(streams[0], shapes["z"])
     indexes, means = self._y_parameters(q_z, shapes["y"])
-    q_y = self.y_coder.decode(streams[1], indexes)
-    y_hat = _dequantize(q_y, means)
-    return self.synthesis(y_hat[None])[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
-
-
-def _fixed_sum(q: np.ndarray, offset_fixed: np.ndarray) -> np.ndarray:
-  """q + offset in fixed point, e.g. y^ = q + mu (int64: q is whatever the
-  stream holds)."""
-  return (q.astype(np.int64) << integer_network.FRACTION_BITS) + offset_fixed
-
-
-def _clip_fixed(x: np.ndarray) -> np.ndarray:
-  """A fixed-point network input as int32, clamped as every layer clamps its
-  input (so that the int64 sums of _fixed_sum fit)."""
-  limit = integer_network.ACTIVATION_LIMIT
-  return np.clip(x, -limit, limit).astype(np.int32)
-
-
-def _dequantize(q: np.ndarray, means_fixed: np.ndarray) -> np.ndarray:
-  """y^ = q + mu as float32 (mu has FRACTION_BITS fraction bits)."""
-  return integer_network.from_fixed(_fixed_sum(q, means_fixed))
+    q_y = self.y.decode(streams[1], indexes)
+    y_hat = dequantize(q_y, means)
+    return self._synthesize(y_hat), {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
 class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
   """mbt2018: like mbt2018_mean, but the Gaussian parameters of each latent
-  also depend on its already-coded neighbours (masked 5x5 context), so y is
-  coded in the wavefront order of lic_jax.coding.wavefront. Each step
-  computes the parameters of all its positions in one batch of exact
-  fixed-point matrix products and range-codes them in one call; the encoder
-  runs the same steps, so both sides see identical parameters."""
+  also depend on its already-coded neighbours (masked 5x5 context): y is
+  coded by a ContextLatentCodec in the wavefront order."""
 
-  # Besides mbt2018_mean's: the wavefront's context grid (int32), y^ in
-  # int64 and its symbols, y^ in float64 and float32 at the end.
+  # Besides mbt2018_mean's: the context grid (int32), y^ in int64 and its
+  # symbols, y^ in float64 and float32 at the end.
   host_bytes_per_element = 100
+  # The context's visible taps and the order that codes them, of the
+  # model's kernel size: another context model changes these two.
+  context_mask = staticmethod(raster_mask)
+  coding_order = WavefrontOrder
 
   @classmethod
   def freeze(cls, model, params) -> dict[str, np.ndarray]:
     arrays = super().freeze(model, params)
-    ctx = params["context_prediction"]
-    k = ctx["kernel"].shape[0]
-    masked = np.asarray(ctx["kernel"]) * raster_mask(k)[:, :, None, None]
-    arrays.update(integer_network.pack(
-        [integer_network.quantize_conv(masked, ctx["bias"], Activation.NONE)], "context/"))
-    ep = params["entropy_parameters"]
-    names = sorted(ep, key=lambda n: int(n.split("_")[1]))
-    layers = [integer_network.quantize_conv(
-        ep[n]["conv"]["kernel"], ep[n]["conv"]["bias"],
-        Activation.NONE if n == names[-1] else Activation.LEAKY_RELU) for n in names]
-    arrays.update(integer_network.pack(layers, "entropy_parameters/"))
+    arrays.update(ContextLatentCodec.freeze(
+        params["context_prediction"], cls.context_mask(model.context_kernel_size),
+        params["entropy_parameters"],
+        entropy_parameters_layers(len(entropy_widths(model.num_latents,
+                                                     model.entropy_hidden)) + 1)))
     return arrays
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     super().__init__(model, params, arrays)
-    (context,) = integer_network.unpack(arrays, "context/")
-    first, *rest = integer_network.unpack(arrays, "entropy_parameters/")
-    k = context.kernel.shape[0]
-    self.kernel_size = k
-    self.offsets = causal_offsets(k)
-    m = model.num_latents
-    # The context layer keeps only its visible taps, flattened like the
-    # gathered patches; the first entropy-parameter layer is split into its
-    # hyper half (run once for all positions) and its context half (per step).
-    visible = context.kernel[self.offsets[:, 0] + k // 2, self.offsets[:, 1] + k // 2]
-    context = dataclasses.replace(context, kernel=visible.reshape(1, 1, -1, 2 * m))
-    self._first_hyper = jnp.asarray(first.matrix[:2 * m])
-    first = dataclasses.replace(first, kernel=first.kernel[:, :, 2 * m:])
-    layers = [context, first, *rest]
-    self._step_layers = [integer_network.to_device(layer) for layer in layers]
-    self._activations = tuple(layer.activation for layer in layers)
+    k = model.context_kernel_size
+    self.context = ContextLatentCodec(arrays, self.context_mask(k), self.coding_order(k),
+                                      self.y, model.num_latents)
 
   def _latent_footprint(self, shapes: dict) -> Footprint:
-    # The hyper half of the first entropy-parameter layer for every position:
-    # its high and low int32 accumulators, on the device and in numpy.
     rows, cols, _ = shapes["y"]
-    accumulators = 4 * 4 * rows * cols * int(self._first_hyper.shape[1])
-    return super()._latent_footprint(shapes) + Footprint(host=accumulators)
+    return (super()._latent_footprint(shapes)
+            + Footprint(host=self.context.accumulator_bytes(rows, cols)))
 
-  def _run_wavefront(self, hyper: np.ndarray, code_step, context_shrink=None):
-    """Visits the wavefront; code_step(rows, cols, indexes, means) -> q for
-    those positions. Returns q (h, w, M) and the fixed-point y^ (int64).
-    context_shrink: None, or the (activations, layers, table) of a BAL on
-    the context before e (CBANet-AR: see ContextShrink)."""
-    h, w, _ = hyper.shape
-    m, pad = self.model.num_latents, self.kernel_size // 2
-    # The hyper half of the first entropy-parameter layer, for all positions
-    # at once (exact, like every product here); the context half per step.
-    hyper_acc = _exact_matmul(hyper.reshape(h * w, 2 * m), self._first_hyper)
-    hyper_high, hyper_low = np.asarray(hyper_acc.high), np.asarray(hyper_acc.low)
-    # The context model's input, clamped like every fixed-point input.
-    grid = np.zeros((h + 2 * pad, w + 2 * pad, m), np.int32)
-    y_fixed = np.zeros((h, w, m), np.int64)
-    q = np.zeros((h, w, m), np.int32)
-    di, dj = self.offsets[:, 0], self.offsets[:, 1]
-    for rows, cols in wavefront(h, w, self.kernel_size).steps:
-      n = len(rows)
-      fill = np.minimum(np.arange(_padded_size(n)), n - 1)
-      r, c = rows[fill], cols[fill]
-      patches = grid[r[:, None] + di + pad, c[:, None] + dj + pad].reshape(len(fill), -1)
-      at = r * w + c
-      parameters = np.asarray(_entropy_parameters(
-          self._activations, self._step_layers, patches,
-          integer_network.Accumulator(hyper_high[at], hyper_low[at]), context_shrink))[:n]
-      means = parameters[:, m:]
-      q_step = code_step(rows, cols, self.scale_indexes(parameters[:, :m]), means)
-      q[rows, cols] = q_step
-      y_fixed[rows, cols] = _fixed_sum(q_step, means)
-      grid[rows + pad, cols + pad] = _clip_fixed(y_fixed[rows, cols])
-    return q, y_fixed
+  def context_transform(self, **level):
+    """An exact map on the context model's output before e (None: none)."""
+    del level
 
-  def _encode_y(self, y: np.ndarray, q_z: np.ndarray, hyper: np.ndarray,
-                context_shrink=None) -> tuple[list[bytes], dict]:
-    """The streams and coded latents of one image's y (h, w, M) and q_z,
-    the wavefront fed with `hyper` (h_s(z^) in fixed point)."""
-    symbols, indexes = [], []
+  def encode(self, x: jax.Array, **level) -> list[tuple[list[bytes], dict]]:
+    y, q_z = self._analyze(x, **level)
+    out = []
+    for yi, qz in zip(y, q_z):
+      stream, q_y, y_hat = self.context.encode(
+          yi, self.hyper_parameters(qz, yi.shape, **level), self.context_transform(**level))
+      out.append(([self.hyper.z.encode(qz), stream], {"z": qz, "y": q_y, "y_hat": y_hat}))
+    return out
 
-    def code_step(rows, cols, idx, means):
-      q_step = np.round(y[rows, cols] - integer_network.from_fixed(means)).astype(np.int32)
-      symbols.append(q_step.ravel())
-      indexes.append(idx.ravel())
-      return q_step
-
-    q_y, y_fixed = self._run_wavefront(hyper, code_step, context_shrink)
-    y_stream = self.y_coder.encode(np.concatenate(symbols), np.concatenate(indexes))
-    y_hat = integer_network.from_fixed(y_fixed)
-    return [self.z_coder.encode(q_z), y_stream], {"z": q_z, "y": q_y, "y_hat": y_hat}
-
-  def _decode_y(self, stream: bytes, hyper: np.ndarray,
-                context_shrink=None) -> tuple[np.ndarray, np.ndarray]:
-    """(q_y, y^ as float32) of a y stream, the wavefront fed with `hyper`."""
-    decoder = range_coder.Decoder(stream, self.y_coder.lookup, self.y_coder.name)
-    offsets = self.y_coder.offsets
-
-    def code_step(rows, cols, idx, means):
-      del rows, cols, means
-      return decoder.decode(idx) + offsets[idx]
-
-    q_y, y_fixed = self._run_wavefront(hyper, code_step, context_shrink)
-    decoder.finish()
-    return q_y, integer_network.from_fixed(y_fixed)
-
-  def encode(self, x: jax.Array) -> list[tuple[list[bytes], dict]]:
-    y, q_z = self._analyze(x)
-    return [self._encode_y(yi, qz, self._hyper_for(qz, yi.shape)) for yi, qz in zip(y, q_z)]
-
-  def decode(self, streams: list[bytes], shapes: dict) -> tuple[np.ndarray, dict]:
-    q_z = self.z_coder.decode(streams[0], shapes["z"])
-    q_y, y_hat = self._decode_y(streams[1], self._hyper_for(q_z, shapes["y"]))
-    return self.synthesis(y_hat[None])[0], {"z": q_z, "y": q_y, "y_hat": y_hat}
-
-
-def _padded_size(n: int) -> int:
-  """The smallest 2^k or 3 * 2^k >= n. A step is padded to it (repeating its
-  last position): a few compiled shapes serve every step, and less than a
-  third of a padded step is waste. With powers of two alone up to half is:
-  a portrait Kodak image then computes 47% more positions than it codes,
-  13% with this series."""
-  size = 1 << max(0, (n - 1).bit_length())
-  return size * 3 // 4 if size >= 4 and size * 3 // 4 >= n else size
-
-
-_exact_matmul = jax.jit(integer_network.exact_matmul)
+  def decode(self, streams: list[bytes], shapes: dict, **level) -> tuple[np.ndarray, dict]:
+    q_z = self.hyper.z.decode(streams[0], shapes["z"])
+    q_y, y_hat = self.context.decode(streams[1],
+                                     self.hyper_parameters(q_z, shapes["y"], **level),
+                                     self.context_transform(**level))
+    return self._synthesize(y_hat, **level), {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
 @dataclasses.dataclass(frozen=True)
 class ContextShrink:
-  """A BAL on the context before e (CBANet-AR's BAL_phi), for the wavefront
-  step: its pointwise CNN B_phi as device layers, and the shrink table."""
+  """A BAL on the context before e (CBANet-AR's BAL_phi), applied inside
+  each coding step: its pointwise CNN B_phi as device layers, and the
+  shrink table."""
 
   activations: tuple[Activation, ...]
   layers: list[integer_network.DeviceLayer]
   table: jax.Array
+
+  def __call__(self, x: jax.Array) -> jax.Array:
+    b = x
+    for layer, activation in zip(self.layers, self.activations):
+      b = integer_network.dense(layer, activation, b)
+    return exact_shrink(x, b, self.table)
 
 
 jax.tree_util.register_dataclass(ContextShrink, data_fields=["layers", "table"],
                                  meta_fields=["activations"])
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _entropy_parameters(activations: tuple[Activation, ...],
-                        layers: list[integer_network.DeviceLayer], patches: jax.Array,
-                        hyper_acc: integer_network.Accumulator,
-                        context_shrink: ContextShrink | None) -> jax.Array:
-  """Fixed-point (scales, means) (P, 2M) of one wavefront step's positions from
-  their causal patches (P, k*k//2 * M) and the hyper half of the first
-  entropy-parameter layer (P, C); layers: context, first (context half), rest;
-  the context shrunk by context_shrink's BAL where there is one."""
-  context, first, *rest = layers
-  x = integer_network.dense(context, activations[0], patches)
-  if context_shrink is not None:
-    b = x
-    for layer, activation in zip(context_shrink.layers, context_shrink.activations):
-      b = integer_network.dense(layer, activation, b)
-    x = exact_shrink(x, b, context_shrink.table)
-  x = integer_network.finish(
-      hyper_acc + integer_network.exact_matmul(x, first.matrix, first.bias),
-      first.shift, activations[1])
-  for layer, activation in zip(rest, activations[2:]):
-    x = integer_network.dense(layer, activation, x)
-  return x
-
-
+# CBANet's Eq. 8, y_j = y_b * (1 - sigmoid(B(y_b))), in integers: its float
+# form is lic_jax.models.cbanet.BitrateAdaptiveLayer.
 # The exact 1 - sigmoid(b) of a BAL on the scales (Eq. 8): a table of
 # round((1 - sigmoid(b)) 2^SHRINK_BITS) at every b = i / 2^SIGMOID_STEP_BITS
 # in [-SIGMOID_LIMIT, SIGMOID_LIMIT] (beyond, within 2^-23 of 0 or 1), built
@@ -606,10 +416,11 @@ def _integer_bitrate_cnn(b) -> list[integer_network.IntegerConv]:
     dense[:, :, np.arange(width), np.arange(width)] = kernel[:, :, 0, :]
     return integer_network.quantize_conv(dense, conv["bias"], Activation.NONE)
 
-  return [integer_network.quantize_conv(b["Conv_0"]["kernel"], b["Conv_0"]["bias"],
+  pointwise_in, depthwise_1, depthwise_2, pointwise_out = BITRATE_CNN_LAYERS
+  return [integer_network.quantize_conv(b[pointwise_in]["kernel"], b[pointwise_in]["bias"],
                                         Activation.LEAKY_RELU),
-          depthwise(b["Conv_1"]), depthwise(b["Conv_2"]),
-          integer_network.quantize_conv(b["Conv_3"]["kernel"], b["Conv_3"]["bias"],
+          depthwise(b[depthwise_1]), depthwise(b[depthwise_2]),
+          integer_network.quantize_conv(b[pointwise_out]["kernel"], b[pointwise_out]["bias"],
                                         Activation.NONE)]
 
 
@@ -617,15 +428,16 @@ def _bal_networks(model, params, layer: str) -> dict[str, np.ndarray]:
   """The integer CNN of BAL `layer` of every BAM, packed as '{layer}_{j}/'."""
   arrays = {}
   for j in range(model.num_rates - 1):
-    cnn = params[f"bams_{j}"][layer]["BitrateCNN_0"]
+    cnn = params[f"bams_{j}"][layer][BITRATE_CNN]
     arrays.update(integer_network.pack(_integer_bitrate_cnn(cnn), f"{layer}_{j}/"))
   return arrays
 
 
 class _CBANetLevels:
-  """What the CBANet codecs share: y_j and z of an image at bitrate j (float,
-  encoder side), and the decoder's IBAL and CAM at (j, K), all compiled per
-  level on first use; the shrink table of the integer BALs."""
+  """What the CBANet codecs add to the hyperprior codecs they extend: y_j
+  and z of an image at bitrate j (float, encoder side), the decoder's IBAL
+  and CAM at (j, K), all compiled per level on first use; the shrink table
+  of the integer BALs."""
 
   # Host bytes per element of a map a coding BAL shrinks, at a bitrate other
   # than the base: its integer CNN's input and output (int32), and
@@ -644,7 +456,8 @@ class _CBANetLevels:
       arrays.update(_bal_networks(model, params, layer))
     return arrays
 
-  def _setup_levels(self, model, params, arrays: dict[str, np.ndarray]):
+  def __init__(self, model, params, arrays: dict[str, np.ndarray]):
+    super().__init__(model, params, arrays)
     self.shrink = arrays["bal/shrink"]
     # {BAL: its integer CNN per bitrate j < base}
     self.bal_layers = {layer: [integer_network.unpack(arrays, f"{layer}_{j}/")
@@ -676,13 +489,13 @@ class _CBANetLevels:
           host=self.bal_bytes_per_element * self.bal_channels * rows * cols * channels)
     return footprint
 
-  def _analyze_at(self, x: jax.Array, rate: int) -> tuple[np.ndarray, np.ndarray]:
+  def _analyze(self, x: jax.Array, rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(y_j, q_z) of an image batch at bitrate `rate`."""
     y_b = self.analysis(np.asarray(x))
     y, z = (np.asarray(a) for a in self._hyper_analyses[rate](self.params, y_b))
-    return y, np.round(z - self.z_coder.medians).astype(np.int32)
+    return y, self.hyper.z.quantize(z)
 
-  def _synthesize_at(self, y_hat: np.ndarray, rate: int, num_branches: int) -> np.ndarray:
+  def _synthesize(self, y_hat: np.ndarray, rate: int, num_branches: int) -> np.ndarray:
     """x^ of one image's decoded y~_j (h, w, M): IBAL_y^, then the CAM at K."""
     y_hat_b = np.array(self._inverses[rate](self.params, y_hat[None].astype(np.float32)))
     return self._cams[num_branches - 1](y_hat_b)[0]
@@ -707,33 +520,17 @@ class CBANetCodec(_CBANetLevels, ScaleHyperpriorCodec):
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     super().__init__(model, params, arrays)
-    self._setup_levels(model, params, arrays)
     self.bal_scales = [integer_network.Network(layers)
                        for layers in self.bal_layers["bal_scales"]]
 
-  def scales_fixed(self, q_z: np.ndarray, expected: tuple[int, ...], rate: int) -> np.ndarray:
+  def hyper_parameters(self, q_z: np.ndarray, y_shape: tuple[int, ...], rate: int,
+                       num_branches: int | None = None) -> np.ndarray:
     """The scales of y_j in fixed point, exactly: BAL_sigma(h_s(z^))."""
-    scales = self._hyper_for(q_z, expected)
+    del num_branches
+    scales = self.hyper.parameters(q_z, y_shape)
     if rate == self.model.base_rate:
       return scales
     return self._shrink(scales, self.bal_scales[rate])
-
-  def encode(self, x: jax.Array, rate: int) -> list[tuple[list[bytes], dict]]:
-    y, q_z = self._analyze_at(x, rate)
-    q_y = np.round(y).astype(np.int32)
-    out = []
-    for qy, qz in zip(q_y, q_z):
-      indexes = self.scale_indexes(self.scales_fixed(qz, qy.shape, rate))
-      streams = [self.z_coder.encode(qz), self.y_coder.encode(qy, indexes)]
-      out.append((streams, {"z": qz, "y": qy}))
-    return out
-
-  def decode(self, streams: list[bytes], shapes: dict, rate: int,
-             num_branches: int) -> tuple[np.ndarray, dict]:
-    q_z = self.z_coder.decode(streams[0], shapes["z"])
-    q_y = self.y_coder.decode(streams[1], self.scale_indexes(
-        self.scales_fixed(q_z, shapes["y"], rate)))
-    return self._synthesize_at(q_y, rate, num_branches), {"z": q_z, "y": q_y}
 
 
 class CBANetARCodec(_CBANetLevels, JointAutoregressiveCodec):
@@ -742,15 +539,14 @@ class CBANetARCodec(_CBANetLevels, JointAutoregressiveCodec):
 
   At a bitrate j other than the base, e reads BAL_psi(h_s(z^)) and
   BAL_phi(c(y~_j)), both integer: BAL_psi once on the whole hyper map,
-  BAL_phi (pointwise, so causal) inside each wavefront step, so that every
+  BAL_phi (pointwise, so causal) inside each coding step, so that every
   position's (scale index, mean) is the same on every machine."""
 
   coding_bals = ("bal_hyper", "bal_context")
-  bal_channels = 2  # h_s's scales and means (BAL_phi runs inside the wavefront steps)
+  bal_channels = 2  # h_s's scales and means (BAL_phi runs inside the coding steps)
 
   def __init__(self, model, params, arrays: dict[str, np.ndarray]):
     super().__init__(model, params, arrays)
-    self._setup_levels(model, params, arrays)
     self.bal_hyper = [integer_network.Network(layers)
                       for layers in self.bal_layers["bal_hyper"]]
     table = jnp.asarray(self.shrink, jnp.int32)
@@ -759,25 +555,19 @@ class CBANetARCodec(_CBANetLevels, JointAutoregressiveCodec):
                       [integer_network.to_device(layer) for layer in layers], table)
         for layers in self.bal_layers["bal_context"]]
 
-  def _entropy_inputs(self, q_z: np.ndarray, expected: tuple[int, ...], rate: int):
-    """(the hyper input of e in fixed point, the BAL on its context input or
-    None) at bitrate `rate`: BAL_psi(h_s(z^)) and BAL_phi."""
-    hyper = self._hyper_for(q_z, expected)
+  def hyper_parameters(self, q_z: np.ndarray, y_shape: tuple[int, ...], rate: int,
+                       num_branches: int | None = None) -> np.ndarray:
+    """e's hyper input in fixed point at bitrate `rate`: BAL_psi(h_s(z^))."""
+    del num_branches
+    hyper = self.hyper.parameters(q_z, y_shape)
     if rate == self.model.base_rate:
-      return hyper, None
-    return self._shrink(hyper, self.bal_hyper[rate]), self.bal_context[rate]
+      return hyper
+    return self._shrink(hyper, self.bal_hyper[rate])
 
-  def encode(self, x: jax.Array, rate: int) -> list[tuple[list[bytes], dict]]:
-    y, q_z = self._analyze_at(x, rate)
-    return [self._encode_y(yi, qz, *self._entropy_inputs(qz, yi.shape, rate))
-            for yi, qz in zip(y, q_z)]
-
-  def decode(self, streams: list[bytes], shapes: dict, rate: int,
-             num_branches: int) -> tuple[np.ndarray, dict]:
-    q_z = self.z_coder.decode(streams[0], shapes["z"])
-    q_y, y_hat = self._decode_y(streams[1], *self._entropy_inputs(q_z, shapes["y"], rate))
-    return (self._synthesize_at(y_hat, rate, num_branches),
-            {"z": q_z, "y": q_y, "y_hat": y_hat})
+  def context_transform(self, rate: int, num_branches: int | None = None):
+    """BAL_phi on the context at bitrate `rate` (None at the base)."""
+    del num_branches
+    return None if rate == self.model.base_rate else self.bal_context[rate]
 
 
 CODECS = {

@@ -8,9 +8,12 @@ Each table is (lookup, offsets): row r of `lookup` codes the symbol
 value - offsets[r] (see lic_jax.coding.range_coder for the row layout).
 """
 
+import os
+
 import numpy as np
 from scipy import special
 
+from lic_jax import files
 from lic_jax.coding import quantized_cdf
 from lic_jax.coding.range_coder import PRECISION
 from lic_jax.entropy_models import EntropyBottleneck
@@ -18,6 +21,21 @@ from lic_jax.entropy_models import EntropyBottleneck
 # A broken or untrained bottleneck can have absurd quantiles; refuse tables
 # wider than this many symbols instead of allocating them.
 MAX_SYMBOLS = 1 << 16
+# The layout of the frozen tables; stored with them, so that tables of an
+# older layout are rebuilt from the parameters rather than misread.
+# 2: integer networks exact in float32 (integer_network), FRACTION_BITS 12.
+TABLES_FORMAT = 2
+# Where a run directory (or an exported model) keeps its frozen tables.
+TABLES_FILE = "coding_tables.npz"
+
+
+def load_or_freeze(workdir: str, freeze, model, params, step: int) -> dict[str, np.ndarray]:
+  """DIR/coding_tables.npz if it was frozen from checkpoint `step` in the
+  current TABLES_FORMAT; otherwise freeze(model, params), stored there
+  (atomically)."""
+  return files.stored_arrays(os.path.join(workdir, TABLES_FILE),
+                             {"meta/step": step, "meta/format": TABLES_FORMAT},
+                             lambda: freeze(model, params))
 
 
 def pmf_to_cdf_row(pmf: np.ndarray, overflow: float, width: int) -> np.ndarray:

@@ -12,7 +12,7 @@ from lic_jax.models.grouping import GroupedClassifier
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
 from lic_jax.models.ohm import OHMAutoencoder
-from lic_jax.models.resnet import ResNet, cifar_resnet, resnet18, resnet34, resnet50
+from lic_jax.models.resnet import NETWORKS, ResNet
 from lic_jax.models.split import SplitClassifier
 
 MODELS = {
@@ -23,10 +23,7 @@ MODELS = {
     "cbanet_hp": CBANetHP,
     "cbanet_ar": CBANetAR,
     "ohm_autoencoder": OHMAutoencoder,
-    "resnet18": resnet18,
-    "resnet34": resnet34,
-    "resnet50": resnet50,
-    "cifar_resnet": cifar_resnet,
+    **NETWORKS,
     "split_classifier": SplitClassifier,
     "grouped_classifier": GroupedClassifier,
 }

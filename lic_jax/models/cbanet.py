@@ -55,11 +55,19 @@ from lic_jax.models.base import check_image_batch, model_output
 from lic_jax.models.mbt2018 import latent_bits, split_scales_means
 from lic_jax.models.transforms import (
     AnalysisTransform, EntropyParameters, HyperAnalysisTransform, HyperSynthesisTransform,
-    MeanScaleHyperAnalysis, MeanScaleHyperSynthesis, SynthesisTransform, leaky_relu)
+    MeanScaleHyperAnalysis, MeanScaleHyperSynthesis, SynthesisTransform, entropy_widths,
+    leaky_relu)
 
 # The CAM's branch widths as fractions of N (the authors' code: N=128 gives
 # 60, 60 and 88 channels, about 24 / 24 / 52 % of the CAM's FLOPs).
 BRANCH_WIDTHS = (0.47, 0.47, 0.69)
+
+
+# The layers of B by name, and B's name in a BAL / IBAL: the names the
+# integer BALs of the codec read them by (lic_jax.coding.model_codecs), those
+# Flax gave them automatically before they were named here.
+BITRATE_CNN_LAYERS = ("Conv_0", "Conv_1", "Conv_2", "Conv_3")
+BITRATE_CNN = "BitrateCNN_0"
 
 
 class BitrateCNN(nn.Module):
@@ -76,15 +84,22 @@ class BitrateCNN(nn.Module):
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     channels, k = y.shape[-1], self.kernel_size
-    h = leaky_relu(nn.Conv(self.width, (1, 1))(y))
-    h = nn.Conv(self.width, (k, k), padding=k // 2, feature_group_count=self.width)(h)
-    h = nn.Conv(self.width, (k, k), padding=k // 2, feature_group_count=self.width)(h)
+    pointwise_in, depthwise_1, depthwise_2, pointwise_out = BITRATE_CNN_LAYERS
+    h = leaky_relu(nn.Conv(self.width, (1, 1), name=pointwise_in)(y))
+    h = nn.Conv(self.width, (k, k), padding=k // 2, feature_group_count=self.width,
+                name=depthwise_1)(h)
+    h = nn.Conv(self.width, (k, k), padding=k // 2, feature_group_count=self.width,
+                name=depthwise_2)(h)
     return nn.Conv(channels, (1, 1), kernel_init=nn.initializers.zeros,
-                   bias_init=nn.initializers.constant(self.output))(h)
+                   bias_init=nn.initializers.constant(self.output), name=pointwise_out)(h)
 
 
 class BitrateAdaptiveLayer(nn.Module):
-  """BAL (Eq. 8): y_b -> y_j, an elementwise shrink in (0, 1); starts as y_b / step."""
+  """BAL (Eq. 8): y_b -> y_j, an elementwise shrink in (0, 1); starts as y_b / step.
+
+  The BALs that decide how symbols are coded have an integer form, exact on
+  every machine: lic_jax.coding.model_codecs.exact_shrink (with B frozen
+  into an integer network)."""
 
   width: int
   step: float = 2.0
@@ -93,7 +108,7 @@ class BitrateAdaptiveLayer(nn.Module):
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
     # 1 - sigmoid(log(step - 1)) = 1 / step.
-    b = BitrateCNN(self.width, math.log(self.step - 1.0), self.kernel_size)(y)
+    b = BitrateCNN(self.width, math.log(self.step - 1.0), self.kernel_size, name=BITRATE_CNN)(y)
     return y * (1.0 - nn.sigmoid(b))
 
 
@@ -105,7 +120,7 @@ class InverseBitrateAdaptiveLayer(nn.Module):
 
   @nn.compact
   def __call__(self, y: jax.Array) -> jax.Array:
-    return y * (1.0 + nn.relu(BitrateCNN(self.width, self.step - 1.0)(y)))
+    return y * (1.0 + nn.relu(BitrateCNN(self.width, self.step - 1.0, name=BITRATE_CNN)(y)))
 
 
 def initial_step(rate: int, base_rate: int) -> float:
@@ -399,8 +414,7 @@ class CBANetAR(CBANetModel):
     self.hyper_analysis = MeanScaleHyperAnalysis(self.num_filters)
     self.hyper_synthesis = MeanScaleHyperSynthesis(m)
     self.context_prediction = MaskedConv(2 * m, self.context_kernel_size, "A")
-    self.entropy_parameters = EntropyParameters(
-        tuple(self.entropy_hidden) or (m * 10 // 3, m * 8 // 3), 2 * m)
+    self.entropy_parameters = EntropyParameters(entropy_widths(m, self.entropy_hidden), 2 * m)
     self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
     self.gaussian_conditional = GaussianConditional()
     self._setup_levels()

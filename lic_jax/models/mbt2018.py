@@ -31,7 +31,7 @@ from lic_jax.layers import MaskedConv
 from lic_jax.models.base import bits_per_image, check_image_batch, model_output
 from lic_jax.models.transforms import (
     AnalysisTransform, EntropyParameters, MeanScaleHyperAnalysis,
-    MeanScaleHyperSynthesis, SynthesisTransform)
+    MeanScaleHyperSynthesis, SynthesisTransform, entropy_widths)
 
 
 def split_scales_means(params: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -103,8 +103,7 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
     self.hyper_analysis = MeanScaleHyperAnalysis(self.num_filters)
     self.hyper_synthesis = MeanScaleHyperSynthesis(m)
     self.context_prediction = MaskedConv(2 * m, self.context_kernel_size, "A")
-    self.entropy_parameters = EntropyParameters(
-        tuple(self.entropy_hidden) or (m * 10 // 3, m * 8 // 3), 2 * m)
+    self.entropy_parameters = EntropyParameters(entropy_widths(m, self.entropy_hidden), 2 * m)
     self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
     self.gaussian_conditional = GaussianConditional()
 

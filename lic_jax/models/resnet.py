@@ -226,3 +226,8 @@ def cifar_resnet(depth: int = 20, width: int = 16, num_classes: int = 10, **kwar
   kwargs.setdefault("zero_init_residual", True)
   return ResNet((n, n, n), "basic", width=width, imagenet=False,
                 num_classes=num_classes, **kwargs)
+
+
+# The classifiers with split points, by the names of the model registry.
+NETWORKS = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
+            "cifar_resnet": cifar_resnet}

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 
 from lic_jax.entropy_models import EntropyBottleneck
 from lic_jax.layers.conv import phase_conv_transpose
+from lic_jax.models.resnet import NETWORKS
 
 RATE_MODELS = ("l1", "entropy")
 
@@ -175,13 +176,12 @@ class SplitClassifier(nn.Module):
 
 def backbone(network: Mapping[str, Any], **kwargs) -> nn.Module:
   """The classifier a backbone spec names (a ResNet with split points)."""
-  from lic_jax.models import model_from_spec  # pylint: disable=g-import-not-at-top
-
-  model = model_from_spec({**network, **kwargs})
-  if not hasattr(model, "split_names"):
-    raise ValueError(f"backbone {network.get('name')!r} has no split points (a ResNet of "
-                     "lic_jax.models.resnet has)")
-  return model
+  arguments = {**network, **kwargs}
+  name = arguments.pop("name", None)
+  if name not in NETWORKS:
+    raise ValueError(f"backbone {name!r} has no split points (the ResNets of "
+                     f"lic_jax.models.resnet have: {', '.join(NETWORKS)})")
+  return NETWORKS[name](**arguments)
 
 
 def split_channels(network: Mapping[str, Any], split: str) -> int:

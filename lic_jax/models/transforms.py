@@ -71,6 +71,23 @@ class HyperAnalysisTransform(nn.Module):
     return Conv(self.num_filters)(z)
 
 
+# The layers of h_s and of e by name, the names the codecs' integer networks
+# read them by (lic_jax.coding.latent_codecs). They are the names Flax gave
+# these layers automatically before they were named here, so that every
+# checkpoint and bundled model loads unchanged.
+HYPER_SYNTHESIS_LAYERS = ("ConvTranspose_0", "ConvTranspose_1", "Conv_0")
+
+
+def entropy_parameters_layers(num_layers: int) -> tuple[str, ...]:
+  """The names of e's 1x1 convolutions, first to last."""
+  return tuple(f"Conv_{i}" for i in range(num_layers))
+
+
+def entropy_widths(num_latents: int, hidden: Sequence[int] = ()) -> tuple[int, ...]:
+  """The hidden widths of e: `hidden`, default (10M/3, 8M/3) (Minnen 2018)."""
+  return tuple(hidden) or (num_latents * 10 // 3, num_latents * 8 // 3)
+
+
 class HyperSynthesisTransform(nn.Module):
   """h_s: hyper-latent (B, h/4, w/4, N) -> (B, h, w, num_outputs)."""
 
@@ -80,9 +97,10 @@ class HyperSynthesisTransform(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
-    z = nn.relu(ConvTranspose(self.num_filters)(z))
-    z = nn.relu(ConvTranspose(self.num_filters)(z))
-    z = Conv(self.num_outputs, kernel_size=3, stride=1)(z)
+    first, second, last = HYPER_SYNTHESIS_LAYERS
+    z = nn.relu(ConvTranspose(self.num_filters, name=first)(z))
+    z = nn.relu(ConvTranspose(self.num_filters, name=second)(z))
+    z = Conv(self.num_outputs, kernel_size=3, stride=1, name=last)(z)
     return nn.relu(z) if self.final_relu else z
 
 
@@ -114,9 +132,10 @@ class MeanScaleHyperSynthesis(nn.Module):
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
     m = self.num_latents
-    z = leaky_relu(ConvTranspose(m)(z))
-    z = leaky_relu(ConvTranspose(m * 3 // 2)(z))
-    return Conv(2 * m, kernel_size=3, stride=1)(z)
+    first, second, last = HYPER_SYNTHESIS_LAYERS
+    z = leaky_relu(ConvTranspose(m, name=first)(z))
+    z = leaky_relu(ConvTranspose(m * 3 // 2, name=second)(z))
+    return Conv(2 * m, kernel_size=3, stride=1, name=last)(z)
 
 
 class EntropyParameters(nn.Module):
@@ -127,6 +146,7 @@ class EntropyParameters(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    for width in self.hidden:
-      x = leaky_relu(Conv(width, kernel_size=1, stride=1)(x))
-    return Conv(self.num_outputs, kernel_size=1, stride=1)(x)
+    *hidden, last = entropy_parameters_layers(len(self.hidden) + 1)
+    for width, name in zip(self.hidden, hidden):
+      x = leaky_relu(Conv(width, kernel_size=1, stride=1, name=name)(x))
+    return Conv(self.num_outputs, kernel_size=1, stride=1, name=last)(x)

@@ -19,7 +19,7 @@ whatever config.freeze adds.
 
 from lic_jax.models import model_from_config
 from lic_jax.models.cbanet import CBANetModel
-from lic_jax.recipes import RecipeError, register
+from lic_jax.recipes.base import RecipeError, register
 from lic_jax.recipes.compression import Compression
 
 

@@ -17,7 +17,7 @@ from lic_jax import labelled_data
 from lic_jax import parallel
 from lic_jax import parts
 from lic_jax.models import model_from_spec
-from lic_jax.recipes import Recipe, RecipeError, register
+from lic_jax.recipes.base import Recipe, RecipeError, register
 
 
 def cross_entropy(logits: jax.Array, labels: jax.Array,

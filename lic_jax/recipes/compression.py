@@ -3,10 +3,10 @@
 import jax.numpy as jnp
 
 from lic_jax import data as data_lib
-from lic_jax import eval as eval_lib
+from lic_jax import evaluation
 from lic_jax.losses import DISTORTIONS, rate_distortion_loss
 from lic_jax.models import model_from_config
-from lic_jax.recipes import Recipe, RecipeError, register
+from lic_jax.recipes.base import Recipe, RecipeError, register
 
 
 class Compression(Recipe):
@@ -49,12 +49,12 @@ class Compression(Recipe):
   def evaluate(self, model, variables, config, mesh=None):
     if not config.eval.directory:
       return None
-    return eval_lib.evaluate_directory(model, variables["params"], config.eval.directory,
+    return evaluation.evaluate_directory(model, variables["params"], config.eval.directory,
                                        max_images=config.eval.max_images)
 
   def eval_line(self, summary, config):
     return (f"({summary['num_images']} images from {config.eval.directory}): "
-            f"{eval_lib.format_metrics(summary['mean'])}")
+            f"{evaluation.format_metrics(summary['mean'])}")
 
 
 register(Compression())

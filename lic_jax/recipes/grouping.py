@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from lic_jax import coding_rate
 from lic_jax.models import model_from_config
 from lic_jax.models.grouping import MEMBERSHIPS, NOISES, GroupedClassifier
-from lic_jax.recipes import RecipeError, register
+from lic_jax.recipes.base import RecipeError, register
 from lic_jax.recipes.classification import Classification, cross_entropy
 
 

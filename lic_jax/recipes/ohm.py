@@ -24,7 +24,7 @@ from lic_jax import labelled_data
 from lic_jax import metrics as metrics_lib
 from lic_jax.models import model_from_config
 from lic_jax.models.ohm import OHMAutoencoder, rd_weight, sample_quality
-from lic_jax.recipes import Recipe, RecipeError, register
+from lic_jax.recipes.base import Recipe, RecipeError, register
 
 
 class MNISTDigits:

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from lic_jax.models import model_from_config
 from lic_jax.models.split import RATE_MODELS, SplitClassifier, split_channels
-from lic_jax.recipes import RecipeError, register
+from lic_jax.recipes.base import RecipeError, register
 from lic_jax.recipes.classification import Classification, cross_entropy
 
 BACKBONE = "backbone"
