@@ -27,13 +27,15 @@ estimated rate that the coded rate matches.
                              context and entropy-parameter networks) and
                              the hyperprior's
 
-A coding order is the sequence of steps in which positions are coded; the
+Without a context, a latent is coded all at once (one range-coder call).
+With one, a coding order gives the steps in which positions are coded; the
 positions of one step are computed in one batch and coded in one call:
-  ALL_AT_ONCE                one step (no context)
   WavefrontOrder(k)          mbt2018's raster context of a k x k mask, in
                              the wavefront steps of lic_jax.coding.wavefront
-A context model over another order (a checkerboard's two steps, channel
-slices) is a new order and mask for ContextLatentCodec, not a new codec.
+A spatial context of another order (a checkerboard's two steps) is a new
+order and mask for ContextLatentCodec, not a new codec. Channel slices
+order channels rather than positions: their steps will have to name
+channel groups as well (not yet).
 
 Integer networks are read from the parameters by layer names the model
 declares (e.g. models.transforms.HYPER_SYNTHESIS_LAYERS), never by Flax's
