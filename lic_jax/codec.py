@@ -298,7 +298,7 @@ class Codec:
     h, w = header.height, header.width
     rate = None if header.bitrate is None else header.bitrate[0]
     level = self.level(rate, complexity)
-    memory.check(h, w, self.decode_memory(h, w, rate, complexity), self.max_pixels)
+    memory.check(h, w, lambda: self.decode_memory(h, w, rate, complexity), self.max_pixels)
     expected = self.latent_shapes(h, w)
     if list(header.latent_shapes.items()) != list(expected.items()):
       raise BitstreamError(f"latent table {list(header.latent_shapes.items())} is not "

@@ -294,14 +294,15 @@ def test_sizes_over_the_limit_are_refused_from_the_header_alone():
   codec = _random_codec("bmshj2018")
   header, streams = container.unpack(codec.compress(_image(64, 64)))
   # A 32 KB-sized file declaring 16383 x 16385 with a table of that size:
-  # refused in well under a second, nothing of its size allocated.
+  # refused from the header alone, nothing of its size compiled or allocated
+  # (a compilation at that size took 0.52 s on jax 0.12 in CI).
   big = container.Header(header.model, header.config_hash, header.tables_hash, 16383, 16385,
                          codec.latent_shapes(16383, 16385))
   start = time.perf_counter()
   with pytest.raises(BitstreamError, match=r"16383x16385 image \(268,435,455 pixels\), over "
-                     r"this decoder's limit of 67,108,864 .* about \d+\.\d GiB"):
+                     r"this decoder's limit of 67,108,864 \(max_pixels, --max-pixels\)$"):
     codec.decompress(container.pack(big, streams))
-  assert time.perf_counter() - start < 0.5
+  assert time.perf_counter() - start < 0.1
   codec.max_pixels = 64 * 63
   with pytest.raises(BitstreamError, match="limit of 4,032 "):
     codec.decompress(container.pack(header, streams))

@@ -304,7 +304,8 @@ class FeatureBank:
       raise BitstreamError(f"the header names split point {header.split!r}, but unit {k} "
                            f"({unit.name}) sits at {unit.split!r}: the file is corrupt")
     memory.check(header.height, header.width,
-                 self.decode_memory(header.height, header.width, k), header.height * header.width)
+                 lambda: self.decode_memory(header.height, header.width, k),
+                 header.height * header.width)
     shape = self.symbol_shape(k, header.height, header.width)
     symbols = decoder.decode(self._indexes(k, shape)) + unit.offsets
     decoder.finish()

@@ -147,7 +147,8 @@ class GroupCodec:
       raise BitstreamError(f"declared split point {header.split!r} and size "
                            f"{header.height}x{header.width}: the model's are "
                            f"{self.model.split!r} and {self.image_size}x{self.image_size}")
-    memory.check(header.height, header.width, self.decode_memory(header.height, header.width),
+    memory.check(header.height, header.width,
+                 lambda: self.decode_memory(header.height, header.width),
                  header.height * header.width)
     decoder = range_coder.Decoder(stream, self.lookup, "grouped feature stream")
     profile = int(decoder.decode(np.zeros(1, np.int32))[0])

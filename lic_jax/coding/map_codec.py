@@ -214,7 +214,7 @@ class MapCodec:
     if self.model.architecture == "mnist" and (height, width) != (MNIST_SIZE, MNIST_SIZE):
       raise BitstreamError(f"declared size {height}x{width}: the MNIST architecture "
                            f"codes {MNIST_SIZE}x{MNIST_SIZE} images")
-    memory.check(height, width, self.decode_memory(height, width), self.max_pixels)
+    memory.check(height, width, lambda: self.decode_memory(height, width), self.max_pixels)
     return self._grid(height, width)
 
   def _grid(self, height: int, width: int) -> tuple[int, int]:

@@ -10,8 +10,8 @@ takes beyond the loaded model, `decode_memory(height, width)`, as a
   assignment (their temporaries and outputs): a `ProgramMemory` compiles a
   program at the size it will run at, without running it (the decode then
   reuses the compilation), and reads XLA's memory analysis: a hostile
-  header can cost a compilation (a fraction of a second), never an
-  allocation of its size;
+  header within max_pixels can cost a compilation (a fraction of a
+  second), never an allocation of its size; one over it costs neither;
 - host: the numpy arrays it holds, bytes per image pixel and per latent
   element, counted from the decoder's code;
 - fixed: what neither counts and does not grow with the image (the
@@ -141,22 +141,24 @@ def _available() -> tuple[int | None, int | None]:
     return None, None
 
 
-def check(height: int, width: int, needed: int, max_pixels: int) -> None:
-  """Refuses (BitstreamError, one line naming the size, the limit and the
-  memory needed) a declared height x width over max_pixels, or whose decode
-  (`needed` bytes, a Footprint's) cannot fit this machine or process."""
+def check(height: int, width: int, needed: Callable[[], int], max_pixels: int) -> None:
+  """Refuses (BitstreamError, one line) a declared height x width over
+  max_pixels, naming the size and the limit, or whose decode (`needed()`
+  bytes, a Footprint's) cannot fit this machine or process, naming the size
+  and the memory. `needed` is called only within max_pixels: a size over the
+  limit is refused from the header alone, with no program compiled at it."""
   pixels = height * width
-  gib = needed / 2**30
   if pixels > max_pixels:
     raise BitstreamError(
         f"the file declares a {height}x{width} image ({pixels:,} pixels), over this "
-        f"decoder's limit of {max_pixels:,} (max_pixels, --max-pixels); decoding it would "
-        f"take about {gib:.1f} GiB")
+        f"decoder's limit of {max_pixels:,} (max_pixels, --max-pixels)")
+  need = needed()
+  gib = need / 2**30
   available, room = _available()
   problems = []
-  if available is not None and needed > available:
+  if available is not None and need > available:
     problems.append(f"{available / 2**30:.1f} GiB of memory is available")
-  if room is not None and ADDRESS_SPACE_PER_BYTE * needed > room:
+  if room is not None and ADDRESS_SPACE_PER_BYTE * need > room:
     problems.append(f"the address-space limit (ulimit -v) leaves {room / 2**30:.1f} GiB")
   if problems:
     raise BitstreamError(f"decoding a {height}x{width} image takes about {gib:.1f} GiB, "
