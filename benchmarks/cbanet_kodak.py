@@ -37,10 +37,10 @@ from lic_jax import bd, checkpoint, complexity, plot
 from lic_jax import eval as eval_lib
 from lic_jax import image as image_lib
 from lic_jax.assets import DEFAULT_MODEL
+from lic_jax.cbanet.model import CBANetAR
 from lic_jax.codec import Codec
 from lic_jax.data import data_root
 from lic_jax.models import MODELS, abstract_params, model_from_spec
-from lic_jax.models.cbanet import CBANetAR
 
 # The base model of each CBANet, and the paper's widths (Sec. IV-A, IV-B).
 BASE_MODELS = {"cbanet_hp": "bmshj2018", "cbanet_ar": "mbt2018"}

@@ -88,7 +88,7 @@ def _image_family(name: str) -> Family:
 
 def _map_family(quantizer: str) -> Family:
   from lic_jax.coding import container  # pylint: disable=g-import-not-at-top
-  from lic_jax.coding.map_codec import MapCodec  # pylint: disable=g-import-not-at-top
+  from lic_jax.ohm.codec import MapCodec  # pylint: disable=g-import-not-at-top
   from lic_jax.models import model_from_spec  # pylint: disable=g-import-not-at-top
 
   spec = {**MAP_SPEC, "quantizer": quantizer}
@@ -111,7 +111,7 @@ def _cifar_images(count: int = 64) -> np.ndarray:
 
 
 def _split_family() -> Family:
-  from lic_jax.coding import feature_codec  # pylint: disable=g-import-not-at-top
+  from lic_jax.split import codec as feature_codec  # pylint: disable=g-import-not-at-top
   from lic_jax.models import model_from_spec  # pylint: disable=g-import-not-at-top
 
   units = []
@@ -130,7 +130,7 @@ def _split_family() -> Family:
 
 
 def _grouping_family() -> Family:
-  from lic_jax.coding import group_codec  # pylint: disable=g-import-not-at-top
+  from lic_jax.grouping import codec as group_codec  # pylint: disable=g-import-not-at-top
   from lic_jax.models import model_from_spec  # pylint: disable=g-import-not-at-top
 
   spec = {"name": "grouped_classifier", "network": NETWORK, "split": "layer3[0]",

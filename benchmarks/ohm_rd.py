@@ -11,7 +11,7 @@ model swept over the quality q at inference (the paper's Fig. 3b, Fig. 4).
 Every held-out image (the 2k MNIST digits, or all 24 Kodak images) is
 compressed once with all C_Z maps and decoded from its file (the decoded
 symbols are checked equal to the encoder's). Its file of the first n maps
-is that file truncated (lic_jax.coding.map_codec), whose size is counted;
+is that file truncated (lic_jax.ohm.codec), whose size is counted;
 on the first --check-images images, for every n, the truncated file is
 checked byte-identical to compressing with n maps and its decoded image
 identical to the one the curve's PSNR is computed from. Per n (q the
@@ -42,8 +42,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from lic_jax.coding.map_codec import MapCodec  # pylint: disable=g-import-not-at-top,wrong-import-position
-from lic_jax.ohm_curves import held_out, map_counts, read_curves, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lic_jax.ohm.codec import MapCodec  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lic_jax.ohm.curves import held_out, map_counts, read_curves, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def run_benchmark(args) -> None:

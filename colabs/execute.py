@@ -8,7 +8,9 @@ root, with `MODE = ...` injected after its cell tagged "parameters"
 (papermill's convention, so `papermill -p MODE fast` runs them too). The
 executed copies, outputs included, go to --output-dir (the notebooks in git
 stay stripped: tests/test_colabs.py); each notebook's wall time is printed
-and written to --output-dir/times.json.
+and written to --output-dir/times.json. Every notebook draws figures: one
+whose executed copy holds no image fails too (a figure that never shows,
+as when a module switched matplotlib to a non-interactive backend).
 """
 
 import argparse
@@ -37,6 +39,14 @@ def with_parameters(notebook, mode: str):
   return notebook
 
 
+def figures(notebook) -> int:
+  """How many images (PNG, SVG or JPEG) the notebook's outputs display."""
+  kinds = ("image/png", "image/svg+xml", "image/jpeg")
+  return sum(any(kind in output.get("data", {}) for kind in kinds)
+             for cell in notebook.cells if cell.cell_type == "code"
+             for output in cell.get("outputs", []))
+
+
 def execute(path: str, mode: str, output_dir: str, cell_timeout: int) -> float:
   """Runs one notebook, writing its executed copy into output_dir (which
   exists); its wall time in seconds. Raises on a cell error."""
@@ -48,6 +58,8 @@ def execute(path: str, mode: str, output_dir: str, cell_timeout: int) -> float:
     client.execute()
   finally:
     nbformat.write(notebook, os.path.join(output_dir, os.path.basename(path)))
+  if not figures(notebook):
+    raise ValueError("its executed copy displays no figure")
   return time.perf_counter() - start
 
 
@@ -71,7 +83,7 @@ def main(argv=None) -> int:
       failed.append(name)
       print(f"{name} FAILED; the executed copy is in {args.output_dir}\n{e}", flush=True)
       continue
-    except ValueError as e:  # not a notebook (nbformat), or no parameters cell
+    except ValueError as e:  # not a notebook (nbformat), no parameters cell, no figure
       failed.append(name)
       print(f"{name} FAILED: {e}", flush=True)
       continue

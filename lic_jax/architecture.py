@@ -7,9 +7,10 @@ imports made inside functions (tests/test_architecture.py checks both).
   coding blocks    the range coder, the .lic container, CDF tables, integer
                    networks, coding orders, memory accounting; the float
                    layers and entropy models the tables are made from
-  latent codecs    one object per latent path (factorized, Gaussian
-                   conditional, hyperprior, context model): its tables, its
-                   coding order, its streams
+  latent codecs    each latent path (factorized, Gaussian conditional,
+                   hyperprior, context model): its float half the models
+                   train with, its integer half (tables, coding order,
+                   streams)
   models           the Flax models, as the papers write them
   runs             what a training run is: recipes (loss, data, evaluation),
                    the training state and its checkpoints. Codecs are loaded
@@ -19,12 +20,29 @@ imports made inside functions (tests/test_architecture.py checks both).
   codec API        Codec: load, compress, decompress, export
   tools            training, sweeps, evaluation and every `python -m` command
 
+A paper family's package (lic_jax.cbanet, .grouping, .ohm, .split: its
+model, recipe, codec and tools in one place) spans the layers: model.py
+sits with the models, recipe.py with the runs, codec.py with the model
+codecs, the rest with the tools. Its __init__ imports nothing when it
+loads (importing lic_jax.ohm.model never imports the OHM tools), and it
+sits with the tools, whose names it lends where an old module had them. The old paths of what moved
+(lic_jax.models.ohm, lic_jax.coding.map_codec, ...) are aliases of the new
+modules, each in the layer of its target.
+
 A new module is placed here before anything imports it; the test fails on
 a module no layer names.
 """
 
 import ast
 import os
+
+FAMILIES = ("cbanet", "grouping", "ohm", "split")
+
+
+def _family(part: str) -> tuple[str, ...]:
+  """Part `part` of every paper family's package (lic_jax.<family>.<part>)."""
+  return tuple(f"lic_jax.{family}.{part}" for family in FAMILIES)
+
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("primitives", ("lic_jax", "lic_jax.architecture", "lic_jax.assets", "lic_jax.bd",
@@ -37,16 +55,18 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                        "lic_jax.coding.wavefront", "lic_jax.coding_rate",
                        "lic_jax.entropy_models.*", "lic_jax.layers.*")),
     ("latent codecs", ("lic_jax.coding.latent_codecs",)),
-    ("models", ("lic_jax.models.*",)),
+    ("models", ("lic_jax.models.*", *_family("model"))),
     ("runs", ("lic_jax.checkpoint", "lic_jax.data", "lic_jax.evaluation",
               "lic_jax.labelled_data", "lic_jax.losses", "lic_jax.recipes.*",
-              "lic_jax.train_state")),
+              "lic_jax.train_state", *_family("recipe"))),
     ("model codecs", ("lic_jax.coding.feature_codec", "lic_jax.coding.group_codec",
-                      "lic_jax.coding.map_codec", "lic_jax.coding.model_codecs")),
+                      "lic_jax.coding.map_codec", "lic_jax.coding.model_codecs",
+                      *_family("codec"))),
     ("codec API", ("lic_jax.codec",)),
-    ("tools", ("lic_jax.baselines", "lic_jax.complexity", "lic_jax.eval", "lic_jax.grouping",
-               "lic_jax.notebooks", "lic_jax.ohm", "lic_jax.ohm_curves", "lic_jax.split",
-               "lic_jax.sweep", "lic_jax.train")),
+    ("tools", ("lic_jax.__main__", "lic_jax.baselines", "lic_jax.complexity", "lic_jax.eval",
+               "lic_jax.notebooks", "lic_jax.sweep", "lic_jax.train",
+               *(f"lic_jax.{f}" for f in FAMILIES), *_family("__main__"),
+               *_family("cli"), "lic_jax.ohm.curves", "lic_jax.ohm_curves")),
 )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from lic_jax import cli
 from lic_jax import eval as eval_lib
 from lic_jax import image as image_lib
 from lic_jax import metrics
@@ -95,7 +96,7 @@ def sweep(paths: list[str], codec: str, qualities=DEFAULT_QUALITIES,
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.baselines",
-                                   description=__doc__.split("\n")[0])
+                                   description=cli.summary(__doc__))
   parser.add_argument("codec", choices=CODECS)
   parser.add_argument("--data", default="",
                       help="folder of images (default: $LIC_JAX_DATA/kodak)")

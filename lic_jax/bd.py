@@ -26,6 +26,8 @@ import sys
 import numpy as np
 from scipy import interpolate
 
+from lic_jax import cli
+
 METHODS = ("cubic", "pchip")
 
 
@@ -101,7 +103,7 @@ def load_curve(path: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.bd",
-                                   description=__doc__.split("\n")[0])
+                                   description=cli.summary(__doc__))
   parser.add_argument("anchor")
   parser.add_argument("test")
   parser.add_argument("--metric", default="psnr-rgb",

@@ -1,8 +1,20 @@
 """Command-line plumbing shared by the entry points."""
 
+import keyword
+import re
 import sys
 
 from absl import flags
+
+# The flags with which absl prints a command's usage.
+HELP_FLAGS = ("help", "helpfull", "helpshort", "helpxml", "h", "?")
+# Keys users write as the papers do, and the config's name for each.
+SPELLINGS = {"lambda": "lmbda"}
+
+
+def summary(doc: str) -> str:
+  """A command's one-line description: its docstring's first paragraph."""
+  return " ".join(doc.strip().split("\n\n")[0].split())
 
 
 def parse_flags(argv: list[str]) -> list[str]:
@@ -17,6 +29,12 @@ def parse_flags(argv: list[str]) -> list[str]:
       # A config file that failed to load raises only when first read.
       flags.FLAGS.config.get("workdir")
     return remaining
+  except SystemExit as e:
+    # absl's --help (and --helpfull, --helpshort) prints the usage, then
+    # exits with status 1; asking for help is no error.
+    if e.code == 1 and any(arg.lstrip("-") in HELP_FLAGS for arg in argv[1:]):
+      sys.exit(0)
+    raise
   except OSError as e:
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
     sys.exit(f"error: cannot load the config file: {lines[-1]}")
@@ -24,6 +42,13 @@ def parse_flags(argv: list[str]) -> list[str]:
     message = str(e.args[0] if e.args else e).strip("'\"").replace("\\n", " ")
     message = message.replace("\\'", "'").replace("\n", " ")
     sys.exit(f"error: unknown config key: {message}")
+  except ValueError as e:
+    # ml_collections cannot parse an override whose key is a Python keyword
+    # (--config.lambda): it raises a SyntaxError inside a ValueError.
+    match = re.match(r"Could not parse '([^']*)'", str(e))
+    if match is None:
+      raise
+    sys.exit(f"error: {_keyword_key(match.group(1))}")
   except flags.Error as e:
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
     if any(line.startswith("Traceback") for line in lines):
@@ -31,6 +56,17 @@ def parse_flags(argv: list[str]) -> list[str]:
       # the message; its last line names the problem.
       sys.exit(f"error: {lines[0].split(': Error whilst')[0]}: {lines[-1]}")
     sys.exit(f"error: {e}")
+
+
+def _keyword_key(path: str) -> str:
+  """The message for a config override `path` that did not parse."""
+  parts = path.split(".")
+  bad = [part for part in parts if keyword.iskeyword(part)]
+  if not bad:
+    return f"cannot parse the config key {path!r}"
+  spelled = ".".join(SPELLINGS.get(part, part) for part in parts)
+  hint = f"; did you mean {spelled!r}?" if spelled != path else ""
+  return f"unknown config key {path!r}: {bad[0]!r} is a Python keyword, never a key{hint}"
 
 
 def run(main, user_errors: tuple[type[Exception], ...] = (FileNotFoundError,)) -> None:
@@ -77,7 +113,7 @@ def encode_image_to_file(paths: list[str], output: str | None, force: bool, enco
 
   if len(paths) != 1 or not output:
     raise ValueError("encode takes one image and -o OUTPUT.lic")
-  check_new_output(output, paths, force)
+  check_new_output(output, paths, force, coded=True)
   image = image_lib.read_rgb_uint8(paths[0])
   data = encode(image)
   write_atomic(output, data)

@@ -51,16 +51,20 @@ import tqdm
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import cli
 from lic_jax import files
-from lic_jax.assets import DEFAULT_FAMILY, DEFAULT_QUALITY, PRETRAINED
 from lic_jax import image as image_lib
-from lic_jax.coding import container, memory, range_coder, tables
+from lic_jax.assets import DEFAULT_FAMILY, DEFAULT_QUALITY, PRETRAINED
+from lic_jax.cbanet import codec as cbanet_codec
+from lic_jax.coding import container, memory, model_codecs, range_coder, tables
 from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.model_codecs import CODECS
 from lic_jax.coding.tables import TABLES_FILE, TABLES_FORMAT
 # Where they were before lic_jax.files and lic_jax.image held them.
 from lic_jax.files import check_new_output, check_output_path, config_hash, tables_hash
 from lic_jax.image import as_float_image
 from lic_jax.models import abstract_params, model_from_spec
+
+# Every model that codes images, by the name the model registry gives it
+# (lic_jax.models.registered): the classic models' codecs and CBANet's.
+CODECS = {**model_codecs.CODECS, **cbanet_codec.CODECS}
 
 # The largest image a Codec decodes unless told otherwise (max_pixels,
 # --max-pixels): 67 MP, so that a 50 MP photo decodes on a machine with a few
@@ -277,15 +281,9 @@ class Codec:
     file is known to be this model's, its latents exactly as this model lays
     them out, its size within max_pixels and its decode (at K = complexity
     branches of a CBANet) within this machine's memory."""
-    if header.model != self.name or header.config_hash != self.config_hash:
-      raise BitstreamError(
-          f"this file was made by model {header.model!r} (config "
-          f"{header.config_hash.hex()}), but the decoder is model {self.name!r} "
-          f"(config {self.config_hash.hex()})")
-    if header.tables_hash != self.tables_hash:
-      raise BitstreamError(
-          f"this file was coded with tables {header.tables_hash.hex()}, the decoder "
-          f"has tables {self.tables_hash.hex()} (another checkpoint of {self.name!r}?)")
+    container.check_origin(header, self.name, self.config_hash, self.tables_hash,
+                           owner="this decoder's",
+                           hint=f"another checkpoint or quality level of {self.name!r}")
     if (header.bitrate is None) != (self.num_rates is None):
       raise BitstreamError(
           f"this file {'has no' if header.bitrate is None else 'has a'} bitrate index, "
@@ -377,16 +375,17 @@ def _bpp(data: bytes, height: int, width: int) -> float:
   return 8.0 * len(data) / (height * width)
 
 
-def plan(command: str, inputs: list[str], output: str,
-         force: bool = False) -> tuple[list[tuple[str, str]], bool]:
-  """The (input, output) files of a compress/decompress call and whether it
-  is a batch, every path checked before any work.
+def plan(command: str, inputs: list[str], output: str, force: bool = False,
+         skip_existing: bool = False) -> tuple[list[tuple[str, str]], bool, int]:
+  """The (input, output) files of a compress/decompress call, whether it is
+  a batch and how many inputs it skips, every path checked before any work.
 
   One input file and an output that is not a folder: that file. Otherwise
   (several inputs, a folder of images or .lic files among them, or an
   existing folder as output) each input is written into the output folder
   (created if missing) as <name>.lic, or <name>.png when decompressing.
-  An existing output is refused unless `force`.
+  An existing output is refused unless `force` (rewritten) or, in a batch,
+  `skip_existing` (its input left out: a re-run codes what is missing).
   """
   suffix = ".lic" if command == "compress" else ".png"
   batch = len(inputs) > 1 or os.path.isdir(output) or any(map(os.path.isdir, inputs))
@@ -417,21 +416,34 @@ def plan(command: str, inputs: list[str], output: str,
         raise ValueError(f"{seen[target]!r} and {path!r} would both be written to {target!r}")
       seen[target] = path
       pairs.append((path, target))
+  if skip_existing and not batch:
+    raise ValueError("--skip-existing applies to a batch (an output folder)")
+  new_folder = batch and not os.path.isdir(output)  # nothing in it to overwrite
+  todo = []
   for source, target in pairs:
     if not os.path.isfile(source):
       raise FileNotFoundError(f"input {source!r} does not exist")
-    if batch and not os.path.isdir(output):
-      continue  # a new folder: nothing in it to overwrite
-    check_output_path(target, [source], image=command == "decompress")
-    if os.path.exists(target) and not force:
-      raise ValueError(f"output {target!r} exists; --force overwrites it")
+    if not new_folder:
+      check_output_path(target, [source], image=command == "decompress",
+                        coded=command == "compress")
+      if os.path.exists(target) and not force:
+        if skip_existing:
+          continue
+        raise ValueError(f"output {target!r} exists; --force overwrites it"
+                         + (", --skip-existing codes only what is missing" if batch else ""))
+    todo.append((source, target))
   if batch:
     os.makedirs(output, exist_ok=True)
-  return pairs, batch
+  return todo, batch, len(pairs) - len(todo)
 
 
 def _compress_file(codec: Codec, source: str, target: str, rate: int | None) -> str:
   image = image_lib.read_rgb_uint8(source)
+  profile = image_lib.color_profile(source)
+  if profile:
+    tqdm.tqdm.write(f"warning: {source}: its ICC colour profile {profile!r} is not kept: the "
+                    "file codes the stored pixel values, and its decode, with no profile, "
+                    "shows as sRGB", file=sys.stderr)
   start = time.perf_counter()
   data = codec.compress(image, rate)
   encode_s = time.perf_counter() - start
@@ -500,7 +512,7 @@ def list_models(directory: str) -> str:
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m lic_jax.codec", description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(prog="python -m lic_jax.codec", description=cli.summary(__doc__))
   sub = parser.add_subparsers(dest="command", required=True)
   model_help = ("run or exported model directory, or a folder of quality levels "
                 "(default: the bundled levels)")
@@ -518,6 +530,9 @@ def main(argv=None) -> None:
                  help="bitrate index of a CBANet model, 0 = the lowest (default: its base, "
                       "the highest)")
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+  p.add_argument("--skip-existing", action="store_true",
+                 help="in a batch, leave out the inputs whose outputs exist (a re-run codes "
+                      "only what is missing)")
   p.add_argument("--range-coder", choices=range_coder.CODERS, default="lic_jax",
                  help=coder_help)
   p = sub.add_parser("decompress", help=".lic -> image(s)")
@@ -530,6 +545,9 @@ def main(argv=None) -> None:
                  help="complexity level K of a CBANet model: decode with its first K "
                       "synthesis branches (default: all)")
   p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+  p.add_argument("--skip-existing", action="store_true",
+                 help="in a batch, leave out the inputs whose outputs exist (a re-run codes "
+                      "only what is missing)")
   p.add_argument("--original", help="the original image, to report PSNR (one input only)")
   p.add_argument("--range-coder", choices=range_coder.CODERS, default="lic_jax",
                  help=coder_help)
@@ -554,7 +572,8 @@ def main(argv=None) -> None:
       if len(args.paths) < 2:
         raise ValueError(f"{args.command} needs an input and an output")
       *inputs, output = args.paths
-      pairs, batch = plan(args.command, inputs, output, args.force)
+      pairs, batch, skipped = plan(args.command, inputs, output, args.force,
+                                   args.skip_existing)
       original = getattr(args, "original", None)
       if original and batch:
         raise ValueError("--original needs a single input file")
@@ -594,18 +613,37 @@ def main(argv=None) -> None:
         codec_for(args.quality)
       start = time.perf_counter()
       progress = tqdm.tqdm(pairs, unit="file", disable=not batch, file=sys.stderr)
+      failed = []
       for source, target in progress:
-        if args.command == "compress":
-          line = _compress_file(codec_for(args.quality), source, target, args.rate)
-        else:
-          with open(source, "rb") as f:
-            data = f.read()
-          codec = codec_for(level_for_file(data, hashes) if detect else args.quality)
-          line = _decompress_file(codec, data, source, target, original, args.complexity)
+        try:
+          if args.command == "compress":
+            line = _compress_file(codec_for(args.quality), source, target, args.rate)
+          else:
+            with open(source, "rb") as f:
+              data = f.read()
+            written = level_for_file(data, hashes)
+            if not detect and written not in (None, args.quality):
+              raise BitstreamError(f"this file was written by quality {written}: decode it "
+                                   f"with --quality {written}, or without --quality")
+            codec = codec_for(written if detect else args.quality)
+            line = _decompress_file(codec, data, source, target, original, args.complexity)
+        except (BitstreamError, ValueError, OSError) as e:  # ImageReadError is a ValueError
+          # One file's problem: named in one line; a batch goes on with the
+          # others (each output is written whole or not at all).
+          if not batch:
+            raise
+          failed.append(source)
+          message = str(e) if source in str(e) else f"{source}: {e}"
+          progress.write(f"error: {message}", file=sys.stderr)
+          continue
         progress.write(line if batch else f"{line} (model load {load_s:.2f} s)", file=sys.stdout)
       if batch:
-        print(f"{len(pairs)} files in {time.perf_counter() - start:.2f} s "
-              f"(model load {load_s:.2f} s) -> {output}")
+        print(f"{len(pairs) - len(failed)} files in {time.perf_counter() - start:.2f} s "
+              f"(model load {load_s:.2f} s) -> {output}"
+              + (f", {skipped} skipped (their outputs exist)" if skipped else ""))
+      if failed:
+        sys.exit(f"error: {len(failed)} of {len(pairs)} files failed, the others are "
+                 f"written; fix or remove those and re-run with --skip-existing")
   except (BitstreamError, FileNotFoundError, ValueError, OSError) as e:
     sys.exit(f"error: {e}")
 

@@ -23,6 +23,7 @@ from lic_jax import cli
 from lic_jax import metrics
 from lic_jax.codec import Codec, quality_levels
 from lic_jax.data import data_root
+from lic_jax.files import check_output_path
 # What this module held before lic_jax.evaluation did.
 from lic_jax.evaluation import (evaluate_codec, evaluate_directory, format_metrics,  # pylint: disable=unused-import
                                 make_evaluator, mean_metrics, results_json, schema_results,
@@ -41,7 +42,7 @@ def levels_curve(directory: str, max_images: int = 0) -> dict:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.eval",
-                                   description=__doc__.split("\n")[0])
+                                   description=cli.summary(__doc__))
   parser.add_argument("--checkpoint", default="",
                       help="run or exported model directory (default: the bundled model)")
   parser.add_argument("--data", default="",
@@ -60,6 +61,8 @@ def main(argv=None) -> None:
   cli.enable_compilation_cache()
   data = args.data or os.path.join(data_root(), "kodak")
   try:
+    if args.output:  # its folder must exist, as for every command's outputs
+      check_output_path(args.output, [])
     codec = Codec.load(args.checkpoint or None)
     level = codec.level(args.rate, args.complexity)
     if args.real_bitstream:

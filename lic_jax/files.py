@@ -30,10 +30,13 @@ def write_atomic(path: str, data: bytes) -> None:
   os.replace(path + ".tmp", path)
 
 
-def check_output_path(output: str, inputs: list[str], image: bool = False) -> None:
+def check_output_path(output: str, inputs: list[str], image: bool = False,
+                      coded: bool = False) -> None:
   """Refuses, before any work, an output that would overwrite one of the
-  inputs, lies in a folder that does not exist or is not writable, or
-  (image=True) has no image extension to choose the format by."""
+  inputs, lies in a folder that does not exist or is not writable; with
+  image=True (a decoded image) one without the extension of a lossless
+  format, which chooses the format; with coded=True (.lic bytes) one named
+  like an image."""
   for path in inputs:
     if path and os.path.exists(output) and os.path.samefile(output, path):
       raise ValueError(f"refusing to write {output!r}: it is the input {path!r}")
@@ -42,14 +45,22 @@ def check_output_path(output: str, inputs: list[str], image: bool = False) -> No
     raise ValueError(f"output folder {folder!r} does not exist")
   if not os.access(folder, os.W_OK):
     raise ValueError(f"output folder {folder!r} is not writable")
+  lossless = ", ".join(image_lib.LOSSLESS_EXTENSIONS)
+  if image and image_lib.is_image_file(output) and not output.lower().endswith(
+      image_lib.LOSSLESS_EXTENSIONS):
+    raise ValueError(f"output {output!r}: its format would re-encode the decoded image "
+                     f"lossily; write one of {lossless} (and convert it as you choose)")
   if image and not image_lib.is_image_file(output):
-    raise ValueError(f"output {output!r} needs an image extension "
-                     f"({', '.join(image_lib.IMAGE_EXTENSIONS)})")
+    raise ValueError(f"output {output!r} needs an image extension ({lossless})")
+  if coded and image_lib.is_image_file(output):
+    raise ValueError(f"output {output!r} would hold .lic bytes under an image's name; "
+                     "name it .lic")
 
 
-def check_new_output(output: str, inputs: list[str], force: bool, image: bool = False) -> None:
+def check_new_output(output: str, inputs: list[str], force: bool, image: bool = False,
+                     coded: bool = False) -> None:
   """check_output_path, and an existing output refused unless `force`."""
-  check_output_path(output, inputs, image=image)
+  check_output_path(output, inputs, image=image, coded=coded)
   if os.path.exists(output) and not force:
     raise FileExistsError(f"{output} exists; pass --force to overwrite it")
 

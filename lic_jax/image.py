@@ -9,14 +9,20 @@ What a file becomes, so that nothing is converted silently:
 - Alpha (RGBA, LA, a palette with transparency) is composited onto white:
   opaque pixels keep their colour, transparent ones become white.
 - The EXIF orientation is applied (the pixels as a viewer shows them).
+- An ICC colour profile is not applied: the pixel values are read as they
+  are stored, and the codec CLI warns that a profile other than sRGB is not
+  kept (color_profile).
 - Other modes (32-bit float, signed or >16-bit integers beyond 0..65535)
-  are refused.
+  are refused, as are animations (a GIF, PNG or WebP of several frames:
+  which frame was meant is the user's call) and files whose pixels cannot
+  all be decoded (a truncated file), each naming the file.
 """
 
+import io
 import os
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 # The EXIF tag of the orientation, and its values that swap height and width.
 _ORIENTATION = 0x0112
@@ -24,7 +30,10 @@ _TRANSPOSED = (5, 6, 7, 8)
 _READ_MODES = ("1", "L", "P", "RGB", "RGBA", "LA", "PA", "CMYK", "YCbCr",
                "I;16", "I;16B", "I;16L", "I")
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".gif")
+# The formats a decoded image is written in exactly (Pillow's JPEG and WebP
+# re-encode it lossily, a GIF through a palette of 256 colours).
+LOSSLESS_EXTENSIONS = (".png", ".bmp", ".ppm", ".tif", ".tiff")
 
 
 class ImageReadError(ValueError):
@@ -51,6 +60,21 @@ def _open(path: str) -> Image.Image:
                          "format Pillow does not know)") from e
 
 
+def color_profile(path: str) -> str | None:
+  """The description of the file's embedded ICC colour profile; None when
+  it has none or an sRGB one (what a viewer assumes of a file without)."""
+  with _open(path) as img:
+    icc = img.info.get("icc_profile")
+  if not icc:
+    return None
+  try:
+    description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+  except (OSError, ImageCms.PyCMSError):
+    return "unreadable"
+  description = description.strip()
+  return None if description.lower().startswith("srgb") else description
+
+
 def image_size(path: str) -> tuple[int, int]:
   """(height, width) as read_rgb_uint8 returns it (EXIF orientation
   applied), from the file's header, without decoding its pixels."""
@@ -63,6 +87,14 @@ def image_size(path: str) -> tuple[int, int]:
 def read_rgb_uint8(path: str) -> np.ndarray:
   """(H, W, 3) uint8, as the module's docstring lists."""
   with _open(path) as img:
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+      raise ImageReadError(f"{path}: an animation of {frames} frames; lic_jax codes single "
+                           "images (save the frame you want as an image of its own)")
+    try:
+      img.load()
+    except (OSError, SyntaxError, ValueError) as e:  # what Pillow raises on broken data
+      raise ImageReadError(f"{path}: its pixels cannot be decoded ({e})") from e
     if img.mode not in _READ_MODES:
       raise ImageReadError(f"{path}: pixels of mode {img.mode!r} cannot be read faithfully "
                            "as 8-bit RGB; convert the file to 8- or 16-bit RGB or grayscale")

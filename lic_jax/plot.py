@@ -18,10 +18,10 @@ import os
 import sys
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+from lic_jax import cli
 
 _LABELS = {"psnr-rgb": "PSNR (RGB) [dB]", "ms-ssim-rgb": "MS-SSIM (RGB) [dB]"}
 
@@ -39,9 +39,9 @@ def load(path: str) -> dict:
 def plot(docs: list[dict], output: str, metrics: tuple[str, ...] = ("psnr-rgb",),
          title: str = "", max_bpp: float | None = None) -> None:
   """One panel per metric, one curve per results document."""
-  fig, axes = plt.subplots(1, len(metrics), figsize=(6.4 * len(metrics), 4.8),
-                           squeeze=False)
-  colors = plt.get_cmap("tab20" if len(docs) > 10 else "tab10").colors
+  fig = Figure(figsize=(6.4 * len(metrics), 4.8))
+  axes = fig.subplots(1, len(metrics), squeeze=False)
+  colors = matplotlib.colormaps["tab20" if len(docs) > 10 else "tab10"].colors
   for ax, metric in zip(axes[0], metrics):
     for i, doc in enumerate(docs):
       results = doc["results"]
@@ -68,7 +68,6 @@ def plot(docs: list[dict], output: str, metrics: tuple[str, ...] = ("psnr-rgb",)
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   fig.savefig(output, dpi=150)
-  plt.close(fig)
 
 
 def read_metrics(workdir: str) -> tuple[dict, dict]:
@@ -101,7 +100,8 @@ def plot_run(workdir: str, output: str, metrics: tuple[str, ...] = ()) -> None:
   train, evals = read_metrics(workdir)
   shown = [k for k in evals if k != "loss" and not k.startswith("num_")]
   metrics = metrics or ("loss", *shown)
-  fig, axes = plt.subplots(1, len(metrics), figsize=(5.0 * len(metrics), 4.0), squeeze=False)
+  fig = Figure(figsize=(5.0 * len(metrics), 4.0))
+  axes = fig.subplots(1, len(metrics), squeeze=False)
   for ax, metric in zip(axes[0], metrics):
     if metric in train:
       steps, values = train[metric]
@@ -121,12 +121,11 @@ def plot_run(workdir: str, output: str, metrics: tuple[str, ...] = ()) -> None:
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   fig.savefig(output, dpi=150)
-  plt.close(fig)
 
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.plot",
-                                   description=__doc__.split("\n")[0])
+                                   description=cli.summary(__doc__))
   parser.add_argument("results", nargs="*", help="CompressAI-schema JSON files")
   parser.add_argument("--run", default="",
                       help="a run directory: plot its training curves instead")

@@ -1,4 +1,4 @@
-"""CBANet-HP (lic_jax.models.cbanet): the paper's parameter counts, the
+"""CBANet-HP (lic_jax.cbanet.model): the paper's parameter counts, the
 CAM's gated sums, the BAM's identity at the base rate, and clear errors."""
 
 import json
@@ -16,10 +16,10 @@ from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import complexity
 from lic_jax import parts
 from lic_jax import recipes
-from lic_jax.models import build_model, model_from_config
-from lic_jax.models.cbanet import (BitrateAdaptiveLayer, ComplexityAdaptiveModule,
+from lic_jax.cbanet import recipe as cbanet_recipe
+from lic_jax.cbanet.model import (BitrateAdaptiveLayer, ComplexityAdaptiveModule,
                                    InverseBitrateAdaptiveLayer)
-from lic_jax.recipes import cbanet as cbanet_recipe
+from lic_jax.models import build_model, model_from_config
 from lic_jax.train import load_config, train
 
 

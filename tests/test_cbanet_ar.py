@@ -1,4 +1,4 @@
-"""CBANet-AR (lic_jax.models.cbanet, on mbt2018): the causal BAL on the
+"""CBANet-AR (lic_jax.cbanet.model, on mbt2018): the causal BAL on the
 context, the base rate without BAMs, exact shrinking, bit-exact files at
 every (bitrate, K), and its training stages."""
 
@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from lic_jax.cbanet.codec import exact_shrink, shrink_table
+from lic_jax.cbanet.model import BitrateAdaptiveLayer
 from lic_jax.coding import integer_network
-from lic_jax.coding.model_codecs import exact_shrink, shrink_table
 from lic_jax.models import build_model
-from lic_jax.models.cbanet import BitrateAdaptiveLayer
 
 SPEC = {"name": "cbanet_ar", "num_filters": 16, "num_latents": 16, "num_rates": 2,
         "bam_width": 8}

@@ -29,11 +29,12 @@ from lic_jax.train import train
 TINY = {"num_filters": 16, "num_latents": 24}
 
 
-def _random_codec(name: str, seed: int = 0) -> Codec:
-  model = build_model(name, **TINY)
+def _random_codec(name: str, seed: int = 0, **widths) -> Codec:
+  spec = {"name": name, **TINY, **widths}
+  model = build_model(**spec)
   params = model.init({"params": jax.random.PRNGKey(seed), "noise": jax.random.PRNGKey(1)},
                       np.zeros((1, 64, 64, 3), np.float32), training=True)["params"]
-  return Codec.from_params({"name": name, **TINY}, params)
+  return Codec.from_params(spec, params)
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +188,15 @@ def test_hostile_headers_raise_clear_errors():
 
 def test_a_file_of_another_model_names_both():
   data = _random_codec("bls2017").compress(_image(64, 64))
-  with pytest.raises(BitstreamError, match="model 'bls2017'.*decoder is model 'bmshj2018'"):
+  with pytest.raises(BitstreamError, match="^the file was made by another model: 'bls2017', "
+                     "where this decoder is 'bmshj2018'$"):
     _random_codec("bmshj2018").decompress(data)
+  # The same model of other widths: said so, once (issue 39: the same name
+  # twice, with two hashes).
+  wider = _random_codec("bls2017", num_filters=24)
+  with pytest.raises(BitstreamError, match=r"^the file was made by another model: 'bls2017' "
+                     r"with other widths or settings \(config \w+; this decoder's is \w+\)$"):
+    wider.decompress(data)
   other_weights = _random_codec("bls2017", seed=5)
   with pytest.raises(BitstreamError, match="tables"):
     other_weights.decompress(data)
@@ -438,11 +446,18 @@ def test_bundled_quality_levels_are_listed_chosen_and_found_by_the_decoder(tmp_p
     expected = Codec.load(quality=quality).decompress((tmp_path / "lic" / f"q{quality}.lic")
                                                       .read_bytes())
     np.testing.assert_array_equal(decoded, image_lib.to_uint8(expected))
-  # Decoding with a level that did not write the file is refused, naming the tables.
+  # Decoding with a level that did not write the file is refused, naming the
+  # level that did (issue 39: it named two tables hashes).
   result = subprocess.run(run + ["decompress", str(tmp_path / "lic" / "q1.lic"),
                                  str(tmp_path / "x.png"), "--quality", "2"],
                           cwd=ROOT, capture_output=True, text=True)
-  assert result.returncode == 1 and "this file was coded with tables" in result.stderr
+  assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+      "error: this file was written by quality 1: decode it with --quality 1, or without "
+      "--quality"]
+  with pytest.raises(BitstreamError, match=r"coded with other coding tables \(\w+\) than "
+                     r"this decoder's \(\w+\): another checkpoint or quality level of "
+                     r"'bmshj2018'"):
+    Codec.load(quality=2).decompress((tmp_path / "lic" / "q1.lic").read_bytes())
   result = subprocess.run(run + ["compress", source, str(tmp_path / "y.lic"), "--quality", "9"],
                           cwd=ROOT, capture_output=True, text=True)
   assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith(

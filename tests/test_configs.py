@@ -38,7 +38,7 @@ def test_config_builds_its_model(name):
 
 @pytest.mark.parametrize("name", SEARCHES)
 def test_search_configs_build_a_unit_at_each_of_their_split_points(name):
-  from lic_jax import split  # pylint: disable=g-import-not-at-top
+  from lic_jax.split import cli as split  # pylint: disable=g-import-not-at-top
 
   search = load_config(name)
   for split_point in search.splits:
@@ -55,7 +55,7 @@ def test_search_configs_build_a_unit_at_each_of_their_split_points(name):
 
 @pytest.mark.parametrize("name", SWEEPS)
 def test_sweep_configs_build_every_point(name):
-  from lic_jax import grouping  # pylint: disable=g-import-not-at-top
+  from lic_jax.grouping import cli as grouping  # pylint: disable=g-import-not-at-top
 
   sweep = load_config(name)
   for variant, arg in grouping.point_args(sweep):

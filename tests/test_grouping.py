@@ -1,5 +1,5 @@
-"""Learned grouping (lic_jax.coding_rate, lic_jax.models.grouping, recipe
-'grouping', lic_jax.coding.group_codec, lic_jax.grouping): the log-det rates
+"""Learned grouping (lic_jax.coding_rate, lic_jax.grouping.model, recipe
+'grouping', lic_jax.grouping.codec, lic_jax.grouping): the log-det rates
 against float64 numpy in both forms, their identities and gradients, the
 Eq. 9/10 bound against real range-coded quantized Gaussians, gradients
 reaching the profile head (and not in the authors' variant), and bit-exact
@@ -18,11 +18,11 @@ import pytest
 
 from conftest import DATA_ROOT, ROOT, load_config
 from lic_jax import coding_rate, labelled_data, recipes
-from lic_jax import grouping as grouping_lib
 from lic_jax.coding import container, fuzz, range_coder, tables
 from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.group_codec import GroupCodec
-from lic_jax.models.grouping import GroupedClassifier
+from lic_jax.grouping import cli as grouping_lib
+from lic_jax.grouping.codec import GroupCodec
+from lic_jax.grouping.model import GroupedClassifier
 from lic_jax.train import load_config as load_file, train
 
 NETWORK = {"name": "cifar_resnet", "depth": 8, "width": 8, "num_classes": 10}

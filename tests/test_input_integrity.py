@@ -127,7 +127,7 @@ def test_codec_batch_codes_folders_and_files_into_a_folder(tmp_path):
   result = _codec_cli("compress", str(images), str(single), str(tmp_path / "lic"))
   assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
       f"error: output '{tmp_path / 'lic' / 'kodim15_crop256.lic'}' exists; --force "
-      "overwrites it")
+      "overwrites it, --skip-existing codes only what is missing")
   assert (tmp_path / "lic" / "single.lic").stat().st_mtime_ns == before
   assert _codec_cli("compress", str(single), str(tmp_path / "lic"), "--force").returncode == 0
   # Two inputs that would write the same output: refused, nothing made.
@@ -137,6 +137,99 @@ def test_codec_batch_codes_folders_and_files_into_a_folder(tmp_path):
   result = _codec_cli("compress", str(single), str(other / "single.png"), str(tmp_path / "new"))
   assert result.returncode == 1 and "would both be written to" in result.stderr
   assert not os.path.exists(tmp_path / "new")
+
+
+def test_a_batch_codes_every_good_file_names_each_bad_one_and_resumes(tmp_path):
+  """A folder with a truncated PNG and an animated GIF among good images:
+  every good image is coded, each bad file named in one line, the exit
+  status 1; a re-run with --skip-existing codes only what is missing
+  (issue 39: the batch stopped at the bad file, unnamed, and a re-run was
+  refused because outputs existed)."""
+  images = tmp_path / "images"
+  images.mkdir()
+  crop = image_lib.read_rgb_uint8(os.path.join(QUICKSTART_IMAGES, "kodim15_crop256.png"))
+  for name in ("a", "c", "e"):
+    Image.fromarray(crop[:64, :96]).save(images / f"{name}.png")
+  data = (images / "a.png").read_bytes()
+  (images / "b.png").write_bytes(data[:len(data) // 2])
+  frames = [Image.fromarray(crop[:64, :64]), Image.fromarray(crop[64:128, :64])]
+  frames[0].save(images / "d.gif", save_all=True, append_images=frames[1:])
+  out = tmp_path / "lic"
+  result = _codec_cli("compress", str(images), str(out))
+  assert result.returncode == 1
+  errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+  assert errors == [
+      f"error: {images / 'b.png'}: its pixels cannot be decoded (image file is truncated)",
+      f"error: {images / 'd.gif'}: an animation of 2 frames; lic_jax codes single images "
+      "(save the frame you want as an image of its own)",
+      "error: 2 of 5 files failed, the others are written; fix or remove those and re-run "
+      "with --skip-existing"]
+  assert "Traceback" not in result.stderr
+  assert sorted(os.listdir(out)) == ["a.lic", "c.lic", "e.lic"]
+  assert result.stdout.strip().splitlines()[-1].startswith("3 files in ")
+  written = {name: (out / name).stat().st_mtime_ns for name in os.listdir(out)}
+  # Without a flag a re-run is refused, saying how to resume.
+  result = _codec_cli("compress", str(images), str(out))
+  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
+      f"error: output '{out / 'a.lic'}' exists; --force overwrites it, --skip-existing codes "
+      "only what is missing")
+  # The bad files mended, --skip-existing codes those two alone.
+  (images / "b.png").write_bytes(data)
+  frames[0].save(images / "d.gif")
+  result = _codec_cli("compress", str(images), str(out), "--skip-existing")
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip().splitlines()[-1].startswith("2 files in ")
+  assert result.stdout.strip().endswith("3 skipped (their outputs exist)")
+  assert sorted(os.listdir(out)) == ["a.lic", "b.lic", "c.lic", "d.lic", "e.lic"]
+  assert {name: (out / name).stat().st_mtime_ns for name in written} == written
+
+
+def test_outputs_that_would_silently_change_are_refused_before_any_work(tmp_path):
+  """A decoded image is written only in a lossless format (issue 39: a .jpg
+  was re-encoded at Pillow's quality 75, so the file was not what the
+  printed PSNR measured); .lic bytes are never written under an image's
+  name; eval's --output folder must exist, as the codec's must."""
+  source = os.path.join(QUICKSTART_IMAGES, "kodim15_crop256.png")
+  lic = tmp_path / "a.lic"
+  assert _codec_cli("compress", source, str(lic)).returncode == 0
+  for name in ("a.jpg", "a.JPEG", "a.webp", "a.gif"):
+    result = _codec_cli("decompress", str(lic), str(tmp_path / name))
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"error: output '{tmp_path / name}': its format would re-encode the decoded image "
+        "lossily; write one of .png, .bmp, .ppm, .tif, .tiff (and convert it as you choose)"]
+    assert not (tmp_path / name).exists()
+  for name in ("b.png", "b.jpg"):
+    result = _codec_cli("compress", source, str(tmp_path / name))
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"error: output '{tmp_path / name}' would hold .lic bytes under an image's name; "
+        "name it .lic"]
+    assert not (tmp_path / name).exists()
+  assert _codec_cli("decompress", str(lic), str(tmp_path / "a.tif")).returncode == 0
+  result = subprocess.run([sys.executable, "-m", "lic_jax.eval", "--data", QUICKSTART_IMAGES,
+                           "--output", str(tmp_path / "new" / "r.json")], cwd=ROOT,
+                          capture_output=True, text=True)
+  assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+      f"error: output folder '{tmp_path / 'new'}' does not exist"]
+
+
+def test_a_colour_profile_that_is_not_kept_is_said(tmp_path):
+  """The codec codes the stored pixel values; an ICC profile other than
+  sRGB is not kept, and compress says so in one warning line (issue 39:
+  profiles were dropped without a word)."""
+  from PIL import ImageCms  # pylint: disable=g-import-not-at-top
+
+  pixels = _scene(64, 64)
+  for name, profile in (("other", "XYZ"), ("srgb", "sRGB")):
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile(profile)).tobytes()
+    Image.fromarray(pixels).save(tmp_path / f"{name}.png", icc_profile=icc)
+    result = _codec_cli("compress", str(tmp_path / f"{name}.png"), str(tmp_path / f"{name}.lic"))
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == ([] if name == "srgb" else [
+        f"warning: {tmp_path / 'other.png'}: its ICC colour profile 'XYZ identity built-in' is "
+        "not kept: the file codes the stored pixel values, and its decode, with no profile, "
+        "shows as sRGB"])
+  np.testing.assert_array_equal(image_lib.read_rgb_uint8(tmp_path / "other.png"), pixels)
 
 
 def test_an_original_of_another_size_is_refused_before_decoding(tmp_path):
@@ -151,15 +244,23 @@ def test_an_original_of_another_size_is_refused_before_decoding(tmp_path):
 
 
 @pytest.mark.parametrize("command", [["lic_jax.eval"], ["lic_jax.baselines", "jpeg"]])
-def test_a_file_that_is_no_image_in_a_folder_is_a_one_line_error(command, tmp_path):
+@pytest.mark.parametrize("bad", ["no image", "truncated"])
+def test_a_file_that_is_no_image_in_a_folder_is_a_one_line_error(command, bad, tmp_path):
+  """(issue 39: eval on a folder with a truncated image printed a traceback)"""
   shutil.copy(os.path.join(QUICKSTART_IMAGES, "kodim15_crop256.png"), tmp_path / "a.png")
-  (tmp_path / "notes.png").write_text("not an image")
+  if bad == "no image":
+    (tmp_path / "notes.png").write_text("not an image")
+    message = (f"error: cannot read '{tmp_path / 'notes.png'}' as an image (not an image file, "
+               "or a format Pillow does not know)")
+  else:
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "notes.png").write_bytes(data[:len(data) // 2])
+    message = (f"error: {tmp_path / 'notes.png'}: its pixels cannot be decoded (image file is "
+               "truncated)")
   result = subprocess.run([sys.executable, "-m", *command, "--data", str(tmp_path),
                            "--output", str(tmp_path / "out.json")],
                           cwd=ROOT, capture_output=True, text=True)
-  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == (
-      f"error: cannot read '{tmp_path / 'notes.png'}' as an image (not an image file, or a "
-      "format Pillow does not know)")
+  assert result.returncode == 1 and result.stderr.strip().splitlines()[-1] == message
   assert "Traceback" not in result.stderr
 
 

@@ -193,7 +193,7 @@ def test_phase_form_with_explicit_padding_equals_conv_transpose(kernel_size, tor
 @pytest.mark.parametrize("kernel_size,stride", [(3, 2), (4, 4), (6, 6)])
 def test_depthwise_phase_form_equals_per_channel_conv_transpose(kernel_size, stride):
   """groups = C: each channel's own transposed convolution (the bottleneck
-  units' depthwise upsampler, lic_jax.models.split)."""
+  units' depthwise upsampler, lic_jax.split.model)."""
   channels = 5
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 4, channels))
   w = jax.random.normal(jax.random.PRNGKey(1), (kernel_size, kernel_size, 1, channels))

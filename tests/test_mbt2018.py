@@ -158,6 +158,27 @@ class _RasterOrder:
     return [(np.array([i]), np.array([j])) for i in range(height) for j in range(width)]
 
 
+@pytest.mark.parametrize("name", ["bmshj2018", "mbt2018_mean", "mbt2018"])
+def test_the_float_latent_paths_are_the_models_own_layers(name):
+  """HyperpriorLatent and ContextLatent, the float halves of the latent
+  codecs, run the model's layers in the model's scope: no parameters or
+  names of their own, and the same likelihoods whether the model or the
+  path is asked."""
+  model, params = _init(name)
+  layers = {"analysis", "synthesis", "hyper_analysis", "hyper_synthesis", "entropy_bottleneck"}
+  if name == "mbt2018":
+    layers |= {"context_prediction", "entropy_parameters"}
+  assert set(params) == layers
+  x = np.random.default_rng(0).random((1, 64, 64, 3), np.float32)
+  out = model.apply({"params": params}, x)
+
+  def z_likelihood(m, x):
+    return m.hyperprior(m.analysis(x), False)[2]
+
+  np.testing.assert_array_equal(
+      model.apply({"params": params}, x, method=z_likelihood), out["likelihoods"]["z"])
+
+
 def test_the_coding_order_is_a_parameter_of_the_context_latent_codec():
   """The same integer context codec in another valid order (raster, one
   position a step) codes the same latents, in another symbol order; each

@@ -15,9 +15,9 @@ from conftest import DATA_ROOT, ROOT, load_config
 from lic_jax import recipes
 from lic_jax.coding import container, fuzz
 from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.map_codec import MapCodec, axis_classes, table_indexes
 from lic_jax.models import model_from_spec
-from lic_jax.models.ohm import (CategoricalPrior, OneHotMaxQuantizer, kept_maps, map_mask,
+from lic_jax.ohm.codec import MapCodec, axis_classes, table_indexes
+from lic_jax.ohm.model import (CategoricalPrior, OneHotMaxQuantizer, kept_maps, map_mask,
                                 one_hot_max, rd_weight, sample_quality)
 
 KEY = jax.random.PRNGKey(0)
@@ -153,8 +153,8 @@ resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 import dataclasses
 import jax, jax.numpy as jnp, numpy as np
 from lic_jax.coding import container
-from lic_jax.coding.map_codec import MapCodec
 from lic_jax.models import model_from_spec
+from lic_jax.ohm.codec import MapCodec
 spec = %r
 model = model_from_spec(spec)
 keys = {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)}

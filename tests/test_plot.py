@@ -74,3 +74,24 @@ def test_training_curves_of_a_run(tmp_path):
   both = subprocess.run([sys.executable, "-m", "lic_jax.plot", "--run", str(run), "x.json",
                          "--output", str(output)], cwd=ROOT, capture_output=True, text=True)
   assert both.returncode == 1 and both.stderr.startswith("error: give results files or --run")
+
+
+def test_drawing_leaves_the_notebooks_matplotlib_backend_alone(reference_dir, tmp_path):
+  """lic_jax's figures are drawn on their own Figure, never through pyplot's
+  global backend: a notebook that imports lic_jax and draws with it still
+  shows its own figures (issue 39: plot.py set 'Agg' at import, so no
+  plt.show() displayed anything)."""
+  script = f"""
+import glob, matplotlib
+matplotlib.use("svg")
+from lic_jax import plot
+from lic_jax.grouping import cli
+from lic_jax.split import cli
+plot.plot([plot.load(p) for p in sorted(glob.glob({os.path.join(reference_dir, '*.json')!r}))],
+          {str(tmp_path / 'rd.png')!r})
+print(matplotlib.get_backend())
+"""
+  result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.split() == ["svg"] and (tmp_path / "rd.png").stat().st_size > 10_000

@@ -233,11 +233,10 @@ def test_bundled_tables_rebuild_identically_without_tensorflow():
   can differ in the last bit: numpy 2's exp is not numpy 1.26's. The codec
   reads the stored tables, never recomputed ones.)"""
   from lic_jax import codec as codec_lib  # pylint: disable=g-import-not-at-top
-  from lic_jax.coding.model_codecs import CODECS  # pylint: disable=g-import-not-at-top
 
   for quality in range(1, 6):
     c = codec_lib.Codec.load(None, quality)
-    fresh = CODECS[c.name].freeze(c.model, c.impl.params)
+    fresh = codec_lib.CODECS[c.name].freeze(c.model, c.impl.params)
     path = os.path.join(PRETRAINED, DEFAULT_FAMILY, f"q{quality}", codec_lib.TABLES_FILE)
     with np.load(path) as stored:
       stored = {k: stored[k] for k in stored.files if not k.startswith("meta/")}

@@ -1,5 +1,5 @@
-"""Split computing with bottleneck units (lic_jax.models.split, recipe
-'split', lic_jax.coding.feature_codec, lic_jax.split): shapes at every split
+"""Split computing with bottleneck units (lic_jax.split.model, recipe
+'split', lic_jax.split.codec, lic_jax.split): shapes at every split
 point, straight-through rounding, a backbone bit-identical after the unit
 trains, bit-exact feature files with the encoder side's logits, refusals of
 other banks and split points, fuzzing, the search's sampling, frontier and
@@ -18,12 +18,12 @@ import pytest
 from conftest import DATA_ROOT, ROOT, load_config
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import labelled_data, parts
-from lic_jax import split as split_lib
 from lic_jax.coding import container, fuzz
 from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.feature_codec import FeatureBank, uniform_row
 from lic_jax.models.resnet import cifar_resnet
-from lic_jax.models.split import SplitClassifier, ste_round
+from lic_jax.split import cli as split_lib
+from lic_jax.split.codec import FeatureBank, uniform_row
+from lic_jax.split.model import SplitClassifier, ste_round
 from lic_jax.train import load_config as load_file, train
 
 NETWORK = {"name": "cifar_resnet", "depth": 8, "width": 8, "num_classes": 10}

@@ -105,6 +105,22 @@ def test_unknown_config_key_is_a_clear_error(tmp_path):
   assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_the_papers_lambda_as_a_config_key_suggests_lmbda(tmp_path, command):
+  """`--config.lambda` (the README writes lambda; the key is lmbda, since
+  lambda is a Python keyword) is one line naming the key and the spelling."""
+  config, rest = (("quickstart.py", ["--workdir", str(tmp_path)]) if command == "train"
+                  else ("bmshj2018_cpu_sweep.py", []))
+  result = subprocess.run(
+      [sys.executable, "-m", f"lic_jax.{command}", "--config",
+       os.path.join(ROOT, "configs", config), "--config.lambda=0.01", *rest],
+      cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines() == [
+      "error: unknown config key 'lambda': 'lambda' is a Python keyword, never a key; "
+      "did you mean 'lmbda'?"]
+
+
 def test_unknown_data_source_is_a_clear_error(tiny_config):
   tiny_config.data.source = "ftp"
   with pytest.raises(ValueError, match="unknown data source 'ftp'"):

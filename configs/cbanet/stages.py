@@ -14,8 +14,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 import base  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from lic_jax.cbanet.recipe import trainable_parts  # pylint: disable=g-import-not-at-top,wrong-import-order
 from lic_jax.models import build_model  # pylint: disable=g-import-not-at-top,wrong-import-order
-from lic_jax.recipes.cbanet import trainable_parts  # pylint: disable=g-import-not-at-top,wrong-import-order
 
 # Increasing rate; the last is the base bitrate.
 LAMBDAS = tuple(l / 255.0**2 for l in (256, 512, 1024, 2048))
@@ -29,7 +29,7 @@ def stages(num_rates: int = len(LAMBDAS)) -> list[str]:
 
 
 def _level(stage: str, num_rates: int) -> dict:
-  """The model's operating level that names a stage (lic_jax.recipes.cbanet)."""
+  """The model's operating level that names a stage (lic_jax.cbanet.recipe)."""
   kind = stage.rstrip("0123456789")
   base_rate = num_rates - 1
   if kind == "branch":
@@ -60,7 +60,7 @@ def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_r
     c.init_from = os.path.join(root, order[order.index(stage) - 1])
     # What the earlier stages trained comes from the previous run; the
     # stage's own parts start from their initialization (a new branch as
-    # zero, a BAM as a uniform quantizer: lic_jax.models.cbanet), not from
+    # zero, a BAM as a uniform quantizer: lic_jax.cbanet.model), not from
     # the random copies the base run drew.
     earlier = [build_model(**{**c.model.to_dict(), **_level(s, num_rates)})
                for s in order[:order.index(stage)]]

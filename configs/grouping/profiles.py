@@ -1,5 +1,5 @@
 """What every learned-grouping config of this folder shares (recipe
-'grouping'; lic_jax.recipes.grouping, lic_jax.models.grouping): an encoder
+'grouping'; lic_jax.grouping.recipe, lic_jax.grouping.model): an encoder
 and a classifier split at a block of a ResNet, a d-dimensional L2-normalized
 latent quantized with a trainable step, k coding profiles, and
 L = CE + lambda r^c (Eq. 12).
@@ -60,7 +60,7 @@ def get_grouping_config(network: dict, split: str, latent_channels: int, point: 
     c.freeze = ("log_step",)
   c.data.image_size = image_size
   c.rate_lambda = point["rate_lambda"]
-  c.aux_learning_rate = 1e-2  # the profiles' Adam (lic_jax.recipes.grouping)
+  c.aux_learning_rate = 1e-2  # the profiles' Adam (lic_jax.grouping.recipe)
   c.workdir = os.path.join(root, point_name(point))
   return c
 

@@ -1,5 +1,5 @@
 """What every OHM / INT config of this folder shares (recipe 'ohm'; see
-lic_jax.recipes.ohm and lic_jax.models.ohm).
+lic_jax.ohm.recipe and lic_jax.ohm.model).
 
 The quality q of each training image is drawn from p(q) = 2q and sets both
 the kept maps (Eq. 5) and lambda(q) in config.lambda_range (Eq. 10); the

@@ -3,7 +3,7 @@ r"""The paper's random search (Table I, classification) on ResNet-50 / ImageNet:
   python -m lic_jax.split search --config configs/split/imagenet_search.py
 
 Its priors as they are, except L: the paper's Lr normalization is not given,
-ours is per input pixel (see lic_jax.recipes.split), and a ResNet-50 unit
+ours is per input pixel (see lic_jax.split.recipe), and a ResNet-50 unit
 sends 0.01 to 0.3 symbols per pixel, so L spans [-3, 0] here (a starting
 range: not run in this workplace).
 """

@@ -1,5 +1,5 @@
 """What every split-computing config of this folder shares (recipe 'split';
-lic_jax.recipes.split, lic_jax.models.split): a bottleneck unit at a split
+lic_jax.split.recipe, lic_jax.split.model): a bottleneck unit at a split
 point of a frozen, pretrained classifier, L = Lr + alpha Lt (Eq. 1).
 
 A unit is named by a config argument 'split,Cr,S,L,Q[,rate_model]':

@@ -17,7 +17,7 @@
   end-4   4      CRC-32 of every byte before it
 
 Version 3 holds truncatable map streams (the rate-adaptive OHM / INT
-autoencoders, lic_jax.coding.map_codec): one stream per feature map, in map
+autoencoders, lic_jax.ohm.codec): one stream per feature map, in map
 order, so that dropping the last streams and rewriting the count (and the
 checksum) leaves a valid file of fewer maps:
 
@@ -35,7 +35,7 @@ checksum) leaves a valid file of fewer maps:
   end-4   4      CRC-32 of every byte before it
 
 Version 4 holds the quantized features of a split classifier's bottleneck
-unit (lic_jax.coding.feature_codec): one range-coded stream whose first
+unit (lic_jax.split.codec): one range-coded stream whose first
 symbol is the unit's index among the K units of its bank (coded uniformly:
 log2 K bits, the paper's ceil(log2 K) rounded by the coder), the unit's
 symbols after it:
@@ -341,11 +341,15 @@ def check_origin(header, model: str, config_hash: bytes, tables_hash: bytes,
                  maker: str = "another model", owner: str = "this model's",
                  hint: str = "another checkpoint") -> None:
   """Refuses (BitstreamError, naming both) a file whose header names another
-  model or config (made by `maker`) or other coding tables than the
-  decoder's (`owner`'s; `hint` says where such tables come from)."""
-  if header.model != model or header.config_hash != config_hash:
-    raise BitstreamError(f"the file was made by {maker} ({header.model!r}, config "
-                         f"{header.config_hash.hex()}) than this one ({model!r}, config "
+  model, another configuration of the same model (both made by `maker`), or
+  other coding tables than the decoder's (`owner`'s; `hint` says where such
+  tables come from)."""
+  if header.model != model:
+    raise BitstreamError(f"the file was made by {maker}: {header.model!r}, where this "
+                         f"decoder is {model!r}")
+  if header.config_hash != config_hash:
+    raise BitstreamError(f"the file was made by {maker}: {model!r} with other widths or "
+                         f"settings (config {header.config_hash.hex()}; this decoder's is "
                          f"{config_hash.hex()})")
   if header.tables_hash != tables_hash:
     raise BitstreamError(f"the file was coded with other coding tables "

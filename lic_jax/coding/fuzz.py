@@ -363,7 +363,7 @@ def check_map(codec, kind: str, data: bytes) -> str:
 
 def fuzz_maps(codec, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
   """Hostile variants of a valid map file through codec.decompress (a
-  lic_jax.coding.map_codec.MapCodec): each must decode to an image of the
+  lic_jax.ohm.codec.MapCodec): each must decode to an image of the
   declared size and channels in [0, 1] or raise BitstreamError."""
   return run_cases(cases, lambda i: map_case(valid, seed, i),
                    lambda kind, data: check_map(codec, kind, data))
@@ -419,8 +419,8 @@ def check_features(bank, kind: str, data: bytes, classes: int) -> str:
 
 def fuzz_features(bank, valid: bytes, cases: int, seed: int = 0) -> dict[str, int]:
   """Hostile variants of a valid feature file through bank.classify (a
-  lic_jax.coding.feature_codec.FeatureBank, or a
-  lic_jax.coding.group_codec.GroupCodec: (index, logits), len() indices):
+  lic_jax.split.codec.FeatureBank, or a
+  lic_jax.grouping.codec.GroupCodec: (index, logits), len() indices):
   each must give finite logits of the classifier's classes with an index
   (unit, profile) of the bank, or raise BitstreamError."""
   classes = bank.classify(valid)[1].shape[0]

@@ -1,8 +1,11 @@
-"""Latent codecs: the coding half of each latent path, composed into the
-model codecs (lic_jax.coding.model_codecs) like the entropy models are
-composed into the float models.
+"""Latent codecs: one object per latent path, in two halves that share the
+model's parameters: the float half the model trains with (likelihoods,
+hence the estimated rate) and the integer half that codes it, composed
+into the model codecs (lic_jax.coding.model_codecs) as the float halves
+are composed into the models.
 
-A latent codec codes one latent tensor of one image, exactly:
+An integer half (a latent codec) codes one latent tensor of one image,
+exactly:
   freeze(...) -> arrays     its integer tables and networks, computed once
                             from the trained parameters and stored (every
                             key under the codec's prefix)
@@ -10,22 +13,35 @@ A latent codec codes one latent tensor of one image, exactly:
   encode(...) -> bytes      one stream
   decode(bytes, ...)        the same integers back, on any machine
 Everything that decides how a symbol is coded (tables, scale indexes,
-means) is integer; the float side of each path is the entropy model the
-model trains with (lic_jax.entropy_models), whose likelihoods give the
-estimated rate that the coded rate matches.
+means) is integer; the estimated rate of the float half is what the coded
+rate matches.
 
-  FactorizedLatentCodec      q = round(y - median), per-channel tables
-                             (EntropyBottleneck)
-  GaussianConditionalLatentCodec
-                             q coded with the table of the scale each
-                             element's fixed-point scale selects
-                             (GaussianConditional)
-  HyperpriorLatentCodec      z (factorized) and the integer h_s that turns
-                             z^ into y's fixed-point parameters
-  ContextLatentCodec         y coded in a coding order, each position's
-                             parameters from its coded neighbours (integer
-                             context and entropy-parameter networks) and
-                             the hyperprior's
+  path             float half                    integer half
+  factorized       entropy_models.EntropyBottleneck
+                                                 FactorizedLatentCodec: q =
+                                                 round(y - median), per-channel
+                                                 tables
+  Gaussian         entropy_models.GaussianConditional
+  conditional                                    GaussianConditionalLatentCodec:
+                                                 the table of the scale each
+                                                 element's fixed-point scale
+                                                 selects
+  hyperprior       HyperpriorLatent: h_a, z~     HyperpriorLatentCodec: z
+                   through the bottleneck, h_s   (factorized) and the integer
+                                                 h_s that turns z^ into y's
+                                                 fixed-point parameters
+  context          ContextLatent: y~, each       ContextLatentCodec: y coded
+                   position's Gaussian from e on in a coding order, each
+                   [hyper, c(y~)]                position's parameters from its
+                                                 coded neighbours (integer c
+                                                 and e) and the hyperprior's
+
+The float halves are Flax modules over the model's own layers (passed in,
+their parameters under the model's names) that share the model's scope:
+they add no parameters, names or random streams of their own. A path is
+two classes, not one object: the integer half is built from tables frozen
+once and stored with the checkpoint, and runs outside Flax on integers
+alone, holding no float parameter it could be tempted to use.
 
 Without a context, a latent is coded all at once (one range-coder call).
 With one, a coding order gives the steps in which positions are coded; the
@@ -47,6 +63,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -55,6 +72,12 @@ from lic_jax.coding import integer_network, range_coder, tables
 from lic_jax.coding.integer_network import Activation
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.entropy_models import GaussianConditional
+
+
+def split_scales_means(params: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(..., 2M) -> scales (..., M), means (..., M): CompressAI's channel order."""
+  scales, means = jnp.split(params, 2, axis=-1)
+  return scales, means
 
 
 def _channel_indexes(shape: tuple[int, ...]) -> np.ndarray:
@@ -365,3 +388,65 @@ class ContextLatentCodec:
     q, y_fixed = self._run(hyper, code_step, context_transform)
     decoder.finish()
     return q, integer_network.from_fixed(y_fixed)
+
+
+class HyperpriorLatent(nn.Module):
+  """The float half of HyperpriorLatentCodec: z = h_a(y) (of |y| where h_a
+  reads magnitudes, as bmshj2018's does), z~ through the factorized
+  bottleneck (noise in training, rounding around the medians otherwise),
+  and h_s(z~), the parameters of y that z sends."""
+
+  hyper_analysis: nn.Module
+  hyper_synthesis: nn.Module
+  entropy_bottleneck: nn.Module
+  magnitudes: bool = False
+
+  def analyze(self, y: jax.Array) -> jax.Array:
+    """z = h_a(y), or h_a(|y|)."""
+    return self.hyper_analysis(jnp.abs(y) if self.magnitudes else y)
+
+  def __call__(self, y: jax.Array, training: bool
+               ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(h_s(z~), z~, the likelihoods of z~)."""
+    z_hat, z_likelihood = self.entropy_bottleneck(self.analyze(y), training)
+    return self.hyper_synthesis(z_hat), z_hat, z_likelihood
+
+
+class ContextLatent(nn.Module):
+  """The float half of ContextLatentCodec: y~ and its likelihoods under a
+  Gaussian whose (scale, mean) at each position is e([hyper, c(y~)]), c
+  the masked context convolution of Minnen et al.'s joint model.
+  `context_transform`, where given, acts on c(y~) before e (as the integer
+  half's does: CBANet-AR's BAL_phi).
+
+  Training feeds one noisy y~ = y + u to the context, the likelihood and
+  g_s. Evaluation computes the context from round(y) and y~ = round(y - mu)
+  + mu, since the exact y~ needs the sequential order of the coder; the
+  coder's contexts come from the coded y~, whose rate `parameters` gives."""
+
+  context_prediction: nn.Module
+  entropy_parameters: nn.Module
+  gaussian_conditional: nn.Module
+
+  def parameters(self, y_hat: jax.Array, hyper: jax.Array,
+                 context_transform: Callable | None = None
+                 ) -> tuple[jax.Array, jax.Array]:
+    """(scales, means) of every element of y given y~ and the hyper
+    parameters."""
+    context = self.context_prediction(y_hat)
+    if context_transform is not None:
+      context = context_transform(context)
+    return split_scales_means(
+        self.entropy_parameters(jnp.concatenate([hyper, context], axis=-1)))
+
+  def __call__(self, y: jax.Array, hyper: jax.Array, training: bool,
+               context_transform: Callable | None = None) -> tuple[jax.Array, jax.Array]:
+    """(y~, the likelihoods of y~)."""
+    gc = self.gaussian_conditional
+    if training:
+      y_hat = y + jax.random.uniform(self.make_rng("noise"), y.shape, y.dtype, -0.5, 0.5)
+      scales, means = self.parameters(y_hat, hyper, context_transform)
+    else:
+      scales, means = self.parameters(gc.quantize(y), hyper, context_transform)
+      y_hat = gc.quantize(y, means)
+    return y_hat, gc.likelihood(y_hat, scales, means)

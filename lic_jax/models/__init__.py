@@ -7,33 +7,54 @@ import jax.numpy as jnp
 
 from lic_jax.models.bls2017 import FactorizedPrior
 from lic_jax.models.bmshj2018 import ScaleHyperprior
-from lic_jax.models.cbanet import CBANetAR, CBANetHP
-from lic_jax.models.grouping import GroupedClassifier
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
-from lic_jax.models.ohm import OHMAutoencoder
 from lic_jax.models.resnet import NETWORKS, ResNet
-from lic_jax.models.split import SplitClassifier
 
-MODELS = {
-    "bls2017": FactorizedPrior,
-    "bmshj2018": ScaleHyperprior,
-    "mbt2018_mean": MeanScaleHyperprior,
-    "mbt2018": JointAutoregressiveHierarchicalPriors,
-    "cbanet_hp": CBANetHP,
-    "cbanet_ar": CBANetAR,
-    "ohm_autoencoder": OHMAutoencoder,
-    **NETWORKS,
-    "split_classifier": SplitClassifier,
-    "grouped_classifier": GroupedClassifier,
-}
+FAMILY_MODELS = ("CBANetAR", "CBANetHP", "GroupedClassifier", "OHMAutoencoder",
+                 "SplitClassifier")
+
+
+def registered() -> dict[str, type[nn.Module]]:
+  """{name: model class} of every model build_model knows."""
+  # The paper families' models live in their packages (lic_jax.cbanet, .ohm,
+  # .split, .grouping) and build on this package's transforms: they are
+  # imported on first use, after this package, never while it loads.
+  # pylint: disable=g-import-not-at-top
+  from lic_jax.cbanet.model import CBANetAR, CBANetHP
+  from lic_jax.grouping.model import GroupedClassifier
+  from lic_jax.ohm.model import OHMAutoencoder
+  from lic_jax.split.model import SplitClassifier
+
+  return {
+      "bls2017": FactorizedPrior,
+      "bmshj2018": ScaleHyperprior,
+      "mbt2018_mean": MeanScaleHyperprior,
+      "mbt2018": JointAutoregressiveHierarchicalPriors,
+      "cbanet_hp": CBANetHP,
+      "cbanet_ar": CBANetAR,
+      "ohm_autoencoder": OHMAutoencoder,
+      **NETWORKS,
+      "split_classifier": SplitClassifier,
+      "grouped_classifier": GroupedClassifier,
+  }
+
+
+def __getattr__(name: str):
+  # MODELS and the families' model classes, as this package exported them.
+  if name == "MODELS":
+    return registered()
+  if name in FAMILY_MODELS:
+    return next(cls for cls in registered().values() if cls.__name__ == name)
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
   """The model registered under `name`, e.g. build_model('bmshj2018', num_filters=128)."""
-  if name not in MODELS:
-    raise ValueError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
-  return MODELS[name](**kwargs)
+  models = registered()
+  if name not in models:
+    raise ValueError(f"unknown model {name!r}; known models: {sorted(models)}")
+  return models[name](**kwargs)
 
 
 def model_from_spec(spec) -> nn.Module:
@@ -56,4 +77,4 @@ def model_from_config(config) -> nn.Module:
 
 __all__ = ["MODELS", "CBANetAR", "CBANetHP", "FactorizedPrior", "GroupedClassifier", "JointAutoregressiveHierarchicalPriors",
            "MeanScaleHyperprior", "OHMAutoencoder", "ResNet", "ScaleHyperprior", "SplitClassifier", "abstract_params", "build_model",
-           "model_from_config", "model_from_spec"]
+           "model_from_config", "model_from_spec", "registered"]

@@ -5,15 +5,17 @@
     R = -sum log2 p(y~ | sigma) - sum log2 p(z~)
 
 with p(y~ | sigma) a zero-mean Gaussian convolved with a unit box and p(z~)
-the factorized entropy bottleneck. z~ is side information sent first.
+the factorized entropy bottleneck. z~ is side information sent first. z's
+path is a HyperpriorLatent, the float half of the latent codec that codes
+it (lic_jax.coding.latent_codecs).
 """
 
 from typing import ClassVar
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
+from lic_jax.coding.latent_codecs import HyperpriorLatent
 from lic_jax.entropy_models import EntropyBottleneck, GaussianConditional
 from lic_jax.models.base import check_image_batch, model_output
 from lic_jax.models.transforms import (
@@ -48,14 +50,16 @@ class ScaleHyperprior(nn.Module):
         self.num_filters, self.num_latents)
     self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
     self.gaussian_conditional = GaussianConditional()
+    # The latent paths (lic_jax.coding.latent_codecs): z, and y's Gaussian.
+    self.hyperprior = HyperpriorLatent(self.hyper_analysis, self.hyper_synthesis,
+                                       self.entropy_bottleneck, magnitudes=True)
+    nn.share_scope(self, self.hyperprior)
 
   def __call__(self, x: jax.Array, training: bool = False) -> dict:
     """x: (B, H, W, 3) in [0, 1], H and W multiples of 64."""
     check_image_batch(x, self.downsampling)
     y = self.analysis(x)
-    z = self.hyper_analysis(jnp.abs(y))
-    z_hat, z_likelihood = self.entropy_bottleneck(z, training)
-    scales = self.hyper_synthesis(z_hat)
+    scales, _, z_likelihood = self.hyperprior(y, training)
     y_hat, y_likelihood = self.gaussian_conditional(y, scales, training=training)
     return model_output(self.synthesis(y_hat), {"y": y_likelihood, "z": z_likelihood})
 

@@ -18,26 +18,23 @@ g_s alike. In evaluation the context is computed from round(y) (as in
 CompressAI), since the exact y~ needs the sequential decoding order of
 lic_jax.coding; the real codec computes every context from the coded y~
 (see `latent_parameters`, which the codec's rate estimate uses too).
+
+z's path is a HyperpriorLatent and the joint model's y a ContextLatent, the
+float halves of the latent codecs that code them (lic_jax.coding.latent_codecs).
 """
 
 from typing import ClassVar
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
+from lic_jax.coding.latent_codecs import ContextLatent, HyperpriorLatent, split_scales_means
 from lic_jax.entropy_models import EntropyBottleneck, GaussianConditional
 from lic_jax.layers import MaskedConv
 from lic_jax.models.base import bits_per_image, check_image_batch, model_output
 from lic_jax.models.transforms import (
     AnalysisTransform, EntropyParameters, MeanScaleHyperAnalysis,
     MeanScaleHyperSynthesis, SynthesisTransform, entropy_widths)
-
-
-def split_scales_means(params: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """(..., 2M) -> scales (..., M), means (..., M): CompressAI's channel order."""
-  scales, means = jnp.split(params, 2, axis=-1)
-  return scales, means
 
 
 def latent_bits(model: nn.Module, y_hat: jax.Array, z_hat: jax.Array, scales: jax.Array,
@@ -47,6 +44,27 @@ def latent_bits(model: nn.Module, y_hat: jax.Array, z_hat: jax.Array, scales: ja
   return bits_per_image({
       "y": model.gaussian_conditional.likelihood(y_hat, scales, means),
       "z": model.entropy_bottleneck.likelihood(z_hat)})
+
+
+def setup_joint_prior(model: nn.Module) -> None:
+  """The joint prior's layers on `model` (called in its setup; it has
+  num_filters, num_latents, entropy_hidden and context_kernel_size): h_a,
+  h_s, the context c, e, the bottleneck and the Gaussian conditional, and
+  the latent paths over them (lic_jax.coding.latent_codecs): z, and y in
+  context."""
+  m = model.num_latents
+  model.hyper_analysis = MeanScaleHyperAnalysis(model.num_filters)
+  model.hyper_synthesis = MeanScaleHyperSynthesis(m)
+  model.context_prediction = MaskedConv(2 * m, model.context_kernel_size, "A")
+  model.entropy_parameters = EntropyParameters(entropy_widths(m, model.entropy_hidden), 2 * m)
+  model.entropy_bottleneck = EntropyBottleneck(model.num_filters)
+  model.gaussian_conditional = GaussianConditional()
+  model.hyperprior = HyperpriorLatent(model.hyper_analysis, model.hyper_synthesis,
+                                      model.entropy_bottleneck)
+  model.context_latent = ContextLatent(model.context_prediction, model.entropy_parameters,
+                                       model.gaussian_conditional)
+  nn.share_scope(model, model.hyperprior)
+  nn.share_scope(model, model.context_latent)
 
 
 class MeanScaleHyperprior(nn.Module):
@@ -67,13 +85,17 @@ class MeanScaleHyperprior(nn.Module):
     self.hyper_synthesis = MeanScaleHyperSynthesis(self.num_latents)
     self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
     self.gaussian_conditional = GaussianConditional()
+    # The latent paths (lic_jax.coding.latent_codecs): z, and y's Gaussian.
+    self.hyperprior = HyperpriorLatent(self.hyper_analysis, self.hyper_synthesis,
+                                       self.entropy_bottleneck)
+    nn.share_scope(self, self.hyperprior)
 
   def __call__(self, x: jax.Array, training: bool = False) -> dict:
     """x: (B, H, W, 3) in [0, 1], H and W multiples of 64."""
     check_image_batch(x, self.downsampling)
     y = self.analysis(x)
-    z_hat, z_likelihood = self.entropy_bottleneck(self.hyper_analysis(y), training)
-    scales, means = split_scales_means(self.hyper_synthesis(z_hat))
+    hyper, _, z_likelihood = self.hyperprior(y, training)
+    scales, means = split_scales_means(hyper)
     y_hat, y_likelihood = self.gaussian_conditional(y, scales, means, training)
     return model_output(self.synthesis(y_hat), {"y": y_likelihood, "z": z_likelihood})
 
@@ -100,19 +122,11 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
     self.analysis = AnalysisTransform(self.num_filters, m, self.simplified_gdn)
     self.synthesis = SynthesisTransform(self.synthesis_filters or self.num_filters,
                                         simplified_gdn=self.simplified_gdn)
-    self.hyper_analysis = MeanScaleHyperAnalysis(self.num_filters)
-    self.hyper_synthesis = MeanScaleHyperSynthesis(m)
-    self.context_prediction = MaskedConv(2 * m, self.context_kernel_size, "A")
-    self.entropy_parameters = EntropyParameters(entropy_widths(m, self.entropy_hidden), 2 * m)
-    self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
-    self.gaussian_conditional = GaussianConditional()
+    setup_joint_prior(self)
 
   def latent_parameters(self, y_hat: jax.Array, z_hat: jax.Array):
     """(scales, means) of every element of y given the coded y~ and z~."""
-    hyper = self.hyper_synthesis(z_hat)
-    context = self.context_prediction(y_hat)
-    return split_scales_means(
-        self.entropy_parameters(jnp.concatenate([hyper, context], axis=-1)))
+    return self.context_latent.parameters(y_hat, self.hyper_synthesis(z_hat))
 
   def coded_bits(self, y_hat: jax.Array, z_hat: jax.Array) -> jax.Array:
     """Bits per image that the model assigns to coded latents (y~, z~): the
@@ -123,15 +137,8 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
     """x: (B, H, W, 3) in [0, 1], H and W multiples of 64."""
     check_image_batch(x, self.downsampling)
     y = self.analysis(x)
-    z_hat, z_likelihood = self.entropy_bottleneck(self.hyper_analysis(y), training)
-    gc = self.gaussian_conditional
-    if training:
-      y_hat = y + jax.random.uniform(self.make_rng("noise"), y.shape, y.dtype, -0.5, 0.5)
-      scales, means = self.latent_parameters(y_hat, z_hat)
-    else:
-      scales, means = self.latent_parameters(gc.quantize(y), z_hat)
-      y_hat = gc.quantize(y, means)
-    y_likelihood = gc.likelihood(y_hat, scales, means)
+    hyper, _, z_likelihood = self.hyperprior(y, training)
+    y_hat, y_likelihood = self.context_latent(y, hyper, training)
     return model_output(self.synthesis(y_hat), {"y": y_likelihood, "z": z_likelihood})
 
   def aux_loss(self) -> jax.Array:

@@ -22,10 +22,10 @@ progress and metrics.jsonl. A recipe, chosen by config.recipe, gives it:
 - progress_metrics: the metrics the progress bar shows.
 - frozen_parts(config): the parameter parts that do not train (zero
   updates, no optimizer state): config.freeze, plus what the recipe's
-  stage keeps fixed (lic_jax.recipes.cbanet).
+  stage keeps fixed (lic_jax.cbanet.recipe).
 - aux_parts(config): parameter parts trained by the auxiliary Adam at
   config.aux_learning_rate instead of the main optimizer (densities fitted
-  beside the task, lic_jax.recipes.grouping).
+  beside the task, lic_jax.grouping.recipe).
 """
 
 import ml_collections
@@ -52,7 +52,12 @@ def get(config: ml_collections.ConfigDict) -> Recipe:
 def _load_builtin() -> None:
   # On first use rather than at import: importing lic_jax.recipes stays
   # cheap (the recipes import their data and models).
-  from lic_jax.recipes import cbanet, classification, compression, grouping, ohm, split  # pylint: disable=g-import-not-at-top,unused-import
+  # pylint: disable=g-import-not-at-top,unused-import
+  from lic_jax.cbanet import recipe as cbanet_recipe
+  from lic_jax.grouping import recipe as grouping_recipe
+  from lic_jax.ohm import recipe as ohm_recipe
+  from lic_jax.recipes import classification, compression
+  from lic_jax.split import recipe as split_recipe
 
 
 __all__ = ["Recipe", "RecipeError", "get", "names", "register"]

@@ -16,15 +16,23 @@ class Recipe(abc.ABC):
 
   name: str = ""
   progress_metrics: tuple[str, ...] = ("loss",)
+  # What the recipe trains: (the model names it takes, what they are, in
+  # words); () takes any model.
+  models: tuple[str, ...] = ()
+  trains: str = ""
 
   def check_config(self, config: ml_collections.ConfigDict) -> None:
     """Raises RecipeError for a config this recipe cannot run, before the
-    trainer touches the run directory (here: an unknown model name)."""
+    trainer touches the run directory (here: an unknown model name, or one
+    the recipe does not train)."""
     from lic_jax.models import MODELS  # pylint: disable=g-import-not-at-top
 
     if config.model.name not in MODELS:
       raise RecipeError(f"unknown model {config.model.name!r} (config.model.name); "
                         f"known models: {', '.join(sorted(MODELS))}")
+    if self.models and config.model.name not in self.models:
+      raise RecipeError(f"recipe {self.name!r} trains {self.trains} (config.model.name "
+                        f"{' or '.join(map(repr, self.models))}), not {config.model.name!r}")
 
   def frozen_parts(self, config: ml_collections.ConfigDict) -> tuple[str, ...]:
     """Parameter path prefixes that do not train (see the module docstring)."""

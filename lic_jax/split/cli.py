@@ -15,7 +15,7 @@ the client, classify them on the server, and search the units' space.
 The bank is the ordered list of units (the same on both sides: its hashes
 are in every file). `search` trains every sampled unit (a run directory
 each, resumed or skipped when done), then codes the test set through each
-with real bitstreams (lic_jax.coding.feature_codec; one bank of all the
+with real bitstreams (lic_jax.split.codec; one bank of all the
 search's units, so each file pays log2 K bits for its unit index), writes
 the points, the Pareto frontiers of accuracy vs actual bpp and the overhead
 table (Table III) to config.output, and plots them with the baselines of
@@ -25,25 +25,21 @@ benchmarks/split_baselines.py when config.baselines exists.
 import json
 import math
 import os
-import sys
 from typing import Iterator
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import flags
-from ml_collections import config_flags
 from tqdm import tqdm
 
 from lic_jax import cli
 from lic_jax import complexity
-from lic_jax import image as image_lib
 from lic_jax.coding import container
-from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.feature_codec import FeatureBank
 from lic_jax.files import check_output_path
-from lic_jax.models.split import SplitClassifier, backbone, split_channels
 from lic_jax.recipes import classification
+from lic_jax.split.codec import FeatureBank
+from lic_jax.split.model import SplitClassifier, backbone, split_channels
 
 
 # --------------------------------------------------------------------------
@@ -289,11 +285,10 @@ def report(config) -> dict:
 
 def plot_search(doc: dict, baselines: dict | None, path: str) -> None:
   """Accuracy vs actual bpp: every unit, the frontiers, the baselines."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
-  fig, ax = plt.subplots(figsize=(8, 5.5))
+  fig = Figure(figsize=(8, 5.5))
+  ax = fig.subplots()
   markers = {"l1": "o", "entropy": "s"}
   for name, frontier in doc["frontiers"].items():
     split, rate_model = name.split("/")
@@ -320,7 +315,6 @@ def plot_search(doc: dict, baselines: dict | None, path: str) -> None:
   fig.tight_layout()
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   fig.savefig(path, dpi=120)
-  plt.close(fig)
 
 
 # --------------------------------------------------------------------------
@@ -425,15 +419,3 @@ def main(argv):
   else:
     _classify(paths)
 
-
-if __name__ == "__main__":
-  flags.DEFINE_string("units", "", "The bank: unit run directories, comma-separated, in order.")
-  flags.DEFINE_integer("unit", 0, "encode: the unit's index in the bank.")
-  flags.DEFINE_string("output", None, "encode: the .lic file to write.", short_name="o")
-  flags.DEFINE_bool("force", False, "encode: overwrite an existing output.")
-  flags.DEFINE_string("split", "", "classify: refuse files of any other split point.")
-  flags.DEFINE_string("json", None, "overhead: also write the table to this JSON file.")
-  config_flags.DEFINE_config_file("config", None, "search: a search config "
-                                  "(configs/split/*_search.py).", lock_config=True)
-  sys.exit(cli.run(main, (ValueError, FileNotFoundError, FileExistsError, BitstreamError,
-                          image_lib.ImageReadError)))

@@ -1,5 +1,5 @@
-r"""Real bitstreams of a rate-adaptive OHM / INT autoencoder (lic_jax.models.ohm),
-one stream per feature map (lic_jax.coding.map_codec):
+r"""Real bitstreams of a rate-adaptive OHM / INT autoencoder (lic_jax.ohm.model),
+one stream per feature map (lic_jax.ohm.codec):
 
   python -m lic_jax.ohm compress IN.png OUT.lic --checkpoint RUN (--quality Q | --maps N)
   python -m lic_jax.ohm decompress IN.lic OUT.png --checkpoint RUN
@@ -20,6 +20,7 @@ import sys
 
 import numpy as np
 
+from lic_jax import cli
 from lic_jax import image as image_lib
 from lic_jax.coding import container
 from lic_jax.coding.container import BitstreamError
@@ -38,7 +39,7 @@ def read_image(path: str, channels: int) -> np.ndarray:
 
 
 def _codec(checkpoint: str):
-  from lic_jax.coding.map_codec import MapCodec  # pylint: disable=g-import-not-at-top
+  from lic_jax.ohm.codec import MapCodec  # pylint: disable=g-import-not-at-top
 
   if not checkpoint:
     raise ValueError("--checkpoint RUN is needed: the run directory of an 'ohm' training")
@@ -60,7 +61,8 @@ def _png_bytes(image: np.ndarray, path: str) -> bytes:
 def run(args) -> str:
   """Carries out one command; returns its report line. The output is
   checked (its folder, its extension, --force) before any work."""
-  check_new_output(args.output, [args.input], args.force, image=args.command == "decompress")
+  check_new_output(args.output, [args.input], args.force, image=args.command == "decompress",
+                   coded=args.command != "decompress")
   if args.command == "compress":
     codec = _codec(args.checkpoint)
     image = read_image(args.input, codec.model.image_channels)
@@ -88,7 +90,7 @@ def run(args) -> str:
 
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m lic_jax.ohm",
-                                   description=__doc__.split("\n")[0])
+                                   description=cli.summary(__doc__))
   parser.add_argument("command", choices=("compress", "decompress", "truncate"))
   parser.add_argument("input")
   parser.add_argument("output")
@@ -108,6 +110,3 @@ def main(argv=None) -> None:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
 
-
-if __name__ == "__main__":
-  main()

@@ -11,7 +11,7 @@ bitstreams, and coding single images with a trained model's profiles.
   python -m lic_jax.grouping classify --run RUN image.lic
 
 A point is evaluated on its config's test split: every image is coded to a
-file (lic_jax.coding.group_codec), decoded and classified from the decoded
+file (lic_jax.grouping.codec), decoded and classified from the decoded
 symbols. Reported per point: accuracy, the actual bpp (stream bits / pixels,
 the profile index included; file_bpp adds the header), the bound of Eq. 10
 on the test set's latents with the coder's hard memberships (j = argmax)
@@ -23,22 +23,18 @@ and how many profiles the test images use.
 import json
 import math
 import os
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import flags
-from ml_collections import config_flags
 from tqdm import tqdm
 
 from lic_jax import cli
 from lic_jax import coding_rate
-from lic_jax import image as image_lib
 from lic_jax.coding import container
-from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.group_codec import GroupCodec
-from lic_jax.split import eval_batches, pareto_frontier
+from lic_jax.grouping.codec import GroupCodec
+from lic_jax.split.cli import eval_batches, pareto_frontier
 
 # --------------------------------------------------------------------------
 # A sweep: its points, their training and evaluation.
@@ -195,11 +191,10 @@ def report(config) -> dict:
 
 def plot_sweep(doc: dict, path: str) -> None:
   """Accuracy vs actual bpp (left) and vs the bound of Eq. 10 (right)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
 
-  fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+  fig = Figure(figsize=(12, 5))
+  axes = fig.subplots(1, 2, sharey=True)
   curves = {}
   for row in doc["points"]:
     curves.setdefault(row["variant"], []).append(row)
@@ -220,7 +215,6 @@ def plot_sweep(doc: dict, path: str) -> None:
   fig.tight_layout()
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   fig.savefig(path, dpi=120)
-  plt.close(fig)
 
 
 def print_report(doc: dict) -> None:
@@ -283,12 +277,3 @@ def main(argv):
   else:
     _classify(paths)
 
-
-if __name__ == "__main__":
-  flags.DEFINE_string("run", "", "encode/classify: the model's run directory.")
-  flags.DEFINE_string("output", None, "encode: the .lic file to write.", short_name="o")
-  flags.DEFINE_bool("force", False, "encode: overwrite an existing output.")
-  config_flags.DEFINE_config_file("config", None, "sweep/report: a sweep config "
-                                  "(configs/grouping/*_sweep.py).", lock_config=True)
-  sys.exit(cli.run(main, (ValueError, FileNotFoundError, FileExistsError, BitstreamError,
-                          image_lib.ImageReadError)))

@@ -43,20 +43,19 @@ j = num_rates - 1 (the paper's j = M).
 """
 
 import math
+from collections.abc import Callable
 from typing import ClassVar
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from lic_jax.coding.latent_codecs import HyperpriorLatent
 from lic_jax.entropy_models import EntropyBottleneck, GaussianConditional
-from lic_jax.layers import MaskedConv
 from lic_jax.models.base import check_image_batch, model_output
-from lic_jax.models.mbt2018 import latent_bits, split_scales_means
-from lic_jax.models.transforms import (
-    AnalysisTransform, EntropyParameters, HyperAnalysisTransform, HyperSynthesisTransform,
-    MeanScaleHyperAnalysis, MeanScaleHyperSynthesis, SynthesisTransform, entropy_widths,
-    leaky_relu)
+from lic_jax.models.mbt2018 import latent_bits, setup_joint_prior
+from lic_jax.models.transforms import (AnalysisTransform, HyperAnalysisTransform,
+                                       HyperSynthesisTransform, SynthesisTransform, leaky_relu)
 
 # The CAM's branch widths as fractions of N (the authors' code: N=128 gives
 # 60, 60 and 88 channels, about 24 / 24 / 52 % of the CAM's FLOPs).
@@ -64,7 +63,7 @@ BRANCH_WIDTHS = (0.47, 0.47, 0.69)
 
 
 # The layers of B by name, and B's name in a BAL / IBAL: the names the
-# integer BALs of the codec read them by (lic_jax.coding.model_codecs), those
+# integer BALs of the codec read them by (lic_jax.cbanet.codec), those
 # Flax gave them automatically before they were named here.
 BITRATE_CNN_LAYERS = ("Conv_0", "Conv_1", "Conv_2", "Conv_3")
 BITRATE_CNN = "BitrateCNN_0"
@@ -98,7 +97,7 @@ class BitrateAdaptiveLayer(nn.Module):
   """BAL (Eq. 8): y_b -> y_j, an elementwise shrink in (0, 1); starts as y_b / step.
 
   The BALs that decide how symbols are coded have an integer form, exact on
-  every machine: lic_jax.coding.model_codecs.exact_shrink (with B frozen
+  every machine: lic_jax.cbanet.codec.exact_shrink (with B frozen
   into an integer network)."""
 
   width: int
@@ -237,7 +236,7 @@ class CBANetModel(nn.Module):
   M=320 models), the CAM's branch widths as fractions of N, and the level a
   call runs at unless told otherwise (rate, num_branches; None: the base
   bitrate, all branches), which also names a training stage
-  (lic_jax.recipes.cbanet)."""
+  (lic_jax.cbanet.recipe)."""
 
   num_filters: int = 128
   num_latents: int = 192
@@ -294,15 +293,21 @@ class CBANetModel(nn.Module):
 
   def hyper_analyze(self, y: jax.Array) -> jax.Array:
     """z of a base-rate y_b (h_a as the base model applies it)."""
-    raise NotImplementedError
+    return self.hyperprior.analyze(y)
+
+  def bitrate_latent(self, y: jax.Array, rate: int) -> tuple[jax.Array, jax.Array]:
+    """(y_j, what h_a reads) of g_a's y_b at bitrate `rate`: BAL_y(y_b) and
+    IBAL_h(y_j) (y_b twice at the base)."""
+    bam = self._bam(rate)
+    if bam is None:
+      return y, y
+    y_j = bam.bal_y(y)
+    return y_j, bam.ibal_hyper(y_j)
 
   def analyze_hyper(self, y: jax.Array, rate: int) -> tuple[jax.Array, jax.Array]:
     """(y_j, z) of g_a's y_b at bitrate `rate`: BAL_y, then h_a through IBAL_h."""
-    bam = self._bam(rate)
-    if bam is None:
-      return y, self.hyper_analyze(y)
-    y_j = bam.bal_y(y)
-    return y_j, self.hyper_analyze(bam.ibal_hyper(y_j))
+    y_j, hyper_input = self.bitrate_latent(y, rate)
+    return y_j, self.hyper_analyze(hyper_input)
 
   def inverse_bitrate(self, y_hat: jax.Array, rate: int) -> jax.Array:
     """y^_b of a bitrate's y~_j (Eq. 9; the identity at the base)."""
@@ -335,6 +340,23 @@ class CBANetModel(nn.Module):
       parts += [f"bams_{rate}/{layer}" for layer in self.bam_type.decoder_layers]
     return tuple(parts)
 
+  def latents(self, y: jax.Array, rate: int, training: bool) -> tuple[jax.Array, dict]:
+    """y~_j of g_a's y_b at bitrate `rate`, and the likelihoods of the
+    latents (the entropy model of the base, through the BAM of `rate`)."""
+    raise NotImplementedError
+
+  def __call__(self, x: jax.Array, training: bool = False, rate: int | None = None,
+               num_branches: int | None = None) -> dict:
+    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64; `rate` and
+    `num_branches` (K) default to the model's level (see level())."""
+    rate, num_branches = self.level(rate, num_branches)
+    check_image_batch(x, self.downsampling)
+    y_hat, likelihoods = self.latents(self.analysis(x), rate, training)
+    y_hat_b = self.inverse_bitrate(y_hat, rate)
+    if self.is_initializing():  # every branch gets its parameters
+      self.cam(y_hat_b, self.max_branches)
+    return model_output(self.cam(y_hat_b, num_branches), likelihoods)
+
   def aux_loss(self) -> jax.Array:
     return self.entropy_bottleneck.aux_loss()
 
@@ -353,37 +375,33 @@ class CBANetHP(CBANetModel):
     self.hyper_synthesis = HyperSynthesisTransform(self.num_filters, self.num_latents)
     self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
     self.gaussian_conditional = GaussianConditional()
+    # The latent paths (lic_jax.coding.latent_codecs): z, and y_j's Gaussian.
+    self.hyperprior = HyperpriorLatent(self.hyper_analysis, self.hyper_synthesis,
+                                       self.entropy_bottleneck, magnitudes=True)
+    nn.share_scope(self, self.hyperprior)
     self._setup_levels()
 
-  def hyper_analyze(self, y: jax.Array) -> jax.Array:
-    return self.hyper_analysis(jnp.abs(y))
-
-  def __call__(self, x: jax.Array, training: bool = False, rate: int | None = None,
-               num_branches: int | None = None) -> dict:
-    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64; `rate` and
-    `num_branches` (K) default to the model's level (see level())."""
-    rate, num_branches = self.level(rate, num_branches)
-    check_image_batch(x, self.downsampling)
-    y = self.analysis(x)
-    if self.is_initializing():  # every BAM and branch gets its parameters
+  def latents(self, y: jax.Array, rate: int, training: bool) -> tuple[jax.Array, dict]:
+    """y~_j and the likelihoods of y~_j (scales BAL_sigma(h_s(z~))) and z~."""
+    if self.is_initializing():  # every BAM gets its parameters
       for module in self.bams:
         module(y)
-    y_j, z = self.analyze_hyper(y, rate)
-    z_hat, z_likelihood = self.entropy_bottleneck(z, training)
-    scales = self.coding_parameters(y_j, z_hat, rate)
+    y_j, hyper_input = self.bitrate_latent(y, rate)
+    hyper, _, z_likelihood = self.hyperprior(hyper_input, training)
+    scales = self.bitrate_scales(hyper, rate)
     y_hat, y_likelihood = self.gaussian_conditional(y_j, scales, training=training)
-    y_hat_b = self.inverse_bitrate(y_hat, rate)
-    if self.is_initializing():
-      self.cam(y_hat_b, self.max_branches)
-    x_hat = self.cam(y_hat_b, num_branches)
-    return model_output(x_hat, {"y": y_likelihood, "z": z_likelihood})
+    return y_hat, {"y": y_likelihood, "z": z_likelihood}
+
+  def bitrate_scales(self, scales: jax.Array, rate: int) -> jax.Array:
+    """The scales of y~_j from the base's h_s(z~): BAL_sigma (Eq. 8; the
+    identity at the base)."""
+    bam = self._bam(rate)
+    return scales if bam is None else bam.bal_scales(scales)
 
   def coding_parameters(self, y_hat: jax.Array, z_hat: jax.Array, rate: int) -> jax.Array:
     """The scales of y~_j: BAL_sigma(h_s(z~)) (h_s(z~) at the base)."""
     del y_hat
-    bam = self._bam(rate)
-    scales = self.hyper_synthesis(z_hat)
-    return scales if bam is None else bam.bal_scales(scales)
+    return self.bitrate_scales(self.hyper_synthesis(z_hat), rate)
 
 
 class CBANetAR(CBANetModel):
@@ -409,35 +427,25 @@ class CBANetAR(CBANetModel):
   bam_type: ClassVar[type[nn.Module]] = ContextBitrateAdaptiveModule
 
   def setup(self):
-    m = self.num_latents
-    self.analysis = AnalysisTransform(self.num_filters, m, self.simplified_gdn)
-    self.hyper_analysis = MeanScaleHyperAnalysis(self.num_filters)
-    self.hyper_synthesis = MeanScaleHyperSynthesis(m)
-    self.context_prediction = MaskedConv(2 * m, self.context_kernel_size, "A")
-    self.entropy_parameters = EntropyParameters(entropy_widths(m, self.entropy_hidden), 2 * m)
-    self.entropy_bottleneck = EntropyBottleneck(self.num_filters)
-    self.gaussian_conditional = GaussianConditional()
+    self.analysis = AnalysisTransform(self.num_filters, self.num_latents, self.simplified_gdn)
+    # mbt2018's entropy model and latent paths; at a bitrate other than the
+    # base, each input of e passes its BAL (bitrate_hyper).
+    setup_joint_prior(self)
     self._setup_levels()
 
-  def hyper_analyze(self, y: jax.Array) -> jax.Array:
-    return self.hyper_analysis(y)
-
-  def entropy_inputs(self, z_hat: jax.Array, y_hat: jax.Array,
-                     rate: int) -> tuple[jax.Array, jax.Array]:
-    """The inputs of e for the latents y~_j: (BAL_psi(h_s(z~)), BAL_phi(c(y~_j)))."""
-    hyper = self.hyper_synthesis(z_hat)
-    context = self.context_prediction(y_hat)
+  def bitrate_hyper(self, hyper: jax.Array, rate: int) -> tuple[jax.Array, Callable | None]:
+    """e's hyper input at bitrate `rate` from h_s(z~), and what acts on the
+    context before e: (BAL_psi(h_s(z~)), BAL_phi); (h_s(z~), None) at the base."""
     bam = self._bam(rate)
     if bam is None:
-      return hyper, context
-    return bam.bal_hyper(hyper), bam.bal_context(context)
+      return hyper, None
+    return bam.bal_hyper(hyper), bam.bal_context
 
   def latent_parameters(self, y_hat: jax.Array, z_hat: jax.Array,
                         rate: int) -> tuple[jax.Array, jax.Array]:
     """(scales, means) of every element of y_j given the coded y~_j and z~."""
-    hyper, context = self.entropy_inputs(z_hat, y_hat, rate)
-    return split_scales_means(
-        self.entropy_parameters(jnp.concatenate([hyper, context], axis=-1)))
+    return self.context_latent.parameters(
+        y_hat, *self.bitrate_hyper(self.hyper_synthesis(z_hat), rate))
 
   def coding_parameters(self, y_hat: jax.Array, z_hat: jax.Array, rate: int) -> jax.Array:
     """The scales, then the means, of y~_j (..., 2M)."""
@@ -450,29 +458,14 @@ class CBANetAR(CBANetModel):
     rate, _ = self.level(rate)
     return latent_bits(self, y_hat, z_hat, *self.latent_parameters(y_hat, z_hat, rate))
 
-  def __call__(self, x: jax.Array, training: bool = False, rate: int | None = None,
-               num_branches: int | None = None) -> dict:
-    """x: (B, H, W, 3) in [0, 1], H and W multiples of 64; `rate` and
-    `num_branches` (K) default to the model's level (see level())."""
-    rate, num_branches = self.level(rate, num_branches)
-    check_image_batch(x, self.downsampling)
-    y = self.analysis(x)
-    y_j, z = self.analyze_hyper(y, rate)
-    z_hat, z_likelihood = self.entropy_bottleneck(z, training)
-    gc = self.gaussian_conditional
-    if self.is_initializing():  # every BAM and branch gets its parameters
-      hyper, context = self.entropy_inputs(z_hat, y, self.base_rate)
+  def latents(self, y: jax.Array, rate: int, training: bool) -> tuple[jax.Array, dict]:
+    """y~_j and the likelihoods of y~_j (in context, e's inputs through the
+    BALs) and z~."""
+    y_j, hyper_input = self.bitrate_latent(y, rate)
+    hyper, _, z_likelihood = self.hyperprior(hyper_input, training)
+    if self.is_initializing():  # every BAM gets its parameters
       for module in self.bams:
-        module(y, hyper, context)
-    if training:
-      y_hat = y_j + jax.random.uniform(self.make_rng("noise"), y_j.shape, y_j.dtype, -0.5, 0.5)
-      scales, means = self.latent_parameters(y_hat, z_hat, rate)
-    else:
-      scales, means = self.latent_parameters(gc.quantize(y_j), z_hat, rate)
-      y_hat = gc.quantize(y_j, means)
-    y_likelihood = gc.likelihood(y_hat, scales, means)
-    y_hat_b = self.inverse_bitrate(y_hat, rate)
-    if self.is_initializing():
-      self.cam(y_hat_b, self.max_branches)
-    x_hat = self.cam(y_hat_b, num_branches)
-    return model_output(x_hat, {"y": y_likelihood, "z": z_likelihood})
+        module(y, hyper, self.context_prediction(y))
+    hyper_j, context_transform = self.bitrate_hyper(hyper, rate)
+    y_hat, y_likelihood = self.context_latent(y_j, hyper_j, training, context_transform)
+    return y_hat, {"y": y_likelihood, "z": z_likelihood}

@@ -40,7 +40,7 @@ OHM_FORMS = ("paper", "code")
 ARCHITECTURES = ("mnist", "natural")
 # The categorical prior's first convolution: its outputs at a position
 # depend on which of the 3x3 neighbours lie inside the grid, nothing else
-# (lic_jax.coding.map_codec builds one table per such position class).
+# (lic_jax.ohm.codec builds one table per such position class).
 PRIOR_KERNEL = 3
 
 

@@ -24,7 +24,7 @@ outputs the tail was trained on (they are ReLU outputs).
 Rounding is real in the forward pass and the identity in the backward pass
 (straight-through, Sec. II). Only the unit trains (Sec. III-B): the backbone
 runs on its batch-norm running averages and its parameters are frozen by the
-recipe (lic_jax.recipes.split). The rate term of L = Lr + alpha Lt (Eq. 1) is
+recipe (lic_jax.split.recipe). The rate term of L = Lr + alpha Lt (Eq. 1) is
 either the paper's proxy, the l1 norm of the quantized encoder output, or,
 as an option, the bits of the symbols under a learned factorized entropy
 model (Balle et al.'s entropy bottleneck over the Cr channels).

@@ -1,4 +1,4 @@
-"""Real bitstreams of learned coding profiles (lic_jax.models.grouping, Fig. 1).
+"""Real bitstreams of learned coding profiles (lic_jax.grouping.model, Fig. 1).
 
 The source runs the encoder, picks the profile j = argmax of its head and
 codes the d symbols round(z / S) with profile j's tables; the receiver
@@ -13,7 +13,7 @@ encoder side's bit for bit.
 
 The tables are frozen once from the run's checkpoint (stored in its run
 directory, like every model's) over the symbols of the first
-feature_codec.FIT_IMAGES training images: per dimension i the range
+lic_jax.split.codec.FIT_IMAGES training images: per dimension i the range
 [lo_i, hi_i] the symbols took there (over all profiles) and, per profile j,
 the pmf of its entropy model at lo_i..hi_i, the rest of its mass the escape
 (Elias-gamma, lic_jax.coding.range_coder: no symbol is ever clipped).
@@ -27,11 +27,11 @@ import numpy as np
 
 from lic_jax.coding import container, memory, range_coder
 from lic_jax.coding.container import BitstreamError
-from lic_jax.coding.feature_codec import (BATCH, HOST_BYTES_PER_SYMBOL, density_rows,
-                                          run_with_tables, symbol_range, uniform_row)
 from lic_jax.files import config_hash, tables_hash
+from lic_jax.grouping.model import GroupedClassifier
 from lic_jax.image import as_float_image
-from lic_jax.models.grouping import GroupedClassifier
+from lic_jax.split.codec import (BATCH, HOST_BYTES_PER_SYMBOL, density_rows,
+                                          run_with_tables, symbol_range, uniform_row)
 
 # What classifying a file takes beyond the counted bytes (the classifier's
 # compilation): measured 0.46 MB for a CIFAR ResNet-8 tail

@@ -1,7 +1,7 @@
 """Bottleneck units for split computing (Datta et al., Sec. II-III): the
 classification recipe with a frozen backbone and L = Lr + alpha Lt (Eq. 1).
 
-config.model is a 'split_classifier' (lic_jax.models.split): the backbone's
+config.model is a 'split_classifier' (lic_jax.split.model): the backbone's
 spec, the split point and the unit's (Cr, S, Q, rate model). The backbone
 comes from its own trained run (config.init_from with init_parts
 ('backbone=',): the run's whole tree into 'backbone') and never trains: its
@@ -12,16 +12,16 @@ Lt is the cross-entropy in nats; Lr, per image and divided by its pixels,
 is the l1 norm of the symbols round(y / Q) ('l1', the paper's proxy) or
 their bits under the unit's entropy bottleneck ('entropy': bits per pixel).
 The periodic evaluation is the test accuracy through the quantized unit;
-the actual bits come from the feature codec (lic_jax.coding.feature_codec).
+the actual bits come from the feature codec (lic_jax.split.codec).
 """
 
 import jax
 import jax.numpy as jnp
 
 from lic_jax.models import model_from_config
-from lic_jax.models.split import RATE_MODELS, SplitClassifier, split_channels
 from lic_jax.recipes.base import RecipeError, register
 from lic_jax.recipes.classification import Classification, cross_entropy
+from lic_jax.split.model import RATE_MODELS, SplitClassifier, split_channels
 
 BACKBONE = "backbone"
 
@@ -31,12 +31,11 @@ class Split(Classification):
 
   name = "split"
   progress_metrics = ("loss", "accuracy", "rate")
+  models = ("split_classifier",)
+  trains = "a bottleneck unit"
 
   def check_config(self, config):
     super().check_config(config)
-    if config.model.name != "split_classifier":
-      raise RecipeError(f"recipe 'split' trains a bottleneck unit (config.model.name "
-                        f"'split_classifier'), not {config.model.name!r}")
     if config.model.get("rate_model", "l1") not in RATE_MODELS:
       raise RecipeError(f"unknown config.model.rate_model {config.model.rate_model!r}; use "
                         f"one of {', '.join(RATE_MODELS)}")

@@ -15,8 +15,8 @@ import tqdm
 from lic_jax import image as image_lib
 from lic_jax import labelled_data, metrics
 from lic_jax.coding import container
-from lic_jax.coding.map_codec import MapCodec
 from lic_jax.data import data_root
+from lic_jax.ohm.codec import MapCodec
 
 
 def map_counts(codec: MapCodec) -> list[int]:

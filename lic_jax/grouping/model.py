@@ -14,7 +14,7 @@ the decoded latent:
 so that the quantization noise is uniform in [-S/2, S/2] per element and
 eps^2 = (2s)^2 / 12 bounds its squared l2 norm (Eq. 5): eps is tied to s.
 The training rate is the grouped log-det bound r^c(Z | eps, Pi) of the batch
-(lic_jax.coding_rate, Eq. 10; lic_jax.recipes.grouping).
+(lic_jax.coding_rate, Eq. 10; lic_jax.grouping.recipe).
 
 f is a classifier's blocks up to a split point (lic_jax.models.resnet: the
 recipes issue's CIFAR ResNet-20) then a 1x1 convolution to h channels, as
@@ -31,7 +31,7 @@ uniform quantizer of the same distortion (s = sqrt(3) eps).
 Coding profiles are real: profile j has its own factorized entropy model
 (an entropy bottleneck over the d symbols), trained on the symbols of the
 images the head assigns to it and frozen to integer tables by
-lic_jax.coding.group_codec.
+lic_jax.grouping.codec.
 """
 
 import functools
@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 
 from lic_jax.entropy_models import EntropyBottleneck
-from lic_jax.models.split import backbone, split_channels, ste_round
+from lic_jax.split.model import backbone, split_channels, ste_round
 
 MEMBERSHIPS = ("soft", "hard")
 NOISES = ("quantization", "gaussian")

@@ -23,7 +23,7 @@ from lic_jax import image as image_lib
 from lic_jax import labelled_data
 from lic_jax import metrics as metrics_lib
 from lic_jax.models import model_from_config
-from lic_jax.models.ohm import OHMAutoencoder, rd_weight, sample_quality
+from lic_jax.ohm.model import OHMAutoencoder, rd_weight, sample_quality
 from lic_jax.recipes.base import Recipe, RecipeError, register
 
 
@@ -70,14 +70,13 @@ class OHM(Recipe):
   """See the module docstring."""
 
   name = "ohm"
+  models = ("ohm_autoencoder",)
+  trains = "an OHM autoencoder"
   progress_metrics = ("loss", "bpp", "psnr")
 
   def check_config(self, config):
     super().check_config(config)
     model = model_from_config(config)
-    if not isinstance(model, OHMAutoencoder):
-      raise RecipeError(f"recipe 'ohm' trains an OHM autoencoder (config.model.name "
-                        f"'ohm_autoencoder'), not {config.model.name!r}")
     low, high = config.lambda_range
     if not 0.0 < low <= high < 1.0:
       raise RecipeError(f"config.lambda_range {tuple(config.lambda_range)} must satisfy "

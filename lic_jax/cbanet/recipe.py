@@ -2,7 +2,7 @@
 recipe with the trainable parts each stage allows.
 
 The model's operating level (config.model.rate, config.model.num_branches;
-lic_jax.models.cbanet) names the stage, and each stage starts from the
+lic_jax.cbanet.model) names the stage, and each stage starts from the
 previous stage's run directory (config.init_from):
 
 - the base: rate = base, K = 1. The base model (g_a, hyper networks, entropy
@@ -17,8 +17,8 @@ Everything else is frozen (zero updates, no optimizer state), on top of
 whatever config.freeze adds.
 """
 
+from lic_jax.cbanet.model import CBANetModel
 from lic_jax.models import model_from_config
-from lic_jax.models.cbanet import CBANetModel
 from lic_jax.recipes.base import RecipeError, register
 from lic_jax.recipes.compression import Compression
 
@@ -53,13 +53,12 @@ class CBANet(Compression):
   """Compression with the stage's trainable parts (see the module docstring)."""
 
   name = "cbanet"
+  models = ("cbanet_hp", "cbanet_ar")
+  trains = "a CBANet model"
 
   def check_config(self, config):
     super().check_config(config)
     model = model_from_config(config)
-    if not isinstance(model, CBANetModel):
-      raise RecipeError(f"recipe 'cbanet' trains a CBANet model (config.model.name "
-                        f"'cbanet_hp' or 'cbanet_ar'), not {config.model.name!r}")
     try:
       _, branches = model.level()
     except ValueError as e:

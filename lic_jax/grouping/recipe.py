@@ -1,7 +1,7 @@
 """Learned grouping (Chamain, Qi & Ding, Eq. 12): classification through a
 quantized latent, with the grouped log-det rate bound as the rate.
 
-config.model is a 'grouped_classifier' (lic_jax.models.grouping). The loss
+config.model is a 'grouped_classifier' (lic_jax.grouping.model). The loss
 of a batch Z (m latents) is
 
     L = CE(y, y_gt) + lambda * r^c(Z | eps, Pi) / pixels                   (12)
@@ -32,8 +32,8 @@ lic_jax.grouping.
 import jax.numpy as jnp
 
 from lic_jax import coding_rate
+from lic_jax.grouping.model import MEMBERSHIPS, NOISES, GroupedClassifier
 from lic_jax.models import model_from_config
-from lic_jax.models.grouping import MEMBERSHIPS, NOISES, GroupedClassifier
 from lic_jax.recipes.base import RecipeError, register
 from lic_jax.recipes.classification import Classification, cross_entropy
 
@@ -51,12 +51,11 @@ class Grouping(Classification):
 
   name = "grouping"
   progress_metrics = ("loss", "accuracy", "rate", "coded")
+  models = ("grouped_classifier",)
+  trains = "a grouped classifier"
 
   def check_config(self, config):
     super().check_config(config)
-    if config.model.name != "grouped_classifier":
-      raise RecipeError(f"recipe 'grouping' trains a grouped classifier (config.model.name "
-                        f"'grouped_classifier'), not {config.model.name!r}")
     for key, known in (("memberships", MEMBERSHIPS), ("noise", NOISES)):
       if config.model.get(key, known[0]) not in known:
         raise RecipeError(f"unknown config.model.{key} {config.model[key]!r}; use one of "

@@ -1,4 +1,4 @@
-"""Real feature bitstreams of split classifiers (lic_jax.models.split).
+"""Real feature bitstreams of split classifiers (lic_jax.split.model).
 
 A *bank* is the K trained bottleneck units a client may pick from (one per
 operating point, at any split points of one backbone; Datta et al., Sec.
@@ -41,7 +41,7 @@ from lic_jax.coding import container, memory, range_coder, tables
 from lic_jax.coding.container import BitstreamError
 from lic_jax.files import config_hash, tables_hash
 from lic_jax.image import as_float_image
-from lic_jax.models.split import SplitClassifier, reduced_size
+from lic_jax.split.model import SplitClassifier, reduced_size
 
 FIT_IMAGES = 2000
 BATCH = 500

@@ -1,5 +1,5 @@
 """Real bitstreams of the rate-adaptive OHM / INT autoencoders
-(lic_jax.models.ohm): one range-coded stream per feature map, in map order
+(lic_jax.ohm.model): one range-coded stream per feature map, in map order
 (the .lic format's version 3, lic_jax.coding.container), so that a file cut
 after any number of maps still decodes, the missing maps masked as the
 model masks them (Eq. 4-5). `truncate` makes that cut from an existing
@@ -34,7 +34,7 @@ from lic_jax.coding.container import BitstreamError
 from lic_jax.files import config_hash, tables_hash
 from lic_jax.image import as_float_image, pad_to_multiple
 from lic_jax.models import model_from_spec
-from lic_jax.models.ohm import PRIOR_KERNEL, OHMAutoencoder
+from lic_jax.ohm.model import PRIOR_KERNEL, OHMAutoencoder
 
 # Per axis: a grid of one, the first, an inner and the last position.
 POSITION_CLASSES = 4
@@ -122,7 +122,7 @@ class MapCodec:
     self.model = model_from_spec(self.model_config)
     if not isinstance(self.model, OHMAutoencoder):
       raise ValueError(f"model {self.model_config['name']!r} is not an OHM / INT "
-                       "autoencoder (lic_jax.models.ohm)")
+                       "autoencoder (lic_jax.ohm.model)")
     self.lookup = range_coder.Lookup.of(self.arrays["maps/lookup"])
     self.config_hash = config_hash(dict(self.model_config))
     self.tables_hash = tables_hash(self.arrays)
