@@ -1,0 +1,8 @@
+"""Moved to lic_jax.split.codec, in the split-computing family's package: this
+name keeps old imports working (it is that module)."""
+
+import sys
+
+from lic_jax.split import codec
+
+sys.modules[__name__] = codec

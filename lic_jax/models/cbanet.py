@@ -1,0 +1,8 @@
+"""Moved to lic_jax.cbanet.model, in the CBANet family's package: this name
+keeps old imports working (it is that module)."""
+
+import sys
+
+from lic_jax.cbanet import model
+
+sys.modules[__name__] = model

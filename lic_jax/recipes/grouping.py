@@ -1,0 +1,8 @@
+"""Moved to lic_jax.grouping.recipe, in the learned-grouping family's package:
+this name keeps old imports working (it is that module)."""
+
+import sys
+
+from lic_jax.grouping import recipe
+
+sys.modules[__name__] = recipe
