@@ -23,9 +23,10 @@ imports made inside functions (tests/test_architecture.py checks both).
 A paper family's package (lic_jax.cbanet, .grouping, .ohm, .split: its
 model, recipe, codec and tools in one place) spans the layers: model.py
 sits with the models, recipe.py with the runs, codec.py with the model
-codecs, the rest with the tools. Its __init__ imports nothing when it
-loads (importing lic_jax.ohm.model never imports the OHM tools), and it
-sits with the tools, whose names it lends where an old module had them. The old paths of what moved
+codecs, the rest with the tools. Its __init__ imports nothing of the
+family when it loads (importing lic_jax.ohm.model never imports the OHM
+tools), and it sits with the tools, whose names it lends where an old
+module had them (lic_jax.lend_tool_names). The old paths of what moved
 (lic_jax.models.ohm, lic_jax.coding.map_codec, ...) are aliases of the new
 modules, each in the layer of its target.
 
