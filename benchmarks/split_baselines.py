@@ -3,6 +3,14 @@ backbone, unmodified, on images compressed by an image codec and decoded.
 
   python benchmarks/split_baselines.py --backbone runs/cifar10_resnet \
       --output results/split/cifar_baselines.json
+  python benchmarks/split_baselines.py --config configs/split/imagenet_resnet50.py \
+      --backbone resnet50.npz --output results/split/imagenet_baselines.json
+
+By default the images are our CIFAR-10 test set; with --config, a unit
+config's own evaluation images (its data source and config.eval.split:
+ImageNet's validation centre crops at 224 x 224 for the ResNet-50 config,
+Table IV's setting) and its backbone network, so that the baselines and
+the units are measured on the same images by the same classifier.
 
 - JPEG: Pillow at a quality sweep (optimized Huffman tables, 4:2:0), the
   backbone on the decoded images. Two rates: the whole file, and its
@@ -35,6 +43,9 @@ from lic_jax import eval as eval_lib  # noqa: E402
 from lic_jax import labelled_data  # noqa: E402
 from lic_jax.codec import Codec  # noqa: E402
 from lic_jax.coding import container  # noqa: E402
+from lic_jax.models import build_model, resnet_torchvision  # noqa: E402
+from lic_jax.recipes import classification  # noqa: E402
+from lic_jax.train import load_config  # noqa: E402
 
 BATCH = 500
 
@@ -62,30 +73,62 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> tuple[np.ndarray, int, i
   return decoded, len(data), jpeg_scan_bytes(data)
 
 
-def classifier(workdir: str):
-  """(images float [0, 1] -> predicted classes) of a trained classifier run."""
-  model, variables, _, _ = checkpoint_lib.load_variables(workdir)
+def classifier(backbone: str, network: dict | None = None):
+  """(images float [0, 1] -> predicted classes) of a trained classifier: a
+  run directory, or a torchvision ResNet state_dict saved as .npz (the
+  network spec then says which model it is)."""
+  if backbone.endswith(".npz"):
+    if network is None:
+      raise SystemExit(f"error: {backbone}: a .npz backbone needs --config (its network)")
+    model, variables = build_model(**network), resnet_torchvision.load_npz(backbone)
+  else:
+    model, variables, _, _ = checkpoint_lib.load_variables(backbone)
   run = jax.jit(lambda x: jnp.argmax(model.apply(variables, x, training=False), -1))
   return lambda images: np.concatenate([np.asarray(run(jnp.asarray(images[i:i + BATCH])))
                                         for i in range(0, len(images), BATCH)])
 
 
+def evaluation_images(config, limit: int) -> tuple[np.ndarray, np.ndarray]:
+  """(uint8 images, labels) of a unit config's evaluation set, preprocessed
+  as the units see them (lic_jax.recipes.classification.eval_batches),
+  then as 8-bit images, which is what an image codec is given."""
+  config = config.copy_and_resolve_references()
+  config.eval.max_examples = limit
+  images, labels = [], []
+  for batch in classification.eval_batches(config):
+    kept = batch["weight"] > 0
+    images.append(np.round(batch["image"][kept] * 255.0).astype(np.uint8))
+    labels.append(batch["label"][kept])
+  images, labels = np.concatenate(images), np.concatenate(labels)
+  return (images[:limit], labels[:limit]) if limit else (images, labels)
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--backbone", default="runs/cifar10_resnet",
-                      help="the classifier's run directory (default runs/cifar10_resnet)")
+                      help="the classifier's run directory or torchvision .npz "
+                           "(default runs/cifar10_resnet)")
+  parser.add_argument("--config", default="",
+                      help="a split unit config: its evaluation images and network "
+                           "(default: our CIFAR-10 test set)")
   parser.add_argument("--output", default="results/split/cifar_baselines.json")
   parser.add_argument("--jpeg-qualities", default="1,5,10,20,30,50,70,90",
                       help="Pillow qualities (default 1,5,10,20,30,50,70,90)")
   parser.add_argument("--codec-qualities", default="1,2,3,4,5",
                       help="bundled bmshj2018 levels (default 1,2,3,4,5; '' for none)")
   parser.add_argument("--max-images", type=int, default=0,
-                      help="the first N test images (default 0: all 5000)")
+                      help="the first N test images (default 0: all)")
   args = parser.parse_args(argv)
-  images, labels = labelled_data.load_cifar10("test")
-  if args.max_images:
-    images, labels = images[:args.max_images], labels[:args.max_images]
-  predict = classifier(args.backbone)
+  network = None
+  if args.config:
+    config = load_config(args.config)
+    network = dict(config.model.network)
+    images, labels = evaluation_images(config, args.max_images)
+  else:
+    images, labels = labelled_data.load_cifar10("test")
+    if args.max_images:
+      images, labels = images[:args.max_images], labels[:args.max_images]
+  predict = classifier(args.backbone, network)
   pixels = images.shape[1] * images.shape[2]
   doc = {"backbone": args.backbone, "num_test_images": len(labels),
          "backbone_accuracy": float(np.mean(predict(images / 255.0) == labels)), "curves": []}

@@ -1,8 +1,10 @@
 r"""What a model costs to store and run: the parameters a decoder needs, its
-multiply-adds per pixel layer by layer, and its measured latency.
+multiply-adds per pixel layer by layer, and its measured latency; and what
+a config costs to train.
 
   python -m lic_jax.complexity --config configs/cbanet/hp_paper.py [--height 512 --width 768] \
       [--json results/cbanet/complexity_paper_widths.json]
+  python -m lic_jax.complexity --config configs/ohm/kodak_paper.py --training
 
 A model names the parameter parts its decoder needs (`decoder_parts`) and
 the networks it runs (`decode(y_hat, z_hat)`: reconstruction and scales);
@@ -18,7 +20,11 @@ parameter tree and from the traced program itself:
   total is checked against XLA's own cost analysis (2 flops per
   multiply-add plus the elementwise work);
 - latency: the jitted decoder networks (entropy decoding apart), median
-  wall time of `repeats` runs after a warm-up.
+  wall time of `repeats` runs after a warm-up;
+- training (--training, any recipe): XLA's flop count of one compiled
+  training step at the config's batch (forward, backward and optimizer
+  update; no data read: the recipe's example_batch), times its steps, to
+  size the accelerator time a config needs.
 """
 
 import collections
@@ -162,6 +168,26 @@ def report(model, params, height: int, width: int, repeats: int = 5) -> list[dic
   return rows
 
 
+def training_cost(config) -> dict:
+  """{'flops_per_step', 'steps', 'flops'}: XLA's flop count of one training
+  step of `config` at its global batch, and over config.num_steps."""
+  from lic_jax import recipes  # pylint: disable=g-import-not-at-top
+  from lic_jax import train  # pylint: disable=g-import-not-at-top
+  from lic_jax import train_state  # pylint: disable=g-import-not-at-top
+
+  recipe = recipes.get(config)
+  model = recipe.build_model(config)
+  optimizer = train_state.make_optimizer(config)
+  state = jax.eval_shape(lambda: train_state.init_state(model, optimizer, config))
+  step = train.make_train_step(model, optimizer, config)
+  analysis = step.lower(state, recipe.example_batch(config)).compile().cost_analysis()
+  if isinstance(analysis, list):  # one entry per computation on older jax
+    analysis = analysis[0]
+  per_step = float(analysis["flops"])
+  return {"flops_per_step": per_step, "steps": int(config.num_steps),
+          "flops": per_step * int(config.num_steps)}
+
+
 def main(argv):
   from absl import flags  # pylint: disable=g-import-not-at-top
 
@@ -169,6 +195,12 @@ def main(argv):
 
   del argv
   config = flags.FLAGS.config
+  if flags.FLAGS.training:
+    cost = training_cost(config)
+    print(f"{config.model.name} training at batch {config.data.batch_size}: "
+          f"{cost['flops_per_step'] / 1e9:,.1f} GFLOPs per step x {cost['steps']:,} steps = "
+          f"{cost['flops'] / 1e15:,.2f} PFLOPs")
+    return
   model = recipes.get(config).build_model(config)
   shapes = jax.eval_shape(lambda: recipes.get(config).init_variables(
       model, config, jax.random.PRNGKey(0)))["params"]
@@ -203,5 +235,7 @@ if __name__ == "__main__":
   flags.DEFINE_integer("width", 768, "Image width (default 768).")
   flags.DEFINE_integer("repeats", 5, "Timed runs per level (default 5).")
   flags.DEFINE_string("json", None, "Also write the rows to this JSON file (default: none).")
+  flags.DEFINE_bool("training", False, "Print the config's training cost instead: FLOPs per "
+                    "step at its batch times its steps (any recipe).")
   flags.mark_flag_as_required("config")
   sys.exit(cli.run(main, (FileNotFoundError, ValueError)))

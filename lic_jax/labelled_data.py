@@ -25,7 +25,14 @@ MNIST_FILES = (os.path.join("mnist", "t10k-images-idx3-ubyte.gz"),
 # Our MNIST is the 10k test half; a fixed permutation (not the run's seed,
 # so that every run holds out the same digits) splits it 8k / 2k.
 MNIST_TRAIN_SIZE, MNIST_SPLIT_SEED = 8000, 0
-SOURCES = ("cifar10", "mnist", "tfds")
+# MNIST's 60k training digits, where a machine has them: the idx files
+# beside the test half, else TFDS 'mnist'. The OHM authors train on a
+# random 90 % of them (54k) and validate on the rest; our split is a fixed
+# permutation of the same sizes (theirs is unseeded).
+MNIST_60K_FILES = (os.path.join("mnist", "train-images-idx3-ubyte.gz"),
+                   os.path.join("mnist", "train-labels-idx1-ubyte.gz"))
+MNIST_60K_TRAIN_SIZE = 54_000
+SOURCES = ("cifar10", "mnist", "mnist60k", "tfds")
 
 
 def _path(relative: str, root: str | None) -> str:
@@ -70,7 +77,55 @@ def load_mnist(split: str, root: str | None = None) -> tuple[np.ndarray, np.ndar
   return images[chosen], labels[chosen]
 
 
-LOADERS = {"cifar10": load_cifar10, "mnist": load_mnist}
+def _idx_file(relative: str, root: str) -> str | None:
+  """The idx file at root/relative, gzipped or plain, if either exists."""
+  path = os.path.join(root, relative)
+  return next((p for p in (path, path[:-len(".gz")]) if os.path.exists(p)), None)
+
+
+def _mnist_60k_from_tfds() -> tuple[np.ndarray, np.ndarray] | None:
+  """TFDS 'mnist' train split (60k) where it is installed and prepared."""
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    split = tfds.as_numpy(tfds.load("mnist", split="train", batch_size=-1, download=False))
+  except Exception:  # pylint: disable=broad-except  # not installed, or not prepared
+    return None
+  return split["image"], split["label"].astype(np.int32)
+
+
+def load_mnist_60k(split: str, root: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+  """(images (N, 28, 28, 1) uint8, labels (N,) int32) of 'train' (54k of
+  MNIST's 60k training digits), 'validation' (the other 6k) or 'test' (the
+  10k test digits). The 60k come from mnist/train-*-idx*-ubyte[.gz] under
+  the data root, else from TFDS 'mnist'; neither: a FileNotFoundError
+  naming both."""
+  if split not in ("train", "validation", "test"):
+    raise ValueError(f"MNIST 60k has splits 'train', 'validation' and 'test', not {split!r}")
+  if split == "test":
+    return (read_idx(_path(MNIST_FILES[0], root))[..., None],
+            read_idx(_path(MNIST_FILES[1], root)).astype(np.int32))
+  root = root or data_lib.data_root()
+  files = [_idx_file(f, root) for f in MNIST_60K_FILES]
+  if all(files):
+    images, labels = read_idx(files[0])[..., None], read_idx(files[1]).astype(np.int32)
+  else:
+    found = _mnist_60k_from_tfds()
+    if found is None:
+      raise FileNotFoundError(
+          f"MNIST's 60k training digits not found: put {' and '.join(MNIST_60K_FILES)} "
+          f"under {root} (LIC_JAX_DATA), or prepare TFDS 'mnist' "
+          "(tfds.builder('mnist').download_and_prepare() on a machine with internet)")
+    images, labels = found
+  if images.shape[1:] != (28, 28, 1) or len(images) != len(labels):
+    raise ValueError(f"MNIST 60k: {images.shape} images for {labels.shape} labels; "
+                     "expected (N, 28, 28, 1) and (N,)")
+  order = np.random.default_rng(MNIST_SPLIT_SEED).permutation(len(labels))
+  chosen = (order[:MNIST_60K_TRAIN_SIZE] if split == "train"
+            else order[MNIST_60K_TRAIN_SIZE:])
+  return images[chosen], labels[chosen]
+
+
+LOADERS = {"cifar10": load_cifar10, "mnist": load_mnist, "mnist60k": load_mnist_60k}
 
 
 def pad_crop_flip(image: np.ndarray, pad: int, flip: bool,

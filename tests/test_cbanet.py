@@ -125,7 +125,9 @@ def test_a_level_the_model_lacks_is_a_clear_error(tiny, level, message):
 def _stage_config(stage: str, root: str, steps: int = 2, config: str = "hp_cpu"):
   """configs/cbanet/{config}.py's stage, tiny, its runs under `root`."""
   c = load_config(os.path.join(ROOT, "configs", "cbanet", f"{config}.py:{stage}"))
-  c.model.num_filters, c.model.num_latents, c.model.bam_width = 16, 16, 8
+  c.model.num_filters, c.model.num_latents = 16, 16
+  if "bam_width" in c.model:  # not in the base stage's baseline model
+    c.model.bam_width = 8
   c.data.crop_size, c.data.batch_size = 64, 2
   c.num_steps, c.lr_drop_steps, c.log_every, c.checkpoint_every = steps, (), 1, steps
   c.eval.directory, c.quiet = "", True
@@ -142,33 +144,42 @@ def _flat(params) -> dict:
 
 @pytest.mark.parametrize("config_name", ["hp_cpu", "ar_cpu"])
 def test_each_stage_trains_its_parts_and_keeps_the_rest_bit_identical(config_name, tmp_path):
-  """base -> branch2 -> branch3 -> bam0, each started from the previous run
-  (CBANet-AR: the context model and e are base parts, frozen after it)."""
+  """base (the baseline model: the encoder preparation, Sec. III-B) ->
+  branch1 -> branch2 -> branch3 -> bam0, each started from the previous run:
+  the base parts are the baseline's bit for bit in every later stage
+  (CBANet-AR: the context model and e among them), each stage changes its
+  own parts and nothing else."""
   root = str(tmp_path)
-  before = None
-  for stage in ("base", "branch2", "branch3", "bam0"):
+  base = _stage_config("base", root, config=config_name)
+  assert base.recipe == "compression"
+  assert base.model.name == {"hp_cpu": "bmshj2018", "ar_cpu": "mbt2018"}[config_name]
+  losses = train(base, base.workdir)["losses"]
+  assert sorted(losses) == [1, 2] and all(np.isfinite(list(losses.values())))
+  _, params, _, _ = checkpoint_lib.load_trained(base.workdir)
+  trained_before = _flat(params)
+  for stage in ("branch1", "branch2", "branch3", "bam0"):
     config = _stage_config(stage, root, config=config_name)
     model = model_from_config(config)
-    if stage == "base":  # what the trainer starts from
-      before = _flat(recipes.get(config).init_variables(
-          model, config, jax.random.PRNGKey(config.seed))["params"])
+    initial = _flat(recipes.get(config).init_variables(
+        model, config, jax.random.PRNGKey(config.seed))["params"])
+    # What the trainer starts from: the earlier runs' parts, the rest as initialized.
+    before = {name: trained_before.get(name, value) if parts.in_any(name, config.init_parts)
+              else value for name, value in initial.items()}
     losses = train(config, config.workdir)["losses"]
     assert sorted(losses) == [1, 2] and all(np.isfinite(list(losses.values())))
     _, params, _, _ = checkpoint_lib.load_trained(config.workdir)
     after = _flat(params)
     trained = cbanet_recipe.trainable_parts(model)
-    if config_name == "ar_cpu":
-      assert ("entropy_parameters" in trained) == ("context_prediction" in trained) == (
-          stage == "base"), trained
-    for name, value in after.items():
-      if parts.in_any(name, trained):
-        continue
-      np.testing.assert_array_equal(value, before[name], err_msg=f"{stage}: {name}")
-    changed = [name for name in after if parts.in_any(name, trained)
-               and not np.array_equal(after[name], before[name])]
-    assert changed, stage
-    assert all(parts.in_any(name, trained) for name in changed)
-    before = after
+    assert not any(parts.in_any(name, trained) for name in model.base_parts), trained
+    for name in after:
+      if parts.in_any(name, model.base_parts):
+        np.testing.assert_array_equal(after[name], trained_before[name],
+                                      err_msg=f"{stage}: {name} is not the baseline's")
+      if not parts.in_any(name, trained):
+        np.testing.assert_array_equal(after[name], before[name], err_msg=f"{stage}: {name}")
+    changed = [name for name in after if not np.array_equal(after[name], before[name])]
+    assert changed and all(parts.in_any(name, trained) for name in changed), (stage, changed)
+    trained_before = after
 
 
 @pytest.mark.parametrize("override, message", [
@@ -176,7 +187,8 @@ def test_each_stage_trains_its_parts_and_keeps_the_rest_bit_identical(config_nam
     ({"rate": 0, "num_branches": 2}, "a BAM trains at the highest complexity level"),
     ({"name": "bmshj2018"}, "recipe 'cbanet' trains a CBANet model")])
 def test_a_stage_the_recipe_cannot_train_is_refused(override, message, tmp_path):
-  config = _stage_config("base", str(tmp_path))
+  config = _stage_config("branch1", str(tmp_path))
+  config.init_from, config.init_parts = "", ()
   if override.get("name") == "bmshj2018":
     config.model = {"name": "bmshj2018", "num_filters": 16, "num_latents": 16}
   else:
@@ -227,7 +239,7 @@ def test_cbanet_macs_rise_with_k_and_split_the_cam_about_24_24_52():
 def test_the_complexity_cli_reports_every_level(tmp_path):
   out = tmp_path / "c.json"
   result = subprocess.run(
-      [sys.executable, "-m", "lic_jax.complexity", "--config", "configs/cbanet/hp_cpu.py:base",
+      [sys.executable, "-m", "lic_jax.complexity", "--config", "configs/cbanet/hp_cpu.py:branch1",
        "--config.model.num_filters=16", "--config.model.num_latents=16",
        "--config.model.bam_width=8", "--config.model.num_rates=2", "--config.model.rate=1",
        "--height=64", "--width=64",

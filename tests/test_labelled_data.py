@@ -162,3 +162,36 @@ def test_a_limited_evaluation_is_spread_over_the_classes(data_root):
                            for b in classification.eval_batches(config)])
   assert len(labels) == 500
   assert np.bincount(labels, minlength=10).tolist() == [50] * 10
+
+
+def _write_idx(path, array: np.ndarray):
+  header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+  with gzip.open(path, "wb") as f:
+    f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_the_60k_training_digits_are_read_from_idx_files_and_split_54k_6k(tmp_path):
+  """MNIST's 60k training digits (idx files under the data root; here a
+  stand-in of 60,000 tiny digits whose pixel 0 counts them): the authors'
+  54k / 6k split, disjoint, the same every time; the test split is the 10k
+  test digits."""
+  (tmp_path / "mnist").mkdir()
+  count = np.arange(60_000)
+  images = np.zeros((60_000, 28, 28), np.uint8)
+  images[:, 0, 0], images[:, 0, 1] = count % 256, count // 256
+  _write_idx(tmp_path / labelled_data.MNIST_60K_FILES[0], images)
+  _write_idx(tmp_path / labelled_data.MNIST_60K_FILES[1], count % 10)
+  train, train_labels = labelled_data.load_mnist_60k("train", str(tmp_path))
+  validation, _ = labelled_data.load_mnist_60k("validation", str(tmp_path))
+  assert train.shape == (54_000, 28, 28, 1) and validation.shape == (6000, 28, 28, 1)
+  ids = lambda x: x[:, 0, 0, 0].astype(int) + 256 * x[:, 0, 1, 0].astype(int)
+  assert sorted([*ids(train), *ids(validation)]) == list(range(60_000))
+  np.testing.assert_array_equal(train_labels, ids(train) % 10)
+  np.testing.assert_array_equal(labelled_data.load_mnist_60k("train", str(tmp_path))[0], train)
+
+
+def test_missing_60k_digits_name_both_places(tmp_path, monkeypatch):
+  monkeypatch.setattr(labelled_data, "_mnist_60k_from_tfds", lambda: None)
+  with pytest.raises(FileNotFoundError, match=r"MNIST's 60k training digits not found: put "
+                     r"mnist/train-images-idx3-ubyte.gz and .* or prepare TFDS 'mnist'"):
+    labelled_data.load_mnist_60k("train", str(tmp_path))

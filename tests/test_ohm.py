@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 from conftest import DATA_ROOT, ROOT, load_config
-from lic_jax import recipes
+from lic_jax import parts, recipes
 from lic_jax.coding import container, fuzz
 from lic_jax.coding.container import BitstreamError
 from lic_jax.models import model_from_spec
 from lic_jax.ohm.codec import MapCodec, axis_classes, table_indexes
-from lic_jax.ohm.model import (CategoricalPrior, OneHotMaxQuantizer, kept_maps, map_mask,
-                                one_hot_max, rd_weight, sample_quality)
+from lic_jax.ohm.model import (CategoricalPrior, ChannelNorm, OneHotMaxQuantizer, kept_maps,
+                                map_mask, one_hot_max, rd_weight, sample_quality)
 
 KEY = jax.random.PRNGKey(0)
 SMALL_NATURAL = {"name": "ohm_autoencoder", "architecture": "natural", "num_maps": 6,
@@ -383,3 +383,36 @@ def test_command_line_compress_truncate_decompress(tmp_path):
   assert txt.returncode == 1 and txt.stderr.startswith("error: output") and \
       "needs an image extension" in txt.stderr and "Traceback" not in txt.stderr, txt.stderr
   assert not (tmp_path / "r.txt").exists()
+
+
+def test_channel_norm_normalizes_each_position_over_its_channels():
+  """The authors' ChannelNorm2D: per position, over channels, the unbiased
+  variance (torch.var's default), eps 1e-3, then scale 1 and offset 0."""
+  x = jax.random.normal(jax.random.PRNGKey(3), (2, 3, 5, 7)) * 4.0 + 2.0
+  norm = ChannelNorm()
+  params = norm.init(KEY, x)
+  got = np.asarray(norm.apply(params, x))
+  x64 = np.asarray(x, np.float64)
+  want = (x64 - x64.mean(-1, keepdims=True)) / np.sqrt(x64.var(-1, ddof=1, keepdims=True) + 1e-3)
+  np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_the_authors_natural_model_has_channel_norms_and_residual_blocks():
+  spec = {**SMALL_NATURAL, "quantizer": "int"}
+  plain = model_from_spec(spec)
+  authors = model_from_spec({**spec, "channel_norm": True, "residual_blocks": 8})
+  x = jnp.zeros((1, 32, 32, 3))
+  shapes = [jax.eval_shape(lambda m=m: m.init({"params": KEY, "noise": KEY}, x, jnp.ones((1,)),
+                                              training=True))["params"] for m in (plain, authors)]
+  names = [{parts.path_name(p) for p, _ in jax.tree_util.tree_flatten_with_path(s)[0]}
+           for s in shapes]
+  added = names[1] - names[0]
+  assert sum("ResidualBlock" in n for n in added) == 8 * 2 * 2 * 2  # 8 blocks x 2 (conv, norm) x 2
+  assert sum(n.startswith("g_a/ChannelNorm") for n in added) == 5 * 2   # after each conv
+  assert sum(n.startswith("g_s/ChannelNorm") for n in added) == 4 * 2   # after each upsampling
+  out = authors.apply(authors.init({"params": KEY, "noise": KEY}, x, jnp.ones((1,)),
+                                   training=True), x, jnp.ones((1,)))
+  assert out["x_hat"].shape == x.shape
+  with pytest.raises(ValueError, match="belong to the natural architecture"):
+    jax.eval_shape(lambda: model_from_spec({"name": "ohm_autoencoder", "channel_norm": True}).init(
+        {"params": KEY, "noise": KEY}, jnp.zeros((1, 28, 28, 1)), jnp.ones((1,))))

@@ -5,7 +5,7 @@ bitrate (Table II's baseline; Table III's storage counts all of them):
   python -m lic_jax.train --config configs/cbanet/baseline_paper.py:128 --config.lmbda=0.0157
   python -m lic_jax.complexity --config configs/cbanet/baseline_paper.py:60
 
-The base bitrate's lambda by default (stages.LAMBDAS); the training
+The base bitrate's lambda by default (stages.LOW_LAMBDAS); the training
 settings are the CBANet stages' (configs/cbanet/hp_paper.py).
 """
 
@@ -25,7 +25,7 @@ def get_config(width: str = "128"):
   c.model = {"name": "bmshj2018", "num_filters": 128, "num_latents": 192,
              "synthesis_filters": int(width), "simplified_gdn": False}
   c.workdir = f"runs/cbanet-baseline-paper/gs{width}"
-  c.lmbda = stages.LAMBDAS[-1]
+  c.lmbda = stages.lambdas(stages.LOW_LAMBDAS)[-1]
   c.data.crop_size = 256
   c.data.batch_size = 8
   c.num_steps = 3_000_000

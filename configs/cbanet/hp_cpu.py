@@ -1,7 +1,7 @@
 """CBANet-HP at CPU scale, one stage per call:
 
-  python -m lic_jax.train --config configs/cbanet/hp_cpu.py:base
-  python -m lic_jax.train --config configs/cbanet/hp_cpu.py:branch2   # then branch3
+  python -m lic_jax.train --config configs/cbanet/hp_cpu.py:base      # bmshj2018, the encoder
+  python -m lic_jax.train --config configs/cbanet/hp_cpu.py:branch1   # then branch2, branch3
   python -m lic_jax.train --config configs/cbanet/hp_cpu.py:bam0      # bam1, bam2
 
 N=64, M=96, P=96 (the paper: 128, 192, 192), 8 crops of 128x128 per step
@@ -22,7 +22,8 @@ def get_config(stage: str = "base"):
       stage, "runs/cbanet-hp-cpu",
       model={"name": "cbanet_hp", "num_filters": 64, "num_latents": 96, "bam_width": 96},
       steps={"base": 5000, "branch": 3000, "bam": 1500},
-      learning_rates={"base": 1e-3, "branch": 1e-3, "bam": 5e-4})
+      learning_rates={"base": 1e-3, "branch": 1e-3, "bam": 5e-4},
+      paper_lambdas=stages.LOW_LAMBDAS)
   c.data.crop_size = 128
   c.data.batch_size = 8
   c.lr_drop_steps = (int(c.num_steps * 0.85),)

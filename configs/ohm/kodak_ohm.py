@@ -1,6 +1,7 @@
 """OHM on natural images at CPU scale (Fig. 4): train on
 ../shared/data/train, evaluate on Kodak; the argument picks the form,
-'paper' (Eq. 2, the default) or 'code' (the authors' code's):
+'code' (the authors' code's, the default: the one that trains) or
+'paper' (Eq. 2 as written):
 
   python -m lic_jax.train --config configs/ohm/kodak_ohm.py:code
 """

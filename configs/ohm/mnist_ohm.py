@@ -1,6 +1,6 @@
 """OHM on MNIST at CPU scale (Fig. 3b): 'C_Z[,form]', C_Z = 8, 16 (default)
-or 32, form 'paper' (Eq. 2, the default) or 'code' (the authors' code's
-form, see lic_jax.ohm.model):
+or 32, form 'code' (the authors' code's form, the default: the one that
+trains, see lic_jax.ohm.model) or 'paper' (Eq. 2 as written):
 
   python -m lic_jax.train --config configs/ohm/mnist_ohm.py:8,code
 """

@@ -85,8 +85,9 @@ def natural(quantizer: str, num_maps: int, num_symbols: int, filters: tuple[int,
 
 def natural_cpu(quantizer: str) -> ml_collections.ConfigDict:
   """CPU scale: widths 32-64-96-128 (the paper: 60-120-240-480), C_Z = 64
-  maps (480), S = 32 as the paper; 8 crops of 128x128 per step, Adam 1e-3,
-  4000 steps."""
+  maps (480), S = 32 as the paper, without the authors' channel norms and
+  residual blocks (configs/ohm/kodak_paper.py has them); 8 crops of 128x128
+  per step, Adam 1e-3, 4000 steps."""
   c = natural(quantizer, 64, 32, (32, 64, 96, 128), f"runs/ohm/kodak-{quantizer}-cpu")
   c.data.crop_size = 128
   c.data.batch_size = 8
@@ -99,9 +100,10 @@ def natural_cpu(quantizer: str) -> ml_collections.ConfigDict:
 
 
 def with_form(c: ml_collections.ConfigDict, form: str) -> ml_collections.ConfigDict:
-  """The OHM config c in form 'paper' ('' too) or 'code', its run directory
-  named by the form."""
-  form = form or "paper"
+  """The OHM config c in form 'code' ('' too: the form that trains; see
+  lic_jax.ohm.model) or 'paper' (Eq. 2 as written, which collapses in
+  training), its run directory named by the form."""
+  form = form or "code"
   if form not in ("paper", "code"):
     raise ValueError(f"unknown OHM form {form!r}: 'paper' or 'code'")
   c.model.ohm_form = form

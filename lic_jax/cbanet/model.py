@@ -38,6 +38,12 @@ parameters of y_i depend on contexts c_{i'} of later positions i', which
 depend on y~_i itself: not decodable. Pointwise, BAL_phi keeps the
 decoding order and the wavefront schedule of mbt2018 (lic_jax.coding).
 
+A stated departure: the paper "additionally introduce[s] two BAL" for
+CBANet-AR, six layers with CBANet-HP's four, and counts 1.73M parameters
+per BAM; ours has five (1.51M at P = 320), and one more 320-wide B would
+give exactly 1,727,360. Where the sixth sits is in Fig. 6, which our copy
+of the paper lacks (a BAL on e's scales would have to be pointwise too).
+
 Bitrates are indexed j = 0 .. num_rates - 1 in increasing rate; the base is
 j = num_rates - 1 (the paper's j = M).
 """
@@ -248,8 +254,12 @@ class CBANetModel(nn.Module):
   num_branches: int | None = None
 
   downsampling: ClassVar[int] = 64
-  # The parts of the base model (trained in the base stage with branch 1),
-  # and those of them a decoder needs.
+  # The baseline model whose encoder preparation (Sec. III-B) trains the
+  # base parts, the attributes it shares, the base parts, and those of them
+  # a decoder needs.
+  baseline: ClassVar[str]
+  baseline_attributes: ClassVar[tuple[str, ...]] = ("num_filters", "num_latents",
+                                                    "simplified_gdn")
   base_parts: ClassVar[tuple[str, ...]]
   decoder_base_parts: ClassVar[tuple[str, ...]]
   bam_type: ClassVar[type[nn.Module]]
@@ -364,6 +374,7 @@ class CBANetModel(nn.Module):
 class CBANetHP(CBANetModel):
   """CBANet on the scale hyperprior (Fig. 5); attributes: CBANetModel's."""
 
+  baseline: ClassVar[str] = "bmshj2018"
   base_parts: ClassVar[tuple[str, ...]] = (
       "analysis", "hyper_analysis", "hyper_synthesis", "entropy_bottleneck")
   decoder_base_parts: ClassVar[tuple[str, ...]] = ("hyper_synthesis", "entropy_bottleneck")
@@ -419,6 +430,9 @@ class CBANetAR(CBANetModel):
   entropy_hidden: tuple[int, ...] = ()
   context_kernel_size: int = 5
 
+  baseline: ClassVar[str] = "mbt2018"
+  baseline_attributes: ClassVar[tuple[str, ...]] = (
+      *CBANetModel.baseline_attributes, "entropy_hidden", "context_kernel_size")
   base_parts: ClassVar[tuple[str, ...]] = (
       "analysis", "hyper_analysis", "hyper_synthesis", "context_prediction",
       "entropy_parameters", "entropy_bottleneck")

@@ -5,11 +5,14 @@ The model's operating level (config.model.rate, config.model.num_branches;
 lic_jax.cbanet.model) names the stage, and each stage starts from the
 previous stage's run directory (config.init_from):
 
-- the base: rate = base, K = 1. The base model (g_a, hyper networks, entropy
-  model; CBANet-AR: with the context model and e) with the first branch, on R + lambda_b D at the base bitrate;
-- branch k = 2 .. K_max: rate = base, K = k. Branch k and the K=k gates
-  alone, on the K=k output (Eq. 3; the rate is fixed, so its term has no
-  gradient there);
+- before them, the encoder preparation (Sec. III-B): the baseline model
+  (baseline_spec: bmshj2018 or mbt2018 with its own full-width g_s) on
+  R + lambda_b D at the base bitrate, recipe 'compression'. Its g_a, hyper
+  networks and entropy model (CBANet-AR: with the context model and e) are
+  the CBANet's base parts, frozen in every stage of this recipe;
+- branch k = 1 .. K_max: rate = base, K = k. Branch k (and, from k = 2, the
+  K=k gates) alone, on the K=k output (Eq. 3; the rate is fixed, so its
+  term has no gradient there);
 - the BAM of bitrate j: rate = j < base, K = K_max. Its layers alone,
   on R + lambda_j D (Eq. 5).
 
@@ -18,25 +21,31 @@ whatever config.freeze adds.
 """
 
 from lic_jax.cbanet.model import CBANetModel
-from lic_jax.models import model_from_config
+from lic_jax.models import build_model, model_from_config
 from lic_jax.recipes.base import RecipeError, register
 from lic_jax.recipes.compression import Compression
 
 
+def baseline_spec(spec: dict) -> dict:
+  """The model of the encoder preparation (Sec. III-B) for a CBANet model
+  spec: its baseline (CBANet-HP: bmshj2018, CBANet-AR: mbt2018) with the
+  same N, M and entropy model, and its own full-width g_s, whose parameter
+  names are the CBANet's base parts."""
+  model = build_model(**spec)
+  return {"name": model.baseline,
+          **{key: getattr(model, key) for key in model.baseline_attributes}}
+
+
 def stage(model: CBANetModel) -> tuple[str, int]:
-  """('base', 1), ('branch', k) or ('bam', j) for the model's level."""
+  """('branch', k) or ('bam', j) for the model's level."""
   rate, branches = model.level()
-  if rate != model.base_rate:
-    return "bam", rate
-  return ("base", 1) if branches == 1 else ("branch", branches)
+  return ("bam", rate) if rate != model.base_rate else ("branch", branches)
 
 
 def trainable_parts(model: CBANetModel) -> tuple[str, ...]:
   kind, index = stage(model)
-  if kind == "base":
-    return (*model.base_parts, "cam/branches_0")
-  if kind == "branch":
-    return (f"cam/branches_{index - 1}", f"cam/gates_{index}")
+  if kind == "branch":  # level K=1 has no gates: x^ = x_1
+    return (f"cam/branches_{index - 1}",) + ((f"cam/gates_{index}",) if index > 1 else ())
   return (f"bams_{index}",)
 
 

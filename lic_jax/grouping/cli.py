@@ -34,6 +34,7 @@ from lic_jax import cli
 from lic_jax import coding_rate
 from lic_jax.coding import container
 from lic_jax.grouping.codec import GroupCodec
+from lic_jax.recipes.classification import TOP_K, top_k_correct
 from lic_jax.split.cli import eval_batches, pareto_frontier
 
 # --------------------------------------------------------------------------
@@ -83,7 +84,8 @@ def evaluate_point(codec: GroupCodec, batches) -> dict:
   and profile, and its logits equal the source side's."""
   model, variables = codec.model, codec.variables
   estimate = jax.jit(lambda v, s: model.apply(v, s, method=model.profile_bits))
-  latents, profiles_all, correct, count, stream_bits, file_bits, estimated = [], [], 0, 0, 0, 0, 0.0
+  latents, profiles_all, stream_bits, file_bits, estimated = [], [], 0, 0, 0.0
+  correct, correct_top_k, count = 0, 0, 0
   exact = True
   for images, labels in batches:
     latent, symbols, profiles = codec.source(images)
@@ -95,6 +97,7 @@ def evaluate_point(codec: GroupCodec, batches) -> dict:
                   np.array_equal([j for j, _ in decoded], profiles) and
                   np.array_equal(logits, codec.logits(symbols)))
     correct += int(np.sum(np.argmax(logits, -1) == labels))
+    correct_top_k += int(np.sum(top_k_correct(jnp.asarray(logits), jnp.asarray(labels))))
     count += len(labels)
     stream_bits += 8 * sum(len(container.unpack_features(f)[1]) for f in files)
     file_bits += 8 * sum(len(f) for f in files)
@@ -109,7 +112,8 @@ def evaluate_point(codec: GroupCodec, batches) -> dict:
   quantization = model.noise == "quantization"
   size = codec.image_size
   return {
-      "accuracy": correct / count, "num_images": count,
+      "accuracy": correct / count, f"accuracy_top{TOP_K}": correct_top_k / count,
+      "num_images": count,
       "bpp": _bpp(stream_bits, count, size), "file_bpp": _bpp(file_bits, count, size),
       "estimated_bpp": _bpp(estimated, count, size),
       "bound_bpp": _bpp(float(coding_rate.grouped_coding_rate_of_labels(

@@ -17,6 +17,7 @@ from lic_jax import labelled_data, metrics
 from lic_jax.coding import container
 from lic_jax.data import data_root
 from lic_jax.ohm.codec import MapCodec
+from lic_jax.ohm.recipe import MNIST_SOURCES
 
 
 def map_counts(codec: MapCodec) -> list[int]:
@@ -35,9 +36,11 @@ def quality_of(codec: MapCodec, n: int) -> float:
 
 def held_out(run_config) -> tuple[list[np.ndarray], str]:
   """(uint8 images, what they are) of the run's held-out set."""
-  if run_config.data.source == "mnist":
-    images, _ = labelled_data.load_mnist("test", run_config.data.directory or None)
-    return list(images), "the 2000 held-out MNIST digits"
+  source = run_config.data.source
+  if source in MNIST_SOURCES:
+    images, _ = labelled_data.LOADERS[source]("test", run_config.data.directory or None)
+    held = "held-out" if source == "mnist" else "test"
+    return list(images), f"the {len(images)} {held} MNIST digits"
   directory = os.path.join(data_root(), "kodak")
   return ([image_lib.read_rgb_uint8(p) for p in image_lib.list_images(directory)],
           "the 24 Kodak images")

@@ -28,6 +28,8 @@ inside (tanh output); the natural-image one is a HiFiC-style autoencoder of
 downsampling 16.
 """
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -164,32 +166,78 @@ class MNISTSynthesis(nn.Module):
     return jnp.tanh(ConvTranspose(1, 2, 2, padding=(0, 0))(x))
 
 
-class NaturalAnalysis(nn.Module):
-  """H x W x 3 -> H/16 x W/16 x features: conv 7x7 (filters[0]), then four
-  3x3 stride-2 convs (filters[1:], features), ReLUs between (HiFiC-style,
-  the authors' OpenimagesEncoder without its channel norms)."""
+class ChannelNorm(nn.Module):
+  """Each position normalized over its channels (mean 0, unbiased variance
+  1, eps 1e-3), then a learned scale and offset per channel: the authors'
+  ChannelNorm2D (HiFiC's), which keeps no running statistics."""
 
-  features: int
-  filters: tuple[int, ...] = (60, 120, 240, 480)
+  epsilon: float = 1e-3
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    x = nn.relu(nn.Conv(self.filters[0], (7, 7), padding="SAME")(x))
+    channels = x.shape[-1]
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    variance = jnp.var(x, axis=-1, ddof=1, keepdims=True)
+    scale = self.param("scale", nn.initializers.ones, (channels,))
+    offset = self.param("offset", nn.initializers.zeros, (channels,))
+    return (x - mean) * jax.lax.rsqrt(variance + self.epsilon) * scale + offset
+
+
+def _maybe_norm(x: jax.Array, channel_norm: bool) -> jax.Array:
+  return ChannelNorm()(x) if channel_norm else x
+
+
+class ResidualBlock(nn.Module):
+  """x + CN(conv3x3(ReLU(CN(conv3x3(x))))), reflection-padded: the authors'
+  ResidualBlock."""
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    def conv(h):
+      h = jnp.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+      return ChannelNorm()(nn.Conv(x.shape[-1], (3, 3), padding="VALID")(h))
+    return x + conv(nn.relu(conv(x)))
+
+
+class NaturalAnalysis(nn.Module):
+  """H x W x 3 -> H/16 x W/16 x features: conv 7x7 (filters[0]), then four
+  3x3 stride-2 convs (filters[1:], features), ReLUs between (HiFiC-style,
+  the authors' OpenimagesEncoder), each conv followed by a channel norm
+  when channel_norm (the authors'; zero padding where they reflect)."""
+
+  features: int
+  filters: tuple[int, ...] = (60, 120, 240, 480)
+  channel_norm: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    norm = functools.partial(_maybe_norm, channel_norm=self.channel_norm)
+    x = nn.relu(norm(nn.Conv(self.filters[0], (7, 7), padding="SAME")(x)))
     for width in self.filters[1:]:
-      x = nn.relu(nn.Conv(width, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))(x))
-    return nn.Conv(self.features, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))(x)
+      x = nn.relu(norm(nn.Conv(width, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))(x)))
+    return norm(nn.Conv(self.features, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))(x))
 
 
 class NaturalSynthesis(nn.Module):
   """The mirror: four 3x3 stride-2 transposed convs (filters reversed),
-  ReLUs, conv 7x7 to 3 channels."""
+  ReLUs, conv 7x7 to 3 channels; with channel_norm, a channel norm after
+  each transposed conv, and before them `residual_blocks` residual blocks
+  at the input's width inside one more skip, x + blocks(x) (the authors'
+  OpenimagesDecoder: 8 of them)."""
 
   filters: tuple[int, ...] = (60, 120, 240, 480)
+  channel_norm: bool = False
+  residual_blocks: int = 0
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    if self.residual_blocks:
+      h = x
+      for _ in range(self.residual_blocks):
+        h = ResidualBlock()(h)
+      x = x + h
     for width in reversed(self.filters):
-      x = nn.relu(ConvTranspose(width, 3, 2)(x))
+      x = nn.relu(_maybe_norm(ConvTranspose(width, 3, 2)(x), self.channel_norm))
     return nn.Conv(3, (7, 7), padding="SAME")(x)
 
 
@@ -207,6 +255,9 @@ class OHMAutoencoder(nn.Module):
     temperature_init: beta's (or the per-map temperature's) initial value.
     features: the channels of r, the OHM quantizer's input and output.
     filters: the natural architecture's widths.
+    channel_norm, residual_blocks: the natural architecture's channel norms
+      and the decoder's residual blocks before upsampling (the authors'
+      OpenImages model: True, 8; off by default, as our CPU-scale runs).
   """
 
   architecture: str = "mnist"
@@ -218,20 +269,25 @@ class OHMAutoencoder(nn.Module):
   temperature_init: float = 100.0
   features: int = 32
   filters: tuple[int, ...] = (60, 120, 240, 480)
+  channel_norm: bool = False
+  residual_blocks: int = 0
 
   def setup(self):
     for name, value, known in (("architecture", self.architecture, ARCHITECTURES),
                                ("quantizer", self.quantizer, QUANTIZERS)):
       if value not in known:
         raise ValueError(f"unknown {name} {value!r}; choose one of {known}")
+    if self.architecture == "mnist" and (self.channel_norm or self.residual_blocks):
+      raise ValueError("channel_norm and residual_blocks belong to the natural architecture")
     if not 0 <= self.min_maps <= self.num_maps:
       raise ValueError(f"min_maps={self.min_maps} must lie in [0, num_maps={self.num_maps}]")
     latent = self.features if self.quantizer == "ohm" else self.num_maps
     if self.architecture == "mnist":
       self.g_a, self.g_s = MNISTAnalysis(latent), MNISTSynthesis()
     else:
-      self.g_a = NaturalAnalysis(latent, tuple(self.filters))
-      self.g_s = NaturalSynthesis(tuple(self.filters))
+      self.g_a = NaturalAnalysis(latent, tuple(self.filters), self.channel_norm)
+      self.g_s = NaturalSynthesis(tuple(self.filters), self.channel_norm,
+                                  self.residual_blocks)
     if self.quantizer == "ohm":
       self.ohm = OneHotMaxQuantizer(self.features, self.num_maps, self.num_symbols,
                                     self.ohm_form, self.temperature_init)

@@ -9,7 +9,9 @@ MSE (Eq. 7) on [0, 1] times config.distortion_scale^2: 1 is the paper's
 ImageNet-normalized natural images (configs/ohm/setup.py).
 
 config.data.source: 'mnist' (the offline digits, 8k train / 2k held out,
-lic_jax.labelled_data) or 'folder' / 'tfds' (random crops, lic_jax.data).
+lic_jax.labelled_data), 'mnist60k' (MNIST's 60k training digits, 54k of
+them trained on as the authors do, the 10k test digits held out) or
+'folder' / 'tfds' (random crops, lic_jax.data).
 Evaluation: estimated bpp and PSNR at config.eval.qualities, on the held-out
 digits or on the images of config.eval.directory.
 """
@@ -27,12 +29,16 @@ from lic_jax.ohm.model import OHMAutoencoder, rd_weight, sample_quality
 from lic_jax.recipes.base import Recipe, RecipeError, register
 
 
+MNIST_SOURCES = ("mnist", "mnist60k")
+
+
 class MNISTDigits:
-  """The 8k training digits as (B, 28, 28, 1) float32 in [0, 1], a pure
-  function of (seed, step) like every source; no augmentation."""
+  """The training digits of config.data.source as (B, 28, 28, 1) float32 in
+  [0, 1], a pure function of (seed, step) like every source; no augmentation."""
 
   def __init__(self, config, process_index: int, process_count: int):
-    images, labels = labelled_data.load_mnist("train", config.data.directory or None)
+    images, labels = labelled_data.LOADERS[config.data.source](
+        "train", config.data.directory or None)
     self._arrays = labelled_data.LabelledArrays(
         images, labels, config.data.batch_size, seed=config.seed, pad=0, flip=False,
         process_index=process_index, process_count=process_count)
@@ -43,12 +49,13 @@ class MNISTDigits:
 
 
 def eval_images(config) -> np.ndarray | list[np.ndarray]:
-  """The held-out images, float32 in [0, 1]: the 2k MNIST digits as one
-  (N, 28, 28, 1) array, or a list of config.eval.directory's images (up to
-  eval.max_images)."""
+  """The held-out images, float32 in [0, 1]: the held-out MNIST digits
+  (2k of the offline half, or the 10k test digits) as one (N, 28, 28, 1)
+  array, or a list of config.eval.directory's images (up to eval.max_images)."""
   limit = config.eval.get("max_images", 0)
-  if config.data.source == "mnist":
-    images, _ = labelled_data.load_mnist("test", config.data.directory or None)
+  if config.data.source in MNIST_SOURCES:
+    images, _ = labelled_data.LOADERS[config.data.source](
+        "test", config.data.directory or None)
     images = images.astype(np.float32) / 255.0
     return images[:limit] if limit else images
   paths = image_lib.list_images(config.eval.directory)
@@ -82,10 +89,10 @@ class OHM(Recipe):
       raise RecipeError(f"config.lambda_range {tuple(config.lambda_range)} must satisfy "
                         "0 < lambda_min <= lambda_max < 1 (Eq. 9)")
     source = config.data.source
-    expected = "mnist" if model.architecture == "mnist" else ("folder", "tfds")
-    if source not in ((expected,) if isinstance(expected, str) else expected):
+    expected = MNIST_SOURCES if model.architecture == "mnist" else ("folder", "tfds")
+    if source not in expected:
       raise RecipeError(f"data.source {source!r} does not fit the {model.architecture} "
-                        f"architecture; use {expected!r}")
+                        f"architecture; use one of {', '.join(expected)}")
 
   def build_model(self, config):
     return model_from_config(config)
@@ -96,9 +103,14 @@ class OHM(Recipe):
     return model.init({"params": key, "noise": key}, dummy, jnp.ones((1,)), training=True)
 
   def dataset(self, config, process_index=0, process_count=1):
-    if config.data.source == "mnist":
+    if config.data.source in MNIST_SOURCES:
       return MNISTDigits(config, process_index, process_count)
     return data_lib.build_dataset(config, process_index, process_count)
+
+  def example_batch(self, config):
+    size, channels = ((28, 1) if config.data.source in MNIST_SOURCES
+                      else (config.data.crop_size, 3))
+    return jax.ShapeDtypeStruct((config.data.batch_size, size, size, channels), jnp.float32)
 
   def loss(self, model, params, model_state, batch, key, config):
     quality_key, noise_key = jax.random.split(key)
@@ -111,7 +123,7 @@ class OHM(Recipe):
                   "psnr": -10.0 * jnp.log10(mse)}, model_state
 
   def evaluate(self, model, variables, config, mesh=None):
-    if config.data.source != "mnist" and not config.eval.directory:
+    if config.data.source not in MNIST_SOURCES and not config.eval.directory:
       return None
     images = eval_images(config)
     params = variables["params"]

@@ -57,6 +57,12 @@ class Recipe(abc.ABC):
               process_count: int = 1):
     """This process's input: iterate(start_step) yields its slice of each global batch."""
 
+  def example_batch(self, config: ml_collections.ConfigDict):
+    """One global training batch as jax.ShapeDtypeStructs, the structure
+    dataset() yields, read from the config alone (to cost a step without
+    the data: lic_jax.complexity)."""
+    raise NotImplementedError(f"recipe {self.name!r} does not describe its batches")
+
   @abc.abstractmethod
   def loss(self, model, params, model_state, batch, key,
            config: ml_collections.ConfigDict) -> tuple[Any, dict, dict]:

@@ -74,6 +74,11 @@ class Classification(Recipe):
   def dataset(self, config, process_index=0, process_count=1):
     return labelled_data.build_dataset(config, process_index, process_count)
 
+  def example_batch(self, config):
+    batch, size, channels = config.data.batch_size, config.data.image_size, config.data.channels
+    return {"image": jax.ShapeDtypeStruct((batch, size, size, channels), jnp.float32),
+            "label": jax.ShapeDtypeStruct((batch,), jnp.int32)}
+
   def loss(self, model, params, model_state, batch, key, config):
     logits, model_state = apply_with_state(model, params, model_state, batch["image"],
                                            training=True)
@@ -86,7 +91,8 @@ class Classification(Recipe):
 
   def eval_line(self, summary, config):
     return (f"({summary['num_examples']} {config.data.source} {summary['split']} "
-            f"examples): accuracy={summary['accuracy']:.4f} loss={summary['loss']:.4f}")
+            f"examples): accuracy={summary['accuracy']:.4f} "
+            f"top-{TOP_K}={summary[f'accuracy_top{TOP_K}']:.4f} loss={summary['loss']:.4f}")
 
 
 def eval_batches(config, process_index: int = 0, process_count: int = 1):
@@ -121,9 +127,22 @@ def eval_batches(config, process_index: int = 0, process_count: int = 1):
            "weight": (np.arange(local) < n).astype(np.float32)}
 
 
+# Top-5 accuracy beside top-1: ImageNet results are usually top-5 (the
+# learned-grouping paper's ImageNet-32 ones are).
+TOP_K = 5
+
+
+def top_k_correct(logits: jax.Array, labels: jax.Array, k: int = TOP_K) -> jax.Array:
+  """1.0 where the label is among the k largest logits (all of them if
+  there are fewer classes), else 0.0."""
+  _, best = jax.lax.top_k(logits, min(k, logits.shape[-1]))
+  return jnp.any(best == labels[:, None], axis=-1).astype(jnp.float32)
+
+
 def evaluate_classifier(model, variables, config, mesh=None) -> dict:
-  """{'accuracy', 'loss', 'num_examples', 'split'} over config.eval.split,
-  with the running batch-norm averages; batches are split over `mesh`."""
+  """{'accuracy', 'accuracy_top5', 'loss', 'num_examples', 'split'} over
+  config.eval.split, with the running batch-norm averages; batches are
+  split over `mesh`."""
   mesh = mesh or parallel.make_mesh({"data": -1})
   sharding = parallel.batch_sharding(mesh)
   parallel.check_batch_size(config.eval.batch_size, mesh)
@@ -134,14 +153,15 @@ def evaluate_classifier(model, variables, config, mesh=None) -> dict:
     w = batch["weight"]
     loss = cross_entropy(logits, batch["label"])
     correct = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.float32)
-    return jnp.stack([jnp.sum(w * correct), jnp.sum(w * loss), jnp.sum(w)])
+    top_k = top_k_correct(logits, batch["label"])
+    return jnp.stack([jnp.sum(w * correct), jnp.sum(w * top_k), jnp.sum(w * loss), jnp.sum(w)])
 
-  total = np.zeros(3)
+  total = np.zeros(4)
   for batch in eval_batches(config, jax.process_index(), jax.process_count()):
     total += np.asarray(jax.device_get(sums(variables, parallel.global_batch(batch, sharding))))
-  correct, loss, count = total
-  return {"accuracy": float(correct / count), "loss": float(loss / count),
-          "num_examples": int(count), "split": config.eval.split}
+  correct, top_k, loss, count = total
+  return {"accuracy": float(correct / count), f"accuracy_top{TOP_K}": float(top_k / count),
+          "loss": float(loss / count), "num_examples": int(count), "split": config.eval.split}
 
 
 register(Classification())

@@ -1,5 +1,6 @@
 """Learned image compression: L = R + lambda * D on random image crops."""
 
+import jax
 import jax.numpy as jnp
 
 from lic_jax import data as data_lib
@@ -39,6 +40,10 @@ class Compression(Recipe):
 
   def dataset(self, config, process_index=0, process_count=1):
     return data_lib.build_dataset(config, process_index, process_count)
+
+  def example_batch(self, config):
+    size = config.data.crop_size
+    return jax.ShapeDtypeStruct((config.data.batch_size, size, size, 3), jnp.float32)
 
   def loss(self, model, params, model_state, batch, key, config):
     output = model.apply({"params": params}, batch, training=True, rngs={"noise": key})
