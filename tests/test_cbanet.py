@@ -131,7 +131,7 @@ def _stage_config(stage: str, root: str, steps: int = 2, config: str = "hp_cpu")
   c.data.crop_size, c.data.batch_size = 64, 2
   c.num_steps, c.lr_drop_steps, c.log_every, c.checkpoint_every = steps, (), 1, steps
   c.eval.directory, c.quiet = "", True
-  c.workdir = os.path.join(root, stage)
+  c.workdir = os.path.join(root, os.path.basename(c.workdir))
   if c.init_from:
     c.init_from = os.path.join(root, os.path.basename(c.init_from))
   return c
@@ -180,6 +180,29 @@ def test_each_stage_trains_its_parts_and_keeps_the_rest_bit_identical(config_nam
     changed = [name for name in after if not np.array_equal(after[name], before[name])]
     assert changed and all(parts.in_any(name, trained) for name in changed), (stage, changed)
     trained_before = after
+
+
+def test_the_joint_base_trains_the_encoder_with_branch_1_then_freezes_it(tmp_path):
+  """hp_cpu.py:branch1,joint (not the paper's procedure): no encoder
+  preparation; branch 1 trains with the base parts from their
+  initialization, and the next stage keeps them bit-identical."""
+  root = str(tmp_path)
+  first = _stage_config("branch1,joint", root)
+  assert first.joint_base and not first.init_from
+  model = model_from_config(first)
+  initial = _flat(recipes.get(first).init_variables(
+      model, first, jax.random.PRNGKey(first.seed))["params"])
+  train(first, first.workdir)
+  after = _flat(checkpoint_lib.load_trained(first.workdir)[1])
+  changed = {name for name in after if not np.array_equal(after[name], initial[name])}
+  assert any(parts.in_any(name, ("analysis",)) for name in changed)
+  assert all(parts.in_any(name, (*model.base_parts, "cam/branches_0")) for name in changed)
+  second = _stage_config("branch2,joint", root)
+  train(second, second.workdir)
+  later = _flat(checkpoint_lib.load_trained(second.workdir)[1])
+  for name in later:
+    if parts.in_any(name, model.base_parts):
+      np.testing.assert_array_equal(later[name], after[name], err_msg=name)
 
 
 @pytest.mark.parametrize("override, message", [

@@ -46,10 +46,12 @@ def lambdas(paper_lambdas: tuple[float, ...]) -> tuple[float, ...]:
   return tuple(l / 255.0**2 for l in paper_lambdas)
 
 
-def stages(num_rates: int) -> list[str]:
-  """The stages in training order."""
-  return (["base"] + [f"branch{k}" for k in range(1, MAX_BRANCHES + 1)]
-          + [f"bam{j}" for j in range(num_rates - 1)])
+def stages(num_rates: int, joint_base: bool = False) -> list[str]:
+  """The stages in training order (joint_base: no encoder preparation,
+  branch1 first, with the encoder)."""
+  return ([] if joint_base else ["base"]) + (
+      [f"branch{k}" for k in range(1, MAX_BRANCHES + 1)]
+      + [f"bam{j}" for j in range(num_rates - 1)])
 
 
 def _level(stage: str, num_rates: int) -> dict:
@@ -62,21 +64,24 @@ def _level(stage: str, num_rates: int) -> dict:
 
 
 def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_rates: dict,
-                     paper_lambdas: tuple[float, ...] = LOW_LAMBDAS):
+                     paper_lambdas: tuple[float, ...] = LOW_LAMBDAS, joint_base: bool = False):
   """The config of `stage` of a CBANet model spec (its name: 'cbanet_hp' or
   'cbanet_ar') with one bitrate per entry of `paper_lambdas` (the paper's
   lambda on MSE(0..1), increasing, the last the base); `steps` and
-  `learning_rates` are per kind of stage ('base', 'branch', 'bam')."""
+  `learning_rates` are per kind of stage ('base', 'branch', 'bam').
+  joint_base (not the paper's): no encoder preparation; branch1 trains the
+  base parts with branch 1, for the base's steps and learning rate."""
   num_rates = len(paper_lambdas)
-  order = stages(num_rates)
+  order = stages(num_rates, joint_base)
   if stage not in order:
     raise ValueError(f"unknown CBANet stage {stage!r}; stages: {', '.join(order)}")
   kind = stage.rstrip("0123456789")
   spec = {**model, "num_rates": num_rates}
   c = base.get_config()
   c.workdir = os.path.join(root, stage)
-  c.num_steps = steps[kind]
-  c.learning_rate = learning_rates[kind]
+  first_kind = "base" if joint_base and stage == order[0] else kind
+  c.num_steps = steps[first_kind]
+  c.learning_rate = learning_rates[first_kind]
   if kind == "base":
     c.model = baseline_spec(spec)
     c.lmbda = lambdas(paper_lambdas)[-1]
@@ -84,6 +89,10 @@ def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_r
   c.recipe = "cbanet"
   c.model = {**spec, **_level(stage, num_rates)}
   c.lmbda = lambdas(paper_lambdas)[c.model.rate]
+  if joint_base:
+    c.joint_base = True
+    if stage == order[0]:
+      return c
   c.init_from = os.path.join(root, order[order.index(stage) - 1])
   # What the earlier stages trained comes from the previous run; the
   # stage's own parts start from their initialization (a branch as zero, a
@@ -91,8 +100,8 @@ def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_r
   # copies the earlier runs drew. From the base run: the base parts alone
   # (its g_s is not the CAM).
   earlier = [build_model(**{**spec, **_level(s, num_rates)})
-             for s in order[1:order.index(stage)]]
+             for s in order[:order.index(stage)] if s != "base"]
   first = build_model(**spec)
   c.init_parts = tuple(dict.fromkeys(
-      [*first.base_parts, *(p for m in earlier for p in trainable_parts(m))]))
+      [*first.base_parts, *(p for m in earlier for p in trainable_parts(m, joint_base))]))
   return c

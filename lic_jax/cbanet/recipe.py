@@ -12,7 +12,10 @@ previous stage's run directory (config.init_from):
   the CBANet's base parts, frozen in every stage of this recipe;
 - branch k = 1 .. K_max: rate = base, K = k. Branch k (and, from k = 2, the
   K=k gates) alone, on the K=k output (Eq. 3; the rate is fixed, so its
-  term has no gradient there);
+  term has no gradient there). With config.joint_base (not the paper's:
+  no encoder preparation), branch 1 trains with the base parts, on
+  R + lambda_b D: the encoder learns for the decoder it will have, which
+  at our CPU budget gives about half the BD-rate cost (results/README.md);
 - the BAM of bitrate j: rate = j < base, K = K_max. Its layers alone,
   on R + lambda_j D (Eq. 5).
 
@@ -42,16 +45,18 @@ def stage(model: CBANetModel) -> tuple[str, int]:
   return ("bam", rate) if rate != model.base_rate else ("branch", branches)
 
 
-def trainable_parts(model: CBANetModel) -> tuple[str, ...]:
+def trainable_parts(model: CBANetModel, joint_base: bool = False) -> tuple[str, ...]:
   kind, index = stage(model)
-  if kind == "branch":  # level K=1 has no gates: x^ = x_1
-    return (f"cam/branches_{index - 1}",) + ((f"cam/gates_{index}",) if index > 1 else ())
+  if kind == "branch" and index == 1:  # level K=1 has no gates: x^ = x_1
+    return (*(model.base_parts if joint_base else ()), "cam/branches_0")
+  if kind == "branch":
+    return (f"cam/branches_{index - 1}", f"cam/gates_{index}")
   return (f"bams_{index}",)
 
 
-def frozen_parts(model: CBANetModel) -> tuple[str, ...]:
+def frozen_parts(model: CBANetModel, joint_base: bool = False) -> tuple[str, ...]:
   """Every top-level part the stage does not train (CAM parts one level down)."""
-  trained = trainable_parts(model)
+  trained = trainable_parts(model, joint_base)
   cam = ([f"cam/branches_{k}" for k in range(model.max_branches)] +
          [f"cam/gates_{k}" for k in range(2, model.max_branches + 1)])
   everything = [*model.base_parts, *cam, *(f"bams_{j}" for j in range(model.num_rates - 1))]
@@ -77,7 +82,8 @@ class CBANet(Compression):
                         f"config.model.num_branches must be {model.max_branches}")
 
   def frozen_parts(self, config):
-    return (*super().frozen_parts(config), *frozen_parts(model_from_config(config)))
+    return (*super().frozen_parts(config),
+            *frozen_parts(model_from_config(config), config.get("joint_base", False)))
 
 
 register(CBANet())
