@@ -180,10 +180,7 @@ def training_cost(config) -> dict:
   optimizer = train_state.make_optimizer(config)
   state = jax.eval_shape(lambda: train_state.init_state(model, optimizer, config))
   step = train.make_train_step(model, optimizer, config)
-  analysis = step.lower(state, recipe.example_batch(config)).compile().cost_analysis()
-  if isinstance(analysis, list):  # one entry per computation on older jax
-    analysis = analysis[0]
-  per_step = float(analysis["flops"])
+  per_step = xla_flops(step, state, recipe.example_batch(config))
   return {"flops_per_step": per_step, "steps": int(config.num_steps),
           "flops": per_step * int(config.num_steps)}
 

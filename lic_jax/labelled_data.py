@@ -22,8 +22,7 @@ from lic_jax import data as data_lib
 CIFAR10_FILE = os.path.join("cifar10", "cifar10_jpeg_subset.npz")
 MNIST_FILES = (os.path.join("mnist", "t10k-images-idx3-ubyte.gz"),
                os.path.join("mnist", "t10k-labels-idx1-ubyte.gz"))
-# Our MNIST is the 10k test half; a fixed permutation (not the run's seed,
-# so that every run holds out the same digits) splits it 8k / 2k.
+# Our MNIST is the 10k test half; a fixed permutation splits it 8k / 2k.
 MNIST_TRAIN_SIZE, MNIST_SPLIT_SEED = 8000, 0
 # MNIST's 60k training digits, where a machine has them: the idx files
 # beside the test half, else TFDS 'mnist'. The OHM authors train on a
@@ -66,15 +65,26 @@ def read_idx(path: str) -> np.ndarray:
   return body.reshape(shape)
 
 
+def _digits(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
+  """(images (N, 28, 28, 1) uint8, labels (N,) int32) of a pair of idx files."""
+  return read_idx(images_path)[..., None], read_idx(labels_path).astype(np.int32)
+
+
+def _fixed_split(images: np.ndarray, labels: np.ndarray, first: int,
+                 take_first: bool) -> tuple[np.ndarray, np.ndarray]:
+  """The first `first` of a fixed permutation (MNIST_SPLIT_SEED, not the
+  run's seed: every run holds out the same digits), or the rest."""
+  order = np.random.default_rng(MNIST_SPLIT_SEED).permutation(len(labels))
+  chosen = order[:first] if take_first else order[first:]
+  return images[chosen], labels[chosen]
+
+
 def load_mnist(split: str, root: str | None = None) -> tuple[np.ndarray, np.ndarray]:
   """(images (N, 28, 28, 1) uint8, labels (N,) int32) of 'train' (8k) or 'test' (2k)."""
   if split not in ("train", "test"):
     raise ValueError(f"MNIST has splits 'train' and 'test', not {split!r}")
-  images = read_idx(_path(MNIST_FILES[0], root))[..., None]
-  labels = read_idx(_path(MNIST_FILES[1], root)).astype(np.int32)
-  order = np.random.default_rng(MNIST_SPLIT_SEED).permutation(len(labels))
-  chosen = order[:MNIST_TRAIN_SIZE] if split == "train" else order[MNIST_TRAIN_SIZE:]
-  return images[chosen], labels[chosen]
+  images, labels = _digits(*(_path(f, root) for f in MNIST_FILES))
+  return _fixed_split(images, labels, MNIST_TRAIN_SIZE, split == "train")
 
 
 def _idx_file(relative: str, root: str) -> str | None:
@@ -102,12 +112,11 @@ def load_mnist_60k(split: str, root: str | None = None) -> tuple[np.ndarray, np.
   if split not in ("train", "validation", "test"):
     raise ValueError(f"MNIST 60k has splits 'train', 'validation' and 'test', not {split!r}")
   if split == "test":
-    return (read_idx(_path(MNIST_FILES[0], root))[..., None],
-            read_idx(_path(MNIST_FILES[1], root)).astype(np.int32))
+    return _digits(*(_path(f, root) for f in MNIST_FILES))
   root = root or data_lib.data_root()
   files = [_idx_file(f, root) for f in MNIST_60K_FILES]
   if all(files):
-    images, labels = read_idx(files[0])[..., None], read_idx(files[1]).astype(np.int32)
+    images, labels = _digits(*files)
   else:
     found = _mnist_60k_from_tfds()
     if found is None:
@@ -119,10 +128,7 @@ def load_mnist_60k(split: str, root: str | None = None) -> tuple[np.ndarray, np.
   if images.shape[1:] != (28, 28, 1) or len(images) != len(labels):
     raise ValueError(f"MNIST 60k: {images.shape} images for {labels.shape} labels; "
                      "expected (N, 28, 28, 1) and (N,)")
-  order = np.random.default_rng(MNIST_SPLIT_SEED).permutation(len(labels))
-  chosen = (order[:MNIST_60K_TRAIN_SIZE] if split == "train"
-            else order[MNIST_60K_TRAIN_SIZE:])
-  return images[chosen], labels[chosen]
+  return _fixed_split(images, labels, MNIST_60K_TRAIN_SIZE, split == "train")
 
 
 LOADERS = {"cifar10": load_cifar10, "mnist": load_mnist, "mnist60k": load_mnist_60k}

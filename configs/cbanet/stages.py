@@ -79,9 +79,10 @@ def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_r
   spec = {**model, "num_rates": num_rates}
   c = base.get_config()
   c.workdir = os.path.join(root, stage)
-  first_kind = "base" if joint_base and stage == order[0] else kind
-  c.num_steps = steps[first_kind]
-  c.learning_rate = learning_rates[first_kind]
+  # joint_base: the first stage (branch1) trains the encoder too, as the base would.
+  trains_encoder = joint_base and stage == order[0]
+  c.num_steps = steps["base" if trains_encoder else kind]
+  c.learning_rate = learning_rates["base" if trains_encoder else kind]
   if kind == "base":
     c.model = baseline_spec(spec)
     c.lmbda = lambdas(paper_lambdas)[-1]
@@ -91,8 +92,8 @@ def get_stage_config(stage: str, root: str, model: dict, steps: dict, learning_r
   c.lmbda = lambdas(paper_lambdas)[c.model.rate]
   if joint_base:
     c.joint_base = True
-    if stage == order[0]:
-      return c
+  if trains_encoder:
+    return c
   c.init_from = os.path.join(root, order[order.index(stage) - 1])
   # What the earlier stages trained comes from the previous run; the
   # stage's own parts start from their initialization (a branch as zero, a
