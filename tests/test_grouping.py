@@ -207,6 +207,27 @@ def test_latent_is_unit_norm_and_quantized_with_step_2s_over_sqrt_d():
   assert np.array_equal(out["group"], np.argmax(out["membership"], 1))
 
 
+def test_fig2_network_codes_its_own_last_block_without_adapters():
+  """With Fig. 2's network the latent is the encoder's last block (h
+  channels): no 1x1 convolutions around it, z = that block's output over its
+  norm; a split point of another width is refused in one line."""
+  network = {"name": "group_net", "latent_channels": 12, "num_classes": 10}
+  model = GroupedClassifier(network, "layer3[0]", 12, 2, 32, adapters=False)
+  x = jax.random.uniform(jax.random.PRNGKey(0), (3, 32, 32, 3))
+  variables = model.init(jax.random.PRNGKey(1), x)
+  assert sorted(variables["params"]) == ["log_step", "net", "profile_head", "profiles"]
+  out = model.apply(variables, x, method=model.forward)
+  latent = model.apply(variables, x, method=lambda m, x: m.net.head(x, "layer3[0]"))
+  flat = np.asarray(latent).reshape(3, -1)
+  np.testing.assert_allclose(out["z"], flat / np.linalg.norm(flat, axis=1, keepdims=True),
+                             rtol=1e-5, atol=1e-7)
+  assert out["z"].shape == (3, 768) and out["logits"].shape == (3, 10)
+  wrong = GroupedClassifier(network, "layer2[1]", 12, 2, 32, adapters=False)
+  with pytest.raises(ValueError, match=r"^without adapters .*'layer2\[1\]'.* 16 channels, "
+                                       r"not latent_channels = 12"):
+    wrong.init(jax.random.PRNGKey(1), x)
+
+
 def _loss_grads(memberships: str, noise: str = "quantization"):
   config = load_config("grouping/cifar")
   config.model = {**config.model.to_dict(), "network": NETWORK, "latent_channels": 4,

@@ -117,6 +117,9 @@ def test_grouping_paper_config_pins_the_papers_values(dataset, classes, h, epoch
   c = load_config(f"grouping/paper:{dataset},20,2.0,soft")
   assert c.model.network.num_classes == classes
   assert c.model.latent_channels == h
+  # Fig. 2's network, its latent the encoder's last block (no adapters).
+  assert c.model.network.name == "group_net" and c.model.network.latent_channels == h
+  assert c.model.split == "layer3[0]" and not c.model.adapters
   assert c.learning_rate == 0.05                       # Sec. IV-A
   assert c.data.batch_size == 4000                     # the authors' train.py --b
   steps_per_epoch = c.num_steps // epochs

@@ -22,6 +22,7 @@ def _init(model, size, channels=3):
 @pytest.mark.parametrize("name,kwargs,size", [
     ("resnet18", {"num_classes": 10}, 64),
     ("cifar_resnet", {"depth": 14, "width": 8}, 32),
+    ("group_net", {"latent_channels": 12, "num_classes": 10}, 32),
 ])
 def test_head_then_tail_is_the_whole_network_at_every_split(name, kwargs, size):
   model = build_model(name, **kwargs)
@@ -68,6 +69,34 @@ def test_cifar_resnet20_has_the_papers_size():
   count = sum(np.prod(a.shape) for a in jax.tree_util.tree_leaves(shapes["params"]))
   assert 270_000 <= count <= 280_000, count
   assert len(model.split_names) == 10
+
+
+@pytest.mark.parametrize("h", [12, 16])
+def test_group_net_is_the_grouping_papers_fig2_network(h):
+  """Chamain, Qi & Ding, Fig. 2, with the authors' code's blocks
+  (models/groupNet.py): the latent is 8 x 8 x h (d = 768 at h = 12, 1024 at
+  h = 16, Sec. IV-A) without a final ReLU, the classifier 128 then 256 wide."""
+  model = build_model("group_net", latent_channels=h, num_classes=100)
+  assert model.split_names == ["stem", "layer1[0]", "layer1[1]", "layer2[0]", "layer2[1]",
+                               "layer3[0]", "conv", "layer3[1]", "layer4[0]", "layer4[1]"]
+  variables, x = _init(model, 32)
+  shapes = {s: model.apply(variables, x, s, method=model.head).shape
+            for s in ("layer2[1]", "layer3[0]", "conv", "layer4[1]")}
+  assert shapes == {"layer2[1]": (2, 16, 16, 16), "layer3[0]": (2, 8, 8, h),
+                    "conv": (2, 8, 8, 128), "layer4[1]": (2, 4, 4, 256)}
+  latent = model.apply(variables, x, "layer3[0]", method=model.head)
+  assert np.mean(latent < 0) > 0.2  # no ReLU on the latent
+  assert np.min(model.apply(variables, x, "layer2[1]", method=model.head)) >= 0
+  # The parameters block by block: 3x3 convolutions without bias, batch
+  # norms (scale, bias), 1x1 projection shortcuts where the shape changes.
+  def block(cin, cout, stride=1):
+    shortcut = cin * cout + 2 * cout if stride != 1 or cin != cout else 0
+    return 9 * cin * cout + 9 * cout * cout + 4 * cout + shortcut
+  expected = (9 * 3 * 16 + 2 * 16 + 2 * block(16, 16) + block(16, 16, 2) + block(16, 16)
+              + block(16, h, 2) + 9 * h * 128 + block(128, 128) + block(128, 256, 2)
+              + block(256, 256) + 256 * 100 + 100)
+  params = jax.tree_util.tree_leaves(variables["params"])
+  assert sum(a.size for a in params) == expected
 
 
 def test_unknown_split_point_is_a_one_line_error_naming_it():

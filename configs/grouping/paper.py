@@ -15,11 +15,17 @@ profile, the model every point starts from, Sec. IV-A) or
 - imagenet32: TFDS 'imagenet_resized/32x32' (ImageNet-1k at 32 x 32),
   d = 1024 (h = 16), SGD 0.05 x0.1 at epochs 5 and 10, 15 epochs.
 
-The network is the recipes issue's CIFAR ResNet (ResNet-20 layout, split
-after layer3[0]) with the dataset's classes, as on CIFAR-10 (cifar.py): NOT
-the paper's Fig. 2 network, whose classifier after the latent is wider
-(the authors' code, BRATLab-UCD/Chamain-Learning-to-group models/groupNet.py:
-a 3x3 convolution h -> 128, a 128-wide residual block, two 256-wide ones).
+The network is Fig. 2's (lic_jax.models.resnet.GroupNet, as the authors'
+code builds it: BRATLab-UCD/Chamain-Learning-to-group models/groupNet.py):
+an encoder of 16-wide residual blocks ending in a block of h filters without
+the final ReLU, whose 8 x 8 x h output is the latent, and a classifier that
+starts with a 3x3 convolution h -> 128, then a 128-wide residual block and
+two 256-wide ones. Inputs are normalized with the authors' CIFAR statistics
+on CIFAR-100 and with ImageNet's on ImageNet-32 (the authors' ImageNet code
+is not public). Departures: the decoded latent enters the classifier
+scaled by sqrt(d) (unit-size elements, as for every grouped classifier
+here; the authors feed the unit-norm vector), and the training loss is
+Eq. 12 (CE + lambda r^c), not the authors' code's thresholded mix of the two.
 Batch 4,000: the paper does not state its batch size; the authors' code
 defaults to 4,000 (train.py --b), which also gives each of k = 20 groups
 about 200 samples for its covariance in Eq. 10 (at 128, about 6: the rank
@@ -32,6 +38,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import profiles  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from lic_jax.models.resnet import IMAGENET_MEAN, IMAGENET_STD  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 DATASETS = {
     # name: (TFDS name, train images, classes, h, epochs, lr drops at epochs)
@@ -48,9 +56,11 @@ def get_config(arg: str = "cifar100,20,2.0,soft"):
   tfds_name, images, classes, h, epochs, drops = DATASETS[dataset]
   pretrain = rest == "pretrain"
   point = profiles.parse_point("1,0,soft" if pretrain else rest)
-  network = {"name": "cifar_resnet", "depth": 20, "width": 16, "num_classes": classes}
+  network = {"name": "group_net", "latent_channels": h, "num_classes": classes}
+  if dataset == "imagenet32":
+    network.update(mean=IMAGENET_MEAN, std=IMAGENET_STD)
   root = f"runs/grouping/{dataset}"
-  c = profiles.get_grouping_config(network, "layer3[0]", h, point, 32, root)
+  c = profiles.get_grouping_config(network, "layer3[0]", h, point, 32, root, adapters=False)
   c.data.source = "tfds"
   c.data.tfds_name = tfds_name
   c.data.batch_size = BATCH
@@ -67,5 +77,5 @@ def get_config(arg: str = "cifar100,20,2.0,soft"):
     c.workdir = f"{root}/pretrain"
   else:
     c.init_from = f"{root}/pretrain"
-    c.init_parts = profiles.init_parts(point)
+    c.init_parts = profiles.init_parts(point, adapters=False)
   return c

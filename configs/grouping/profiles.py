@@ -46,15 +46,17 @@ def point_name(point: dict) -> str:
 
 
 def get_grouping_config(network: dict, split: str, latent_channels: int, point: dict,
-                        image_size: int, root: str) -> ml_collections.ConfigDict:
-  """The classification base config with a grouped classifier on `network`;
+                        image_size: int, root: str,
+                        adapters: bool = True) -> ml_collections.ConfigDict:
+  """The classification base config with a grouped classifier on `network`
+  (adapters: 1x1 convolutions between the split point's channels and h);
   the run directory is root/<point_name>."""
   c = base.classification(base.get_config())
   c.recipe = "grouping"
   c.model = {"name": "grouped_classifier", "network": network, "split": split,
              "latent_channels": latent_channels, "groups": point["groups"],
              "image_size": image_size, "step": 0.5, "memberships": point["memberships"],
-             "noise": point["noise"]}
+             "noise": point["noise"], "adapters": adapters}
   if point["noise"] == "gaussian":
     c.model.step = math.sqrt(3.0) * GAUSSIAN_EPS
     c.freeze = ("log_step",)
@@ -65,9 +67,9 @@ def get_grouping_config(network: dict, split: str, latent_channels: int, point: 
   return c
 
 
-def init_parts(point: dict) -> tuple[str, ...]:
+def init_parts(point: dict, adapters: bool = True) -> tuple[str, ...]:
   """What a point takes from the model trained without the rate: encoder,
-  classifier and (unless its eps is fixed) the step; the profile head and
-  the profiles start fresh (k differs between points)."""
-  kept = ("net", "project", "expand")
+  classifier (with their adapters) and (unless its eps is fixed) the step;
+  the profile head and the profiles start fresh (k differs between points)."""
+  kept = ("net", "project", "expand") if adapters else ("net",)
   return kept + (("log_step",) if point["noise"] == "quantization" else ())

@@ -16,11 +16,12 @@ eps^2 = (2s)^2 / 12 bounds its squared l2 norm (Eq. 5): eps is tied to s.
 The training rate is the grouped log-det bound r^c(Z | eps, Pi) of the batch
 (lic_jax.coding_rate, Eq. 10; lic_jax.grouping.recipe).
 
-f is a classifier's blocks up to a split point (lic_jax.models.resnet: the
-recipes issue's CIFAR ResNet-20) then a 1x1 convolution to h channels, as
-Fig. 2's encoder ends in a block of h filters; g is a 1x1 convolution back
-to the split point's channels then the rest of the network. Everything
-trains, end to end (Eq. 12).
+f is a classifier's blocks up to a split point (lic_jax.models.resnet) and
+g the rest of it. Fig. 2's network (`group_net`) splits where its encoder
+ends in a block of h filters, so z is that block's output; another network
+(e.g. the CIFAR ResNet-20, `adapters=True`) gets a 1x1 convolution to h
+channels at the end of f and one back to the split point's channels at the
+start of g. Everything trains, end to end (Eq. 12).
 
 `memberships='hard'` is the authors' public code: one-hot memberships of
 the detached argmax, so the profile head never receives a gradient.
@@ -72,10 +73,12 @@ class GroupedClassifier(nn.Module):
   'depth': 20}), split (the block f ends after), latent_channels (h),
   groups (k), image_size (inputs are image_size^2, which fixes d),
   step (the initial s), memberships ('soft' or 'hard'), noise
-  ('quantization' or 'gaussian').
-  Parameters: 'net' (the classifier's own tree), 'project' (f's last
-  layer), 'expand' (g's first), 'profile_head', 'log_step' (log s) and
-  'profiles' (k x d densities).
+  ('quantization' or 'gaussian'), adapters (1x1 convolutions between the
+  split point's channels and h; False where the split point's features are
+  the h-channel latent, as in Fig. 2's network).
+  Parameters: 'net' (the classifier's own tree), with adapters 'project'
+  (f's last layer) and 'expand' (g's first), 'profile_head', 'log_step'
+  (log s) and 'profiles' (k x d densities).
   """
 
   network: Mapping[str, Any]
@@ -86,6 +89,7 @@ class GroupedClassifier(nn.Module):
   step: float = 0.5
   memberships: str = "soft"
   noise: str = "quantization"
+  adapters: bool = True
 
   def setup(self):
     if self.memberships not in MEMBERSHIPS:
@@ -99,8 +103,14 @@ class GroupedClassifier(nn.Module):
     self.grid = latent_grid(self.network, self.split, self.image_size)
     self.dim = self.grid[0] * self.grid[1] * self.latent_channels
     self.net = backbone(self.network)
-    self.project = nn.Conv(self.latent_channels, (1, 1))
-    self.expand = nn.Conv(split_channels(self.network, self.split), (1, 1))
+    channels = split_channels(self.network, self.split)
+    if self.adapters:
+      self.project = nn.Conv(self.latent_channels, (1, 1))
+      self.expand = nn.Conv(channels, (1, 1))
+    elif channels != self.latent_channels:
+      raise ValueError(f"without adapters the features at split point {self.split!r} are "
+                       f"the latent, but they have {channels} channels, not "
+                       f"latent_channels = {self.latent_channels}")
     self.profile_head = nn.Dense(self.groups)
     self.log_step = self.param("log_step", nn.initializers.constant(math.log(self.step)), ())
     self.profiles = EntropyBottleneck(self.groups * self.dim)
@@ -110,7 +120,8 @@ class GroupedClassifier(nn.Module):
     if x.shape[1:3] != (self.image_size, self.image_size):
       raise ValueError(f"the model takes {self.image_size}x{self.image_size} images, got "
                        f"{x.shape}")
-    f = self.project(self.net.head(x, self.split, training)).reshape(x.shape[0], -1)
+    f = self.net.head(x, self.split, training)
+    f = (self.project(f) if self.adapters else f).reshape(x.shape[0], -1)
     return f / jnp.maximum(jnp.linalg.norm(f, axis=-1, keepdims=True), 1e-12)
 
   def profile_logits(self, z: jax.Array) -> jax.Array:
@@ -144,9 +155,9 @@ class GroupedClassifier(nn.Module):
 
   def classify(self, z_hat: jax.Array, training: bool = False) -> jax.Array:
     """g(z^): logits of decoded latents (B, d)."""
-    grid = z_hat.reshape(z_hat.shape[0], *self.grid, self.latent_channels)
     # sqrt(d) returns the unit-norm latent to unit-size elements.
-    return self.net.tail(self.expand(grid * math.sqrt(self.dim)), self.split, training)
+    grid = z_hat.reshape(z_hat.shape[0], *self.grid, self.latent_channels) * math.sqrt(self.dim)
+    return self.net.tail(self.expand(grid) if self.adapters else grid, self.split, training)
 
   def profile_bits(self, symbols: jax.Array) -> jax.Array:
     """(B, k): the bits of each image's symbols (B, d) under every profile."""
