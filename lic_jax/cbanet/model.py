@@ -42,7 +42,9 @@ A stated departure: the paper "additionally introduce[s] two BAL" for
 CBANet-AR, six layers with CBANet-HP's four, and counts 1.73M parameters
 per BAM; ours has five (1.51M at P = 320), and one more 320-wide B would
 give exactly 1,727,360. Where the sixth sits is in Fig. 6, which our copy
-of the paper lacks (a BAL on e's scales would have to be pointwise too).
+of the paper lacks; the authors' public code is CBANet-HP's. A BAL on e's
+scales (CBANet-HP's BAL_sigma kept) would have to be pointwise too, and
+would then give 1,712,000.
 
 Bitrates are indexed j = 0 .. num_rates - 1 in increasing rate; the base is
 j = num_rates - 1 (the paper's j = M).
