@@ -1,6 +1,7 @@
 """Command-line plumbing shared by the entry points."""
 
 import keyword
+import logging
 import re
 import sys
 
@@ -70,7 +71,8 @@ def _keyword_key(path: str) -> str:
 
 
 def run(main, user_errors: tuple[type[Exception], ...] = (FileNotFoundError,)) -> None:
-  """app.run(main) where `user_errors` end the program with their message.
+  """app.run(main) where `user_errors` end the program with their message,
+  and the libraries' INFO chatter is left out of the log (quiet_libraries).
 
   Those are problems with what the user passed (a missing checkpoint, a
   foreign file), not bugs, so a stack trace would only hide the message.
@@ -78,12 +80,39 @@ def run(main, user_errors: tuple[type[Exception], ...] = (FileNotFoundError,)) -
   from absl import app  # pylint: disable=g-import-not-at-top
 
   def guarded(argv):
+    quiet_libraries()
     try:
       return main(argv)
     except user_errors as e:
       sys.exit(f"error: {e}")
 
   app.run(guarded, flags_parser=parse_flags)
+
+
+class _OrbaxInfo(logging.Filter):
+  """Drops orbax's INFO lines (several per checkpoint save)."""
+
+  def filter(self, record):
+    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
+
+
+def quiet_libraries() -> None:
+  """The log of an absl command (INFO and up) without the libraries' INFO lines.
+
+  JAX logs at INFO each backend this machine lacks (rocm, libtpu), and jax
+  0.5.3 gives its loggers a handler of their own besides absl's, so each
+  line came twice: its loggers keep WARNING and up, through their own
+  handler only (or Python's last-resort one where they have none).
+  """
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+
+  for name in ("jax", "jaxlib"):
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+  handler = absl_logging.get_absl_handler()
+  if not any(isinstance(f, _OrbaxInfo) for f in handler.filters):
+    handler.addFilter(_OrbaxInfo())
 
 
 def enable_compilation_cache() -> None:

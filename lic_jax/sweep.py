@@ -152,7 +152,6 @@ def export_levels(points: list, directory: str, eval_directory: str) -> list[str
 
 
 def main(argv):
-  train_lib.quiet_orbax()
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = flags.FLAGS.config

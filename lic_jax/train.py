@@ -21,9 +21,9 @@ config.init_parts: 'part' or 'part=source_part' entries, empty = everything).
 import contextlib
 import importlib.util
 import json
-import logging as logging_std
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -192,6 +192,12 @@ def _warm_start(state: TrainState, optimizer, source: str, init_parts=()) -> Tra
   return TrainState(state.step, params, optimizer.init(params), model_state)
 
 
+def _above(progress: tqdm):
+  """A context in which log lines go above the progress bar: it is cleared,
+  then redrawn below them (a line written next to it splits the bar)."""
+  return progress.external_write_mode(file=sys.stderr)
+
+
 def _append_metrics(workdir: str, record: dict) -> None:
   if jax.process_index() != 0:  # one writer per run directory
     return
@@ -297,8 +303,9 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
         _append_metrics(workdir, record)
         shown = {k: f"{record[k]:.4g}" for k in recipe.progress_metrics}
         progress.set_postfix(shown)
-        logging.info("step %d  %s  %.2f steps/s", done,
-                     "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
+        with _above(progress):
+          logging.info("step %d  %s  %.2f steps/s", done,
+                       "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
         window_start, window_steps = time.perf_counter(), 0
       losses[done] = metrics["loss"]
       # Read once: a signal after this is handled after the next step.
@@ -307,7 +314,8 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
       if interrupted:
         break
       if config.eval.every and done % config.eval.every == 0 and done < config.num_steps:
-        last_eval = _run_eval(recipe, model, state, config, done, workdir, mesh)
+        with _above(progress):
+          last_eval = _run_eval(recipe, model, state, config, done, workdir, mesh)
   checkpointer.wait()
   checkpointer.close()
   if interrupted:
@@ -326,19 +334,7 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   return {"losses": {k: float(v) for k, v in losses.items()}, "eval": last_eval}
 
 
-class _QuietOrbax(logging_std.Filter):
-  """Drops orbax's INFO chatter (several lines per save) from the log."""
-
-  def filter(self, record):
-    return record.levelno >= logging_std.WARNING or "/orbax/" not in record.pathname
-
-
-def quiet_orbax() -> None:
-  logging.get_absl_handler().addFilter(_QuietOrbax())
-
-
 def main(argv):
-  quiet_orbax()
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = flags.FLAGS.config

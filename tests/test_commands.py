@@ -1,16 +1,18 @@
 """The commands: `python -m lic_jax` lists them with the version; each one's
 --help exits 0 with its docstring's whole first paragraph; the version and
-licence are the same everywhere they are stated."""
+licence are the same everywhere they are stated; their output carries no
+library chatter, and log lines never split the progress bar."""
 
 import importlib
 import os
+import re
 import subprocess
 import sys
 import tomllib
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, requires_tfc
 from lic_jax import __version__, cli
 from lic_jax.__main__ import COMMANDS
 
@@ -56,3 +58,31 @@ def test_help_exits_0_with_the_whole_first_paragraph(name):
     module = "lic_jax.ohm.cli" if name == "ohm" else f"lic_jax.{name}"
     summary = cli.summary(importlib.import_module(module).__doc__)
     assert summary in " ".join(result.stdout.split())
+
+
+def test_training_log_has_no_library_chatter_and_never_splits_the_progress_bar(tmp_path):
+  """JAX's INFO lines about backends this machine lacks came twice each (its
+  own handler and absl's); a step's log line was written after the bar's
+  text on the same line."""
+  result = _run("lic_jax.train", "--config", "configs/quickstart.py",
+                f"--workdir={tmp_path / 'run'}", "--config.num_steps=6",
+                "--config.log_every=2", "--config.eval.every=4")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "Unable to initialize backend" not in result.stderr
+  assert "xla_bridge" not in result.stderr
+  # Every piece of the output between carriage returns and newlines that
+  # holds a log line starts with it.
+  pieces = re.split(r"[\r\n]", result.stderr)
+  logged = [p for p in pieces if "train.py:" in p]
+  assert sum("] step " in p for p in logged) >= 4, result.stderr[-2000:]  # 3 steps, 1 eval
+  assert all(re.match(r"I\d{4} ", p) for p in logged), logged
+  assert any(p.startswith("train: ") for p in pieces)  # the bar was drawn
+
+
+@requires_tfc
+def test_the_reference_coder_prints_no_tensorflow_gpu_lines(tmp_path):
+  image = os.path.join(ROOT, "lic_jax", "assets", "quickstart", "kodim04_crop256.png")
+  result = _run("lic_jax.codec", "compress", "--range-coder", "tfc", image,
+                str(tmp_path / "x.lic"))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stderr == "", result.stderr

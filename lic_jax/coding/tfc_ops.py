@@ -34,16 +34,28 @@ def require() -> None:
 @functools.lru_cache(maxsize=None)
 def _ops():
   import os  # pylint: disable=g-import-not-at-top
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  # TensorFlow's C++ log at import speaks of GPU plugins (cuFFT, cuDNN,
+  # cuBLAS factories registered twice, no TensorRT) that these CPU ops never
+  # use, at level E: only FATAL is let through while it loads (JAX has set
+  # the variable to 1 by then, so a default would not hold). The ops'
+  # errors still raise in Python.
+  level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+  os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
   try:
-    import tensorflow_compression_ops as tfc  # pylint: disable=g-import-not-at-top
-  except ImportError as missing:
-    try:  # The full package exposes the same ops.
-      import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
-    except ImportError:
-      raise missing from None
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  tf.config.set_visible_devices([], "GPU")
+    try:
+      import tensorflow_compression_ops as tfc  # pylint: disable=g-import-not-at-top
+    except ImportError as missing:
+      try:  # The full package exposes the same ops.
+        import tensorflow_compression as tfc  # pylint: disable=g-import-not-at-top
+      except ImportError:
+        raise missing from None
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    tf.config.set_visible_devices([], "GPU")
+  finally:
+    if level is None:
+      del os.environ["TF_CPP_MIN_LOG_LEVEL"]
+    else:
+      os.environ["TF_CPP_MIN_LOG_LEVEL"] = level
   return tf, tfc
 
 

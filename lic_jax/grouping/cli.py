@@ -270,11 +270,8 @@ def main(argv):
     raise ValueError(f"usage: python -m lic_jax.grouping {'|'.join(commands)} ...")
   command, paths = argv[1], argv[2:]
   if command in ("sweep", "report"):
-    from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
-
     if flags.FLAGS.config is None:
       raise ValueError(f"{command} needs --config (e.g. configs/grouping/cifar_sweep.py)")
-    train_lib.quiet_orbax()
     print_report((sweep if command == "sweep" else report)(flags.FLAGS.config))
   elif command == "encode":
     _encode(paths)

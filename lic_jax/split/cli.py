@@ -406,11 +406,8 @@ def main(argv):
     _overhead()
     return
   if command in ("search", "report"):
-    from lic_jax import train as train_lib  # pylint: disable=g-import-not-at-top
-
     if flags.FLAGS.config is None:
       raise ValueError(f"{command} needs --config (e.g. configs/split/cifar_search.py)")
-    train_lib.quiet_orbax()
     doc = (search if command == "search" else report)(flags.FLAGS.config)
     print_report(doc)
     return
