@@ -3,8 +3,11 @@ their Python compiles (CI executes them: colabs/execute.py); the helpers
 they share (lic_jax.notebooks) and the budget overrides of their fast mode."""
 
 import glob
+import importlib.util
 import json
 import os
+import sys
+import types
 
 import pytest
 
@@ -53,13 +56,32 @@ def test_notebook_has_one_parameters_cell_with_the_fast_mode_and_sets_up(path):
   assert any("notebooks.setup(MODE" in source for _, source in _code(notebook))
 
 
+def _python(source: str) -> str:
+  """A cell's source with its shell and magic lines (the install) as `pass`:
+  they are IPython's, not Python."""
+  return "\n".join(l[:len(l) - len(l.lstrip())] + "pass" if l.lstrip().startswith(("!", "%"))
+                   else l for l in source.splitlines())
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
 def test_notebook_code_compiles(path):
   for i, source in _code(_read(path)):
-    # Shell and magic lines (the Colab install) are IPython's, not Python.
-    lines = [l[:len(l) - len(l.lstrip())] + "pass" if l.lstrip().startswith(("!", "%")) else l
-             for l in source.splitlines()]
-    compile("\n".join(lines), f"{os.path.basename(path)}[cell {i}]", "exec")
+    compile(_python(source), f"{os.path.basename(path)}[cell {i}]", "exec")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_the_colab_install_asks_for_the_repository_instead_of_cloning_a_placeholder(
+    path, monkeypatch):
+  """lic_jax is not published: on Colab without lic_jax, the install cell
+  names the REPO_URL form field in one line (it cloned github.com/YOUR-ACCOUNT)."""
+  cells = [source for _, source in _code(_read(path)) if "google.colab" in source]
+  assert len(cells) == 1 and "YOUR-ACCOUNT" not in cells[0]
+  assert 'REPO_URL = ""  # @param {type:"string"}' in cells[0]
+  monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+  monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+  with pytest.raises(ValueError, match=r"^lic_jax is not on PyPI: set REPO_URL in this cell "
+                                       r"to the git URL of your copy of it"):
+    exec(compile(_python(cells[0]), path, "exec"), {})
 
 
 def test_setup_refuses_an_unknown_mode():
