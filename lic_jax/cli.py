@@ -2,6 +2,7 @@
 
 import keyword
 import logging
+import os
 import re
 import sys
 
@@ -38,7 +39,10 @@ def parse_flags(argv: list[str]) -> list[str]:
     raise
   except OSError as e:
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    sys.exit(f"error: cannot load the config file: {lines[-1]}")
+    # The configs are the repository's, not the installed package's.
+    hint = (" (configs/ comes with a clone of the repository: run from its root)"
+            if "'configs/" in lines[-1] and not os.path.isdir("configs") else "")
+    sys.exit(f"error: cannot load the config file: {lines[-1]}{hint}")
   except (AttributeError, KeyError) as e:
     message = str(e.args[0] if e.args else e).strip("'\"").replace("\\n", " ")
     message = message.replace("\\'", "'").replace("\n", " ")

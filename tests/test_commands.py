@@ -86,3 +86,15 @@ def test_the_reference_coder_prints_no_tensorflow_gpu_lines(tmp_path):
                 str(tmp_path / "x.lic"))
   assert result.returncode == 0, result.stderr[-2000:]
   assert result.stderr == "", result.stderr
+
+
+def test_a_config_path_outside_a_clone_says_where_configs_come_from(tmp_path):
+  """configs/ is not in the package: run elsewhere, the main job says so."""
+  result = subprocess.run([sys.executable, "-m", "lic_jax.train", "--config",
+                           "configs/quickstart.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines() == [
+      "error: cannot load the config file: [Errno 2] No such file or directory: "
+      "'configs/quickstart.py' (configs/ comes with a clone of the repository: run from "
+      "its root)"]

@@ -30,6 +30,30 @@ def test_tensorflow_is_only_in_the_extras():
   assert project["requires-python"] == ">=3.11,<3.14"
 
 
+def _bash_block_after(heading: str) -> list[str]:
+  """The lines of the README's first bash block under `heading`."""
+  with open(os.path.join(ROOT, "README.md")) as f:
+    section = f.read().split(heading, 1)[1]
+  return section.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+
+
+def test_the_main_jobs_set_up_installs_no_extras_and_ci_runs_the_tests_set_up():
+  """The main job needs neither TensorFlow nor Jupyter (the set-up line
+  installed both: 3.3 GB against 1.1 GB); CI installs what the README's
+  test section says, on the lock."""
+  set_up = _bash_block_after("## Set up and run the main job")[0]
+  assert set_up.endswith("pip install -c requirements-lock.txt -e ."), set_up
+  tests = _bash_block_after("## Run the tests")
+  assert tests[0] == "pip install -c requirements-lock.txt -e '.[test,tfc,tfds,notebooks]'"
+  assert tests[1] == "python -m pytest -q"
+  with open(os.path.join(ROOT, ".ci", "run")) as f:
+    ci = f.read().splitlines()
+  assert tests[0] in ci and tests[1] in ci
+  with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+    core = _requirement_names(tomllib.load(f)["project"]["dependencies"])
+  assert not core & {"jupyter", "notebook", "ipykernel", "nbclient", "pytest"}, core
+
+
 def _pins(name: str) -> dict[str, str]:
   with open(os.path.join(ROOT, name)) as f:
     return dict(line.strip().lower().replace("_", "-").split("==") for line in f if "==" in line)
