@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from lic_jax import bd, checkpoint, complexity, plot
+from lic_jax import bd, checkpoint, cli, complexity, plot
 from lic_jax import eval as eval_lib
 from lic_jax import image as image_lib
 from lic_jax.assets import DEFAULT_MODEL
@@ -131,7 +131,7 @@ def file_decode_seconds(codec: Codec, image: np.ndarray, repeats: int = 3, **lev
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--run", required=True, help="the last stage's run directory")
   parser.add_argument("--baseline", default="",
                       help="results JSON of the separately trained full-width models (BD)")

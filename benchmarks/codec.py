@@ -154,7 +154,7 @@ def run(sides: list[Side], images: list[np.ndarray], repeats: int) -> list[tuple
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("images", nargs="+")
   parser.add_argument("--model", default="bmshj2018", choices=sorted(DEFAULT_WIDTHS))
   parser.add_argument("--checkpoint", default="")

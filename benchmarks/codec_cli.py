@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 
+from lic_jax import cli
 from lic_jax import image as image_lib
 
 CLI = [sys.executable, "-m", "lic_jax.codec"]
@@ -41,7 +42,7 @@ def _run(args: list[str], caches: str) -> tuple[float, str]:
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--data", default=os.path.join("..", "shared", "data", "kodak"))
   parser.add_argument("--repeats", type=int, default=3, help="warm runs per figure (default 3)")
   parser.add_argument("--json", default="")

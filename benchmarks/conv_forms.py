@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lic_jax import cli
 from lic_jax.layers import conv
 from lic_jax.models import model_from_config
 from lic_jax.train import make_train_step
@@ -170,7 +171,7 @@ def time_train_steps(config_name: str, batch: int, size: int, rounds: int) -> di
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--batch", type=int, default=8)
   parser.add_argument("--size", type=int, default=128)
   parser.add_argument("--repeats", type=int, default=5)

@@ -29,6 +29,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import families  # pylint: disable=wrong-import-position
 
+from lic_jax import cli  # pylint: disable=wrong-import-position
+
 # Declared sizes per family: large enough that what grows with the image
 # dominates, small enough to decode in a minute on two cores.
 SIZES = {
@@ -76,7 +78,7 @@ def measure(name: str, height: int, width: int) -> dict:
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--families", default=",".join(families.FAMILIES))
   parser.add_argument("--json", default="")
   parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)

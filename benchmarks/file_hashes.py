@@ -36,6 +36,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import families  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from lic_jax import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 KODAK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
                      "kodak")
 MAP_COUNTS = (1, 4, 16, 64)
@@ -141,7 +143,7 @@ def compare(new: dict, old: dict) -> int:
 
 
 def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--json", required=True, help="where to write {name: [file sha256, "
                       "decode sha256]}")
   parser.add_argument("--compare", help="an earlier run's JSON: print what differs, exit 1 "

@@ -41,6 +41,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import families  # pylint: disable=wrong-import-position
 
+from lic_jax import cli  # pylint: disable=wrong-import-position
+
 
 def _attacks(family, seed: int):
   """(make_case, check) for the family's version: make_case(index) -> (kind,
@@ -149,7 +151,7 @@ def run_family(name: str, args, counts: dict, kinds: dict, problems: list) -> No
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--cases", type=int, default=10000)
   parser.add_argument("--families", "--models", default=",".join(families.FAMILIES))
   parser.add_argument("--memory-gb", type=float, default=6.0)

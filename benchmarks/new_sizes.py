@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from lic_jax import cli
 from lic_jax import image as image_lib
 from lic_jax.codec import Codec
 
@@ -40,7 +41,7 @@ def _decode(path: str, out: str, checkpoint: str, cache: str) -> tuple[float, fl
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--checkpoint", default="")
   parser.add_argument("--json", default="")
   args = parser.parse_args()

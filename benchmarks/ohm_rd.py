@@ -42,6 +42,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from lic_jax import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 from lic_jax.ohm.codec import MapCodec  # pylint: disable=g-import-not-at-top,wrong-import-position
 from lic_jax.ohm.curves import held_out, map_counts, read_curves, sweep  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -117,7 +118,7 @@ def crossings(first: str, second: str) -> list[float]:
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--run", help="a run directory of recipe 'ohm'")
   parser.add_argument("--name", help="the curve's name (and its file's)")
   parser.add_argument("--output-dir", default="results/ohm")

@@ -44,6 +44,8 @@ from unittest import mock
 
 import numpy as np
 
+from lic_jax import cli
+
 MODELS = ("bls2017", "bmshj2018", "mbt2018_mean", "mbt2018")
 LEVELS = (1, 2, 3, 4, 5)
 
@@ -314,7 +316,7 @@ def random_tables(cases: int, rng) -> list[tuple]:
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--kodak", default=os.path.join("..", "shared", "data", "kodak"))
   parser.add_argument("--tables", type=int, default=10000)
   parser.add_argument("--pmfs", type=int, default=10000)

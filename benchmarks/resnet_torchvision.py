@@ -23,6 +23,8 @@ import tempfile
 
 import numpy as np
 
+from lic_jax import cli
+
 # Run by the torch Python: writes <out>/<model>.npz (state_dict),
 # <out>/<model>_io.npz (images in [0, 1], NHWC, and torchvision's logits).
 _EXPORT = r"""
@@ -73,7 +75,7 @@ def compare(directory: str, name: str) -> dict:
 
 
 def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--torch-python", required=True,
                       help="a Python interpreter with torch and torchvision")
   parser.add_argument("--models", nargs="+", default=["resnet18", "resnet34", "resnet50"])

@@ -25,6 +25,7 @@ import tempfile
 
 import numpy as np
 
+from lic_jax import cli
 from lic_jax import image as image_lib
 from lic_jax.codec import Codec
 from lic_jax.coding import container
@@ -113,7 +114,7 @@ def _levels(text: str) -> list:
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("images", nargs="*")
   parser.add_argument("--checkpoint", required=True)
   parser.add_argument("--json", default="")

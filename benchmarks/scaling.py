@@ -26,6 +26,8 @@ import platform
 import subprocess
 import sys
 
+from lic_jax import cli  # absl flags only: jax is imported after XLA_FLAGS is set
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Devices of the slice each paper-scale config is written for.
@@ -154,7 +156,7 @@ def markdown(rows: list[dict], mem: list[dict]) -> str:
 
 
 def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--devices", default="1,2,4,8")
   parser.add_argument("--steps", type=int, default=10)
   parser.add_argument("--markdown", default="")

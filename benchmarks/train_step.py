@@ -24,6 +24,7 @@ import time
 import jax
 import numpy as np
 
+from lic_jax import cli
 from lic_jax.models import model_from_config
 from lic_jax.train import make_train_step
 from lic_jax.train_state import init_state, make_optimizer
@@ -100,7 +101,7 @@ def time_compressai(batch: int, size: int, steps: int, warmup: int) -> float | N
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser = argparse.ArgumentParser(description=cli.summary(__doc__))
   parser.add_argument("--batch", type=int, default=8)
   parser.add_argument("--size", type=int, default=256)
   parser.add_argument("--steps", type=int, default=10)

@@ -58,7 +58,7 @@ from lic_jax.coding import container, memory, model_codecs, range_coder, tables
 from lic_jax.coding.container import BitstreamError
 from lic_jax.coding.tables import TABLES_FILE, TABLES_FORMAT
 # Where they were before lic_jax.files and lic_jax.image held them.
-from lic_jax.files import check_new_output, check_output_path, config_hash, tables_hash
+from lic_jax.files import check_output_path, config_hash, tables_hash
 from lic_jax.image import as_float_image
 from lic_jax.models import abstract_params, model_from_spec
 
@@ -522,35 +522,30 @@ def main(argv=None) -> None:
                 "reference (pip install 'lic_jax[tfc]'); the files are the same bytes")
   io_help = ("one file and its output, or several files / folders and an output folder "
              "(<name>.lic, <name>.png)")
-  p = sub.add_parser("compress", help="image(s) -> .lic")
-  p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
-  p.add_argument("--checkpoint", default="", help=model_help)
+  # What compress and decompress share: their inputs and outputs, the
+  # model, what happens to existing outputs, the range coder.
+  coding = argparse.ArgumentParser(add_help=False)
+  coding.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
+  coding.add_argument("--checkpoint", default="", help=model_help)
+  coding.add_argument("--force", action="store_true", help="overwrite existing outputs")
+  coding.add_argument("--skip-existing", action="store_true",
+                      help="in a batch, leave out the inputs whose outputs exist (a re-run "
+                           "codes only what is missing)")
+  coding.add_argument("--range-coder", choices=range_coder.CODERS, default="lic_jax",
+                      help=coder_help)
+  p = sub.add_parser("compress", parents=[coding], help="image(s) -> .lic")
   p.add_argument("--quality", type=int, help=quality_help)
   p.add_argument("--rate", type=int,
                  help="bitrate index of a CBANet model, 0 = the lowest (default: its base, "
                       "the highest)")
-  p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-  p.add_argument("--skip-existing", action="store_true",
-                 help="in a batch, leave out the inputs whose outputs exist (a re-run codes "
-                      "only what is missing)")
-  p.add_argument("--range-coder", choices=range_coder.CODERS, default="lic_jax",
-                 help=coder_help)
-  p = sub.add_parser("decompress", help=".lic -> image(s)")
-  p.add_argument("paths", nargs="+", metavar="INPUT ... OUTPUT", help=io_help)
-  p.add_argument("--checkpoint", default="", help=model_help)
+  p = sub.add_parser("decompress", parents=[coding], help=".lic -> image(s)")
   p.add_argument("--quality", type=int,
                  help="quality level to decode with (default: the level, bundled or of "
                       "--checkpoint's folder of levels, whose coding tables wrote each file)")
   p.add_argument("--complexity", type=int,
                  help="complexity level K of a CBANet model: decode with its first K "
                       "synthesis branches (default: all)")
-  p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-  p.add_argument("--skip-existing", action="store_true",
-                 help="in a batch, leave out the inputs whose outputs exist (a re-run codes "
-                      "only what is missing)")
   p.add_argument("--original", help="the original image, to report PSNR (one input only)")
-  p.add_argument("--range-coder", choices=range_coder.CODERS, default="lic_jax",
-                 help=coder_help)
   p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                  help="refuse files declaring larger images (default %(default)s, "
                       "2.0 GiB of memory measured with the bundled model)")
