@@ -9,6 +9,7 @@ from lic_jax import __version__
 COMMANDS = {
     "codec": "compress images to .lic files and back (the bundled model or yours)",
     "train": "train a model: the one trainer, for every recipe",
+    "launch": "train on several JAX processes of this machine, as on several hosts",
     "sweep": "train a lambda family and evaluate it into one RD curve",
     "eval": "evaluate a model or codec on an image folder",
     "plot": "draw RD curves and training curves",

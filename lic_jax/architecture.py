@@ -65,7 +65,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                       *_family("codec"))),
     ("codec API", ("lic_jax.codec",)),
     ("tools", ("lic_jax.__main__", "lic_jax.baselines", "lic_jax.complexity", "lic_jax.eval",
-               "lic_jax.notebooks", "lic_jax.sweep", "lic_jax.train",
+               "lic_jax.launch", "lic_jax.notebooks", "lic_jax.sweep", "lic_jax.train",
                *(f"lic_jax.{f}" for f in FAMILIES), *_family("__main__"),
                *_family("cli"), "lic_jax.ohm.curves", "lic_jax.ohm_curves")),
 )

@@ -15,6 +15,7 @@ the global batch (lic_jax.data with process_index/process_count), and
 """
 
 import math
+import os
 from typing import Any
 
 import jax
@@ -34,14 +35,38 @@ class MeshError(ValueError):
 def initialize_distributed() -> None:
   """jax.distributed.initialize() once per process (multi-host runs).
 
-  On Cloud TPU and under SLURM/Open MPI the coordinator address, process
-  count and index are discovered from the environment; elsewhere set
-  JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID.
+  On Cloud TPU, under SLURM and under Open MPI, JAX discovers the
+  coordinator address, the process count and this process's index; elsewhere
+  they come from JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+  JAX_PROCESS_ID (python -m lic_jax.launch sets them; JAX reads only the
+  first, the other two are read here). Collectives between processes on CPUs
+  go through gloo (jax 0.5.3 has none by default; later JAX uses it).
   """
   global _distributed_initialized
-  if not _distributed_initialized:
-    jax.distributed.initialize()
-    _distributed_initialized = True
+  if _distributed_initialized:
+    return
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(num_processes=_environment_int("JAX_NUM_PROCESSES"),
+                             process_id=_environment_int("JAX_PROCESS_ID"))
+  _distributed_initialized = True
+
+
+def _environment_int(name: str) -> int | None:
+  value = os.environ.get(name)
+  if value is None:
+    return None
+  if not value.isdigit():
+    raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+  return int(value)
+
+
+def any_process(flag: bool) -> bool:
+  """Whether `flag` is true in any process (every process gets the same
+  answer; a collective where there are several)."""
+  if jax.process_count() == 1:
+    return flag
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return bool(np.any(multihost_utils.process_allgather(np.array(flag))))
 
 
 def mesh_shape(axes: dict[str, int], num_devices: int) -> dict[str, int]:

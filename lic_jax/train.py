@@ -308,8 +308,10 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
                        "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
         window_start, window_steps = time.perf_counter(), 0
       losses[done] = metrics["loss"]
-      # Read once: a signal after this is handled after the next step.
-      interrupted = bool(stop)
+      # Read once: a signal after this is handled after the next step. All
+      # processes stop at the same step (the save is collective), whichever
+      # of them the signal reached.
+      interrupted = parallel.any_process(bool(stop))
       checkpointer.save(done, state, force=done == config.num_steps or interrupted)
       if interrupted:
         break
@@ -321,7 +323,8 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   if interrupted:
     progress.close()
     raise TrainingInterrupted(
-        f"interrupted ({signal.Signals(stop[0]).name}) after step {int(state.step)}, "
+        f"interrupted ({signal.Signals(stop[0]).name if stop else 'in another process'}) "
+        f"after step {int(state.step)}, "
         f"which is checkpointed in {workdir}; run the same command again to resume")
   if start < config.num_steps:
     last_eval = _run_eval(recipe, model, state, config, config.num_steps, workdir, mesh)

@@ -16,7 +16,7 @@ from conftest import ROOT, requires_tfc
 from lic_jax import __version__, cli
 from lic_jax.__main__ import COMMANDS
 
-ARGPARSE = ("baselines", "bd", "codec", "eval", "ohm", "plot")
+ARGPARSE = ("baselines", "bd", "codec", "eval", "launch", "ohm", "plot")
 
 
 def _run(*args):

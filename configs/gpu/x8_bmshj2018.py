@@ -8,7 +8,8 @@ all 8 GPUs, so no jax.distributed is needed:
 
 For several GPU hosts, run the same command on each with
 --config.distributed=True and JAX_COORDINATOR_ADDRESS=host0:1234,
-JAX_NUM_PROCESSES, JAX_PROCESS_ID set (SLURM and Open MPI set them for you).
+JAX_NUM_PROCESSES, JAX_PROCESS_ID set (under SLURM and Open MPI, JAX finds
+them itself).
 """
 
 import os
