@@ -206,7 +206,7 @@ class ResNet(nn.Module):
     if split is None:
       return default
     if split not in self.split_names:
-      raise ValueError(f"unknown split point {split!r}; this network's split points "
+      raise ValueError(f"unknown split point {split!r}; this ResNet's split points "
                        f"are {', '.join(self.split_names)}")
     return self.split_names.index(split)
 
