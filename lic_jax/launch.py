@@ -39,15 +39,19 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
+def cpu_environment(devices: int) -> dict:
+  """This environment with `devices` CPU devices and no accelerator."""
+  flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+           if not f.startswith("--xla_force_host_platform_device_count")]
+  return {**os.environ, "JAX_PLATFORMS": "cpu",
+          "XLA_FLAGS": " ".join(flags + [f"--xla_force_host_platform_device_count={devices}"])}
+
+
 def process_environment(index: int, processes: int, devices: int, port: int) -> dict:
   """The environment of process `index`: the coordinator, the process count
   and index, `devices` CPU devices, no accelerator."""
-  flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
-           if not f.startswith("--xla_force_host_platform_device_count")]
-  return {**os.environ, "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
-          "JAX_NUM_PROCESSES": str(processes), "JAX_PROCESS_ID": str(index),
-          "JAX_PLATFORMS": "cpu",
-          "XLA_FLAGS": " ".join(flags + [f"--xla_force_host_platform_device_count={devices}"])}
+  return {**cpu_environment(devices), "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
+          "JAX_NUM_PROCESSES": str(processes), "JAX_PROCESS_ID": str(index)}
 
 
 def _relay(stream, prefix: str) -> None:
@@ -76,12 +80,21 @@ def _status(code: int) -> str:
           else f"exited with status {code}")
 
 
+def _first_failure(running: list[subprocess.Popen]) -> int | None:
+  """The index of the first process that ended with an error, if any."""
+  return next((i for i, p in enumerate(running) if p.poll() not in (None, 0)), None)
+
+
 def launch(train_flags: list[str], processes: int, devices: int, grace_s: float) -> int:
   """Runs the processes to the end; 0, or the status of the first that failed."""
   port = free_port()
   command = [sys.executable, "-m", "lic_jax.train", *train_flags,
              "--config.distributed=True"]
   running, relays = [], []
+  # SIGTERM to the launcher is passed on, from the first process started:
+  # they stop after the same step, checkpointed, and the launcher waits.
+  signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in running
+                                            if p.poll() is None])
   for index in range(processes):
     lead = index == 0
     running.append(subprocess.Popen(
@@ -92,32 +105,27 @@ def launch(train_flags: list[str], processes: int, devices: int, grace_s: float)
       relays.append(threading.Thread(target=_relay, daemon=True, args=(
           running[-1].stdout, f"[process {index}] ")))
       relays[-1].start()
-  # Ctrl-C reaches every process of the terminal's group, and SIGTERM to the
-  # launcher is passed on: they stop after the same step, checkpointed, and
-  # the launcher waits for them.
+  # Ctrl-C reaches every process of the terminal's group by itself. (Ignored
+  # only now: the processes would inherit the ignoring.)
   signal.signal(signal.SIGINT, signal.SIG_IGN)
-  signal.signal(signal.SIGTERM, lambda *_: [p.terminate() for p in running
-                                            if p.poll() is None])
-  failed = None
-  while failed is None and any(p.poll() is None for p in running):
-    failed = next((i for i, p in enumerate(running) if p.poll() not in (None, 0)), None)
+  while _first_failure(running) is None and any(p.poll() is None for p in running):
     time.sleep(0.2)
-  if failed is None:
-    failed = next((i for i, p in enumerate(running) if p.returncode != 0), None)
+  failed, stopped = _first_failure(running), []
   if failed is not None:
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and any(p.poll() is None for p in running):
       time.sleep(0.2)
+    stopped = [i for i, p in enumerate(running) if p.poll() is None]
     _stop(running, 5.0)
   for relay in relays:
     relay.join(timeout=5.0)
   if failed is None:
     return 0
   code = running[failed].returncode
-  others = [str(i) for i in range(processes) if i != failed]
-  stopped = (f"; process{'es' if len(others) > 1 else ''} {', '.join(others)} stopped"
-             if others else "")
-  print(f"error: process {failed} of {processes} {_status(code)}{stopped}; run the same "
+  others = "".join(
+      f"; process {i} " + ("stopped" if i in stopped else _status(p.returncode))
+      for i, p in enumerate(running) if i != failed)
+  print(f"error: process {failed} of {processes} {_status(code)}{others}; run the same "
         "command again to resume from the last checkpoint", file=sys.stderr)
   return code if code > 0 else 1
 
