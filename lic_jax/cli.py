@@ -76,7 +76,8 @@ def _keyword_key(path: str) -> str:
 
 def run(main, user_errors: tuple[type[Exception], ...] = (FileNotFoundError,)) -> None:
   """app.run(main) where `user_errors` end the program with their message,
-  and the libraries' INFO chatter is left out of the log (quiet_libraries).
+  the libraries' INFO chatter is left out of the log (quiet_libraries), and
+  compilations are cached across processes (enable_compilation_cache).
 
   Those are problems with what the user passed (a missing checkpoint, a
   foreign file), not bugs, so a stack trace would only hide the message.
@@ -85,6 +86,7 @@ def run(main, user_errors: tuple[type[Exception], ...] = (FileNotFoundError,)) -
 
   def guarded(argv):
     quiet_libraries()
+    enable_compilation_cache()
     try:
       return main(argv)
     except user_errors as e:
@@ -120,18 +122,34 @@ def quiet_libraries() -> None:
 
 
 def enable_compilation_cache() -> None:
-  """JAX's persistent compilation cache, so a second process does not recompile.
+  """JAX's persistent compilation cache, so that a second process does not
+  recompile what a first one did (a training's init and step, the codec's
+  transforms): XLA:CPU compiles a small model's training step in seconds.
 
-  Location: $LIC_JAX_CACHE, else ~/.cache/lic_jax/jax.
+  Location: $LIC_JAX_CACHE, else ~/.cache/lic_jax/jax. JAX's own
+  JAX_ENABLE_COMPILATION_CACHE=false turns it off. Not where XLA_FLAGS
+  asks for several CPU devices: with jax 0.5.3, executables from the cache
+  can deadlock the collectives between them (measured: an 8-device FSDP
+  training hung at its first step, every XLA thread waiting in a
+  rendezvous). Processes of a multi-process CPU run turn it off too
+  (parallel.initialize_distributed).
   """
-  import os  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
 
+  if _host_device_count() > 1:
+    return
   path = os.environ.get("LIC_JAX_CACHE",
                         os.path.join(os.path.expanduser("~"), ".cache", "lic_jax", "jax"))
   jax.config.update("jax_compilation_cache_dir", path)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def _host_device_count() -> int:
+  """The CPU devices XLA_FLAGS asks for (1 where it does not say)."""
+  counts = re.findall(r"--xla_force_host_platform_device_count=(\d+)",
+                      os.environ.get("XLA_FLAGS", ""))
+  return int(counts[-1]) if counts else 1
 
 
 def encode_image_to_file(paths: list[str], output: str | None, force: bool, encode

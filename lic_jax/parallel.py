@@ -48,6 +48,12 @@ def initialize_distributed() -> None:
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
   jax.distributed.initialize(num_processes=_environment_int("JAX_NUM_PROCESSES"),
                              process_id=_environment_int("JAX_PROCESS_ID"))
+  if jax.process_count() > 1 and jax.default_backend() == "cpu":
+    # Executables from the persistent compilation cache desynchronise gloo's
+    # collectives between processes (jax 0.5.3: both processes abort in
+    # gloo's "op.preamble.length <= op.nbytes" on the second run of a
+    # configuration): CPU processes compile afresh.
+    jax.config.update("jax_enable_compilation_cache", False)
   _distributed_initialized = True
 
 

@@ -79,6 +79,28 @@ def test_training_log_has_no_library_chatter_and_never_splits_the_progress_bar(t
   assert any(p.startswith("train: ") for p in pieces)  # the bar was drawn
 
 
+@pytest.mark.parametrize("devices", [1, 2])
+def test_training_caches_its_compilations_except_on_several_cpu_devices(devices, tmp_path):
+  """A rerun of a configuration loads its init and step from JAX's
+  persistent cache; with several CPU devices the cache is off (jax 0.5.3's
+  cached executables deadlocked their collectives)."""
+  cache = tmp_path / "cache"
+  flags = f"--xla_force_host_platform_device_count={devices}"
+  result = subprocess.run(
+      [sys.executable, "-m", "lic_jax.train", "--config", "configs/quickstart.py",
+       f"--workdir={tmp_path / 'run'}", "--config.num_steps=1", "--config.eval.directory=",
+       "--config.model.num_filters=16", "--config.model.num_latents=16",
+       "--config.data.crop_size=64", "--config.data.batch_size=2"],
+      cwd=ROOT, capture_output=True, text=True, timeout=300,
+      env={**os.environ, "LIC_JAX_CACHE": str(cache), "XLA_FLAGS": flags})
+  assert result.returncode == 0, result.stderr[-2000:]
+  entries = os.listdir(cache) if cache.exists() else []
+  if devices == 1:
+    assert any(name.startswith("jit_train_step-") for name in entries), sorted(entries)
+  else:
+    assert not entries, entries
+
+
 @requires_tfc
 def test_the_reference_coder_prints_no_tensorflow_gpu_lines(tmp_path):
   image = os.path.join(ROOT, "lic_jax", "assets", "quickstart", "kodim04_crop256.png")
