@@ -79,8 +79,9 @@ def run(main, user_errors: tuple[type[Exception], ...] = (FileNotFoundError,)) -
   the libraries' INFO chatter is left out of the log (quiet_libraries), and
   compilations are cached across processes (enable_compilation_cache).
 
-  Those are problems with what the user passed (a missing checkpoint, a
-  foreign file), not bugs, so a stack trace would only hide the message.
+  `user_errors` are problems with what the user passed (a missing
+  checkpoint, a foreign file), not bugs, so a stack trace would only hide
+  the message.
   """
   from absl import app  # pylint: disable=g-import-not-at-top
 
@@ -145,10 +146,23 @@ def enable_compilation_cache() -> None:
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+# The XLA flag that splits the CPU into several devices (read once, at JAX's
+# import: set it in a subprocess's environment).
+HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
+
+
+def cpu_environment(devices: int) -> dict[str, str]:
+  """This environment with `devices` CPU devices and no accelerator, for a
+  subprocess; XLA_FLAGS' other flags are kept."""
+  flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+           if not f.startswith(HOST_DEVICES_FLAG + "=")]
+  return {**os.environ, "JAX_PLATFORMS": "cpu",
+          "XLA_FLAGS": " ".join([*flags, f"{HOST_DEVICES_FLAG}={devices}"])}
+
+
 def _host_device_count() -> int:
   """The CPU devices XLA_FLAGS asks for (1 where it does not say)."""
-  counts = re.findall(r"--xla_force_host_platform_device_count=(\d+)",
-                      os.environ.get("XLA_FLAGS", ""))
+  counts = re.findall(rf"{HOST_DEVICES_FLAG}=(\d+)", os.environ.get("XLA_FLAGS", ""))
   return int(counts[-1]) if counts else 1
 
 

@@ -21,7 +21,6 @@ On a Cloud TPU pod or a SLURM cluster JAX finds the processes itself: run
 """
 
 import argparse
-import os
 import signal
 import socket
 import subprocess
@@ -39,18 +38,10 @@ def free_port() -> int:
     return s.getsockname()[1]
 
 
-def cpu_environment(devices: int) -> dict:
-  """This environment with `devices` CPU devices and no accelerator."""
-  flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
-           if not f.startswith("--xla_force_host_platform_device_count")]
-  return {**os.environ, "JAX_PLATFORMS": "cpu",
-          "XLA_FLAGS": " ".join(flags + [f"--xla_force_host_platform_device_count={devices}"])}
-
-
 def process_environment(index: int, processes: int, devices: int, port: int) -> dict:
   """The environment of process `index`: the coordinator, the process count
   and index, `devices` CPU devices, no accelerator."""
-  return {**cpu_environment(devices), "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
+  return {**cli.cpu_environment(devices), "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
           "JAX_NUM_PROCESSES": str(processes), "JAX_PROCESS_ID": str(index)}
 
 

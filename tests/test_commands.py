@@ -85,14 +85,13 @@ def test_training_caches_its_compilations_except_on_several_cpu_devices(devices,
   persistent cache; with several CPU devices the cache is off (jax 0.5.3's
   cached executables deadlocked their collectives)."""
   cache = tmp_path / "cache"
-  flags = f"--xla_force_host_platform_device_count={devices}"
   result = subprocess.run(
       [sys.executable, "-m", "lic_jax.train", "--config", "configs/quickstart.py",
        f"--workdir={tmp_path / 'run'}", "--config.num_steps=1", "--config.eval.directory=",
        "--config.model.num_filters=16", "--config.model.num_latents=16",
        "--config.data.crop_size=64", "--config.data.batch_size=2"],
       cwd=ROOT, capture_output=True, text=True, timeout=300,
-      env={**os.environ, "LIC_JAX_CACHE": str(cache), "XLA_FLAGS": flags})
+      env={**cli.cpu_environment(devices), "LIC_JAX_CACHE": str(cache)})
   assert result.returncode == 0, result.stderr[-2000:]
   entries = os.listdir(cache) if cache.exists() else []
   if devices == 1:

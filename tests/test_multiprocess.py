@@ -16,8 +16,8 @@ import pytest
 
 from conftest import ROOT, load_config
 from lic_jax import checkpoint as checkpoint_lib
+from lic_jax import cli
 from lic_jax import recipes
-from lic_jax.launch import cpu_environment
 
 # Few steps of the quickstart-size model, each checkpointed, one evaluation
 # at the end.
@@ -52,7 +52,7 @@ def _finished(process: subprocess.Popen) -> tuple[int, str]:
 
 def _one_process_four_devices(workdir, steps: int) -> None:
   """The reference: lic_jax.train in one process of 4 CPU devices."""
-  env = cpu_environment(4)
+  env = cli.cpu_environment(4)
   result = subprocess.run([sys.executable, "-m", "lic_jax.train", *FLAGS,
                            f"--workdir={workdir}", f"--config.num_steps={steps}"],
                           cwd=ROOT, env=env, capture_output=True, text=True,

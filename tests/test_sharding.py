@@ -9,14 +9,13 @@ import sys
 import jax
 import pytest
 
-from lic_jax import parallel
+from lic_jax import cli, parallel
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sharding_worker.py")
 
 
 def _run_worker(check: str, tmp_path) -> dict:
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-             JAX_PLATFORMS="cpu")
+  env = cli.cpu_environment(8)
   proc = subprocess.run([sys.executable, WORKER, check, str(tmp_path)], env=env,
                         capture_output=True, text=True, timeout=900, check=False)
   lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
