@@ -8,14 +8,18 @@ root, with `MODE = ...` injected after its cell tagged "parameters"
 (papermill's convention, so `papermill -p MODE fast` runs them too). The
 executed copies, outputs included, go to --output-dir (the notebooks in git
 stay stripped: tests/test_colabs.py); each notebook's wall time is printed
-and written to --output-dir/times.json. Every notebook draws figures: one
-whose executed copy holds no image fails too (a figure that never shows,
-as when a module switched matplotlib to a non-interactive backend).
+and written to --output-dir/times.json. --jobs runs that many notebooks at
+once, each in its own process (CI: 2, one per core of its machine). Every
+notebook draws figures: one whose executed copy holds no image fails too
+(a figure that never shows, as when a module switched matplotlib to a
+non-interactive backend).
 """
 
 import argparse
+import concurrent.futures
 import glob
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -63,6 +67,17 @@ def execute(path: str, mode: str, output_dir: str, cell_timeout: int) -> float:
   return time.perf_counter() - start
 
 
+def _run(path: str, mode: str, output_dir: str, cell_timeout: int) -> tuple[float | None, str]:
+  """execute() in a worker process: (wall time, "") or (None, why it failed)."""
+  name = os.path.basename(path)
+  try:
+    return execute(path, mode, output_dir, cell_timeout), ""
+  except nbclient.exceptions.CellExecutionError as e:
+    return None, f"{name} FAILED; the executed copy is in {output_dir}\n{e}"
+  except ValueError as e:  # not a notebook (nbformat), no parameters cell, no figure
+    return None, f"{name} FAILED: {e}"
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("notebooks", nargs="*",
@@ -71,29 +86,38 @@ def main(argv=None) -> int:
   parser.add_argument("--output-dir", default=os.path.join(ROOT, "runs", "notebooks"))
   parser.add_argument("--cell-timeout", type=int, default=1800,
                       help="seconds a cell may run (default 1800)")
+  parser.add_argument("--jobs", type=int, default=1,
+                      help="notebooks executed at once (default 1)")
   args = parser.parse_args(argv)
+  if args.jobs < 1:
+    parser.error(f"--jobs must be at least 1, not {args.jobs}")
   os.makedirs(args.output_dir, exist_ok=True)
   times, failed = {}, []
-  for path in args.notebooks:
-    name = os.path.basename(path)
-    print(f"{name} (MODE={args.mode}) ...", flush=True)
-    try:
-      times[name] = execute(path, args.mode, args.output_dir, args.cell_timeout)
-    except nbclient.exceptions.CellExecutionError as e:
-      failed.append(name)
-      print(f"{name} FAILED; the executed copy is in {args.output_dir}\n{e}", flush=True)
-      continue
-    except ValueError as e:  # not a notebook (nbformat), no parameters cell, no figure
-      failed.append(name)
-      print(f"{name} FAILED: {e}", flush=True)
-      continue
-    print(f"{name}: {times[name]:.0f} s", flush=True)
+  # Spawned, not forked: the parent has imported JAX (lic_jax.notebooks),
+  # whose threads a fork would copy in an unknown state.
+  with concurrent.futures.ProcessPoolExecutor(
+      args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    count = len(args.notebooks)
+    print(f"{count} notebook{'s' * (count != 1)} (MODE={args.mode}), {args.jobs} at a time ...",
+          flush=True)
+    running = {pool.submit(_run, path, args.mode, args.output_dir, args.cell_timeout): path
+               for path in args.notebooks}
+    for done in concurrent.futures.as_completed(running):
+      name = os.path.basename(running[done])
+      seconds, why = done.result()
+      if seconds is None:
+        failed.append(name)
+        print(why, flush=True)
+      else:
+        times[name] = seconds
+        print(f"{name}: {seconds:.0f} s", flush=True)
   with open(os.path.join(args.output_dir, "times.json"), "w") as f:
-    json.dump({"mode": args.mode, "seconds": times, "failed": failed}, f, indent=2)
+    json.dump({"mode": args.mode, "jobs": args.jobs, "seconds": times, "failed": failed}, f,
+              indent=2)
   if failed:
-    print(f"failed: {', '.join(failed)}")
+    print(f"failed: {', '.join(sorted(failed))}")
     return 1
-  print("every notebook ran: " + ", ".join(f"{n} {t:.0f} s" for n, t in times.items()))
+  print("every notebook ran: " + ", ".join(f"{n} {t:.0f} s" for n, t in sorted(times.items())))
   return 0
 
 
