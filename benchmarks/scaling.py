@@ -80,8 +80,7 @@ def _child_steps_per_s(steps: int) -> dict:
 
 
 def steps_per_s(devices: int, steps: int) -> dict:
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-             JAX_PLATFORMS="cpu")
+  env = cli.cpu_environment(devices)
   proc = subprocess.run([sys.executable, __file__, "--child", "--steps", str(steps)],
                         env=env, capture_output=True, text=True, check=False)
   lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]

@@ -122,27 +122,31 @@ def quiet_libraries() -> None:
     handler.addFilter(_OrbaxInfo())
 
 
-def enable_compilation_cache() -> None:
+def enable_compilation_cache(min_compile_time_s: float = 0.0) -> None:
   """JAX's persistent compilation cache, so that a second process does not
   recompile what a first one did (a training's init and step, the codec's
   transforms): XLA:CPU compiles a small model's training step in seconds.
 
-  Location: $LIC_JAX_CACHE, else ~/.cache/lic_jax/jax. JAX's own
-  JAX_ENABLE_COMPILATION_CACHE=false turns it off. Not where XLA_FLAGS
-  asks for several CPU devices: with jax 0.5.3, executables from the cache
-  can deadlock the collectives between them (measured: an 8-device FSDP
-  training hung at its first step, every XLA thread waiting in a
-  rendezvous). Processes of a multi-process CPU run turn it off too
-  (parallel.initialize_distributed).
+  Location: $LIC_JAX_CACHE, else ~/.cache/lic_jax/jax. Executables that
+  compiled in less than `min_compile_time_s` are not written: a command
+  writes all (its few small ones are most of what it compiles), the test
+  process only those of a second or more (tests/conftest.py). A cache this
+  process already set (JAX_COMPILATION_CACHE_DIR, or an earlier call) is
+  kept as it is. JAX's own JAX_ENABLE_COMPILATION_CACHE=false turns it
+  off. Not where XLA_FLAGS asks for several CPU devices: with jax 0.5.3,
+  executables from the cache can deadlock the collectives between them
+  (measured: an 8-device FSDP training hung at its first step, every XLA
+  thread waiting in a rendezvous). Processes of a multi-process CPU run
+  turn it off too (parallel.initialize_distributed).
   """
   import jax  # pylint: disable=g-import-not-at-top
 
-  if _host_device_count() > 1:
+  if _host_device_count() > 1 or jax.config.jax_compilation_cache_dir:
     return
   path = os.environ.get("LIC_JAX_CACHE",
                         os.path.join(os.path.expanduser("~"), ".cache", "lic_jax", "jax"))
   jax.config.update("jax_compilation_cache_dir", path)
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_time_s)
   jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 

@@ -10,10 +10,20 @@ import time
 
 import pytest
 
+from lic_jax import cli
 from lic_jax.coding import tfc_ops
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_ROOT = os.environ.get("LIC_JAX_DATA", os.path.join(ROOT, "..", "shared", "data"))
+
+# The tests' own compilations share JAX's persistent cache with the commands
+# they start ($LIC_JAX_CACHE: CI gives each stack a fresh one), so a model
+# and step compiled by one test are loaded by the next. Only executables of
+# a second or more are written: writing all of them made test_coding.py
+# and test_train.py slower (352.7 s against 330.3 s without the cache; 1480
+# entries), while these three files took 196.2 s against 297.6 s without:
+# test_train.py, test_sweep.py, test_readme.py, 2026-12-06.
+cli.enable_compilation_cache(min_compile_time_s=1.0)
 
 # The only tests that may skip where TensorFlow is not installed (the current
 # stack of .ci/run), with the reason starting with TF_SKIP.

@@ -45,7 +45,7 @@ def test_the_main_jobs_set_up_installs_no_extras_and_ci_runs_the_tests_set_up():
   assert set_up.endswith("pip install -c requirements-lock.txt -e ."), set_up
   tests = _bash_block_after("## Run the tests")
   assert tests[0] == "pip install -c requirements-lock.txt -e '.[test,tfc,tfds,notebooks]'"
-  assert tests[1] == "python -m pytest -q --durations=20"
+  assert tests[1] == "python -m pytest -q -n 2 --dist loadfile --durations=20"
   with open(os.path.join(ROOT, ".ci", "run")) as f:
     ci = f.read().splitlines()
   assert tests[0] in ci and tests[1] in ci
