@@ -21,8 +21,10 @@ DATA_ROOT = os.environ.get("LIC_JAX_DATA", os.path.join(ROOT, "..", "shared", "d
 # and step compiled by one test are loaded by the next. Only executables of
 # a second or more are written: writing all of them made test_coding.py
 # and test_train.py slower (352.7 s against 330.3 s without the cache; 1480
-# entries), while these three files took 196.2 s against 297.6 s without:
-# test_train.py, test_sweep.py, test_readme.py, 2026-12-06.
+# entries). At a second, test_train.py, test_sweep.py and test_readme.py,
+# which train the same tiny configs again and again, took 196.2 s against
+# 297.6 s without; test_paper_readiness.py and test_cbanet.py, whose large
+# executables compile once each, 718.9 s against 674.1 s (2026-12-06).
 cli.enable_compilation_cache(min_compile_time_s=1.0)
 
 # The only tests that may skip where TensorFlow is not installed (the current
