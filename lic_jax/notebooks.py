@@ -23,6 +23,7 @@ import sys
 
 import ml_collections
 
+from lic_jax import cli
 from lic_jax import data as data_lib
 
 MODES = ("fast", "full", "paper")
@@ -87,9 +88,13 @@ def find_data(root: str, needs: tuple[str, ...]) -> str:
 
 def setup(mode: str, needs: tuple[str, ...] = ()) -> Setup:
   """Checks the mode, moves to the repository root, finds the data the
-  notebook `needs` (folders of the data root: 'kodak', 'mnist', ...)."""
+  notebook `needs` (folders of the data root: 'kodak', 'mnist', ...), and
+  keeps compilations of a second or more in JAX's persistent cache, as the
+  commands do (lic_jax.cli.enable_compilation_cache): a notebook's stages
+  and sweep points share their model's init, a rerun most of its steps."""
   if mode not in MODES:
     raise ValueError(f"MODE must be one of {', '.join(MODES)}, not {mode!r}")
+  cli.enable_compilation_cache(min_compile_time_s=1.0)
   root = repository_root()
   os.chdir(root)
   data = find_data(root, needs) if needs else os.path.abspath(data_lib.data_root())

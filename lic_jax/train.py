@@ -40,7 +40,8 @@ from lic_jax import image as image_lib
 from lic_jax import parallel
 from lic_jax import parts
 from lic_jax import recipes
-from lic_jax.train_state import TrainState, init_state, make_optimizer
+from lic_jax.train_state import (TrainState, fresh_state, init_state, init_variables,
+                                 make_optimizer)
 
 
 class TrainingInterrupted(Exception):
@@ -145,18 +146,29 @@ def make_train_step(model, optimizer, config, shardings=None):
     return jax.jit(train_step)
   state_sharding, batch_sharding = shardings
   metrics_sharding = parallel.replicated(batch_sharding.mesh)
-  # XLA:CPU cannot reuse donated buffers (it warns); elsewhere donating the
-  # old state halves its memory.
-  donate = () if jax.default_backend() == "cpu" else (0,)
   return jax.jit(train_step, in_shardings=(state_sharding, batch_sharding),
-                 out_shardings=(state_sharding, metrics_sharding), donate_argnums=donate)
+                 out_shardings=(state_sharding, metrics_sharding), donate_argnums=_donated(0))
+
+
+def _donated(*argnums: int) -> tuple[int, ...]:
+  """The arguments a step may overwrite: its old state's buffers then hold
+  the new one (half the memory); none on XLA:CPU, which cannot reuse donated
+  buffers (it warns)."""
+  return () if jax.default_backend() == "cpu" else argnums
 
 
 def sharded_state(model, optimizer, config, mesh):
   """(initial state placed on `mesh`, its shardings)."""
   abstract = jax.eval_shape(lambda: init_state(model, optimizer, config))
   shardings = parallel.state_shardings(abstract, mesh, config.fsdp_min_size)
-  state = jax.jit(lambda: init_state(model, optimizer, config), out_shardings=shardings)()
+  # Two executables, not one: the variables' (their initializers take most
+  # of a small run's start-up to compile) is then the same for every run of
+  # a model, whatever its optimizer, lambda or frozen parts, and JAX's
+  # compilation cache serves it after the first.
+  variables = jax.jit(lambda: init_variables(model, config),
+                      out_shardings={"params": shardings.params, **shardings.model_state})()
+  state = jax.jit(lambda v: fresh_state(v, optimizer), out_shardings=shardings,
+                  donate_argnums=_donated(0))(variables)
   return state, shardings
 
 

@@ -97,10 +97,21 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
   return optax.multi_transform(transforms, labels)
 
 
+def init_variables(model, config) -> dict:
+  """The variables of config's recipe at step 0 ({'params': ..., **the
+  model's other collections}), from config.seed."""
+  recipe = recipes.get(config)
+  return dict(recipe.init_variables(model, config, jax.random.PRNGKey(config.seed)))
+
+
+def fresh_state(variables: dict, optimizer) -> TrainState:
+  """Step 0 of `variables`: their parameters with a fresh optimizer state."""
+  model_state = dict(variables)
+  params = model_state.pop("params")
+  return TrainState(step=jnp.asarray(0, jnp.int32), params=params,
+                    opt_state=optimizer.init(params), model_state=model_state)
+
+
 def init_state(model, optimizer, config) -> TrainState:
   """Step 0: the initial variables of config's recipe, a fresh optimizer state."""
-  recipe = recipes.get(config)
-  variables = dict(recipe.init_variables(model, config, jax.random.PRNGKey(config.seed)))
-  params = variables.pop("params")
-  return TrainState(step=jnp.asarray(0, jnp.int32), params=params,
-                    opt_state=optimizer.init(params), model_state=variables)
+  return fresh_state(init_variables(model, config), optimizer)

@@ -14,13 +14,15 @@ import pytest
 from conftest import ROOT
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import complexity
+from lic_jax import parallel
 from lic_jax import parts
 from lic_jax import recipes
 from lic_jax.cbanet import recipe as cbanet_recipe
 from lic_jax.cbanet.model import (BitrateAdaptiveLayer, ComplexityAdaptiveModule,
                                    InverseBitrateAdaptiveLayer)
 from lic_jax.models import build_model, model_from_config
-from lic_jax.train import load_config, train
+from lic_jax.train import load_config, sharded_state, train
+from lic_jax.train_state import make_optimizer
 
 
 def _shapes(model, size=64):
@@ -142,6 +144,14 @@ def _flat(params) -> dict:
           for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
 
 
+def _initial_params(model, config) -> dict:
+  """The parameters the trainer initializes for `config` (those it does not
+  warm-start it keeps), flat."""
+  state, _ = sharded_state(model, make_optimizer(config), config,
+                           parallel.make_mesh(config.mesh))
+  return _flat(state.params)
+
+
 @pytest.mark.parametrize("config_name", ["hp_cpu", "ar_cpu"])
 def test_each_stage_trains_its_parts_and_keeps_the_rest_bit_identical(config_name, tmp_path):
   """base (the baseline model: the encoder preparation, Sec. III-B) ->
@@ -160,8 +170,7 @@ def test_each_stage_trains_its_parts_and_keeps_the_rest_bit_identical(config_nam
   for stage in ("branch1", "branch2", "branch3", "bam0"):
     config = _stage_config(stage, root, config=config_name)
     model = model_from_config(config)
-    initial = _flat(recipes.get(config).init_variables(
-        model, config, jax.random.PRNGKey(config.seed))["params"])
+    initial = _initial_params(model, config)
     # What the trainer starts from: the earlier runs' parts, the rest as initialized.
     before = {name: trained_before.get(name, value) if parts.in_any(name, config.init_parts)
               else value for name, value in initial.items()}
@@ -190,8 +199,7 @@ def test_the_joint_base_trains_the_encoder_with_branch_1_then_freezes_it(tmp_pat
   first = _stage_config("branch1,joint", root)
   assert first.joint_base and not first.init_from
   model = model_from_config(first)
-  initial = _flat(recipes.get(first).init_variables(
-      model, first, jax.random.PRNGKey(first.seed))["params"])
+  initial = _initial_params(model, first)
   train(first, first.workdir)
   after = _flat(checkpoint_lib.load_trained(first.workdir)[1])
   changed = {name for name in after if not np.array_equal(after[name], initial[name])}

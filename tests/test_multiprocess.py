@@ -25,6 +25,11 @@ FLAGS = ["--config", os.path.join(ROOT, "configs", "quickstart.py"),
          "--config.log_every=1", "--config.checkpoint_every=1", "--config.eval.every=0",
          "--config.quiet=True", "--config.mesh.data=-1"]
 TIMEOUT_S = 300
+# The uninterrupted runs' length: the killed run is killed after step 3,
+# three steps and their checkpoints before its end. (After 10 steps, the
+# losses of 2 processes and of 1 differ by more than 1e-6 from step 8 on:
+# the gradient sums' order, below.)
+STEPS = 6
 
 
 def _launch(workdir, steps: int, processes: int = 2) -> subprocess.Popen:
@@ -108,42 +113,50 @@ def _wait_for_step(workdir, step: int, process: subprocess.Popen) -> None:
   raise AssertionError(f"step {step} not reached: {_finished(process)[1][-3000:]}")
 
 
-def test_two_processes_train_as_one_process_with_as_many_devices(tmp_path):
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory) -> tuple[str, str]:
+  """(run directory, stderr) of an uninterrupted launch of STEPS steps, 2
+  processes x 2 devices: the run both tests below compare with."""
+  workdir = tmp_path_factory.mktemp("two_processes") / "run"
+  code, stderr = _finished(_launch(workdir, STEPS))
+  assert code == 0, stderr[-3000:]
+  return workdir, stderr
+
+
+def test_two_processes_train_as_one_process_with_as_many_devices(two_process_run, tmp_path):
   """2 processes x 2 devices: the same losses (the gradient sums differ only
   in order), evaluation and parameters as 1 process x 4; config.json,
   metrics.jsonl and the checkpoints written once."""
-  _one_process_four_devices(tmp_path / "one", 6)
-  code, stderr = _finished(_launch(tmp_path / "two", 6))
-  assert code == 0, stderr[-3000:]
+  two, stderr = two_process_run
+  _one_process_four_devices(tmp_path / "one", STEPS)
   assert "mesh {'data': 4, 'fsdp': 1} over 4 devices (2 processes)" in stderr
   # The gradient sums run in another order; Adam divides each element's step
   # by its own gradient scale, so where that is tiny the last bits grow: the
   # worst tensor differs by 1.2e-6 in norm after 6 steps here.
-  _assert_same_run(tmp_path / "two", tmp_path / "one", rtol=1e-6, params_rtol=1e-5)
-  assert sorted(os.listdir(tmp_path / "two")) == ["checkpoints", "config.json",
-                                                  "metrics.jsonl"]
-  with open(tmp_path / "two" / "metrics.jsonl") as f:
+  _assert_same_run(two, tmp_path / "one", rtol=1e-6, params_rtol=1e-5)
+  assert sorted(os.listdir(two)) == ["checkpoints", "config.json", "metrics.jsonl"]
+  with open(two / "metrics.jsonl") as f:
     steps = [json.loads(line).get("step") for line in f]
-  assert steps == [1, 2, 3, 4, 5, 6, 6]  # one writer: each step once, the evaluation
+  # One writer: each step once, then the evaluation.
+  assert steps == [*range(1, STEPS + 1), STEPS]
 
 
-def test_a_run_killed_in_every_process_resumes_exactly(tmp_path):
+def test_a_run_killed_in_every_process_resumes_exactly(two_process_run, tmp_path):
   """SIGKILL to the launcher and both processes after step 3 (so that step
   2's checkpoint is complete), then the same command: bit for bit the
   uninterrupted two-process run."""
-  code, stderr = _finished(_launch(tmp_path / "whole", 10))
-  assert code == 0, stderr[-3000:]
+  whole, _ = two_process_run
   workdir = tmp_path / "killed"
-  launcher = _launch(workdir, 10)
+  launcher = _launch(workdir, STEPS)
   _wait_for_step(workdir, 3, launcher)
   os.killpg(launcher.pid, signal.SIGKILL)
   launcher.wait()
   killed_at = max(_records(workdir)[0])
-  assert killed_at < 10
-  code, stderr = _finished(_launch(workdir, 10))
+  assert killed_at < STEPS
+  code, stderr = _finished(_launch(workdir, STEPS))
   assert code == 0, stderr[-3000:]
   assert "resumed from step " in stderr
-  _assert_same_run(workdir, tmp_path / "whole", rtol=0, params_rtol=0)
+  _assert_same_run(workdir, whole, rtol=0, params_rtol=0)
 
 
 def test_one_process_killed_ends_the_run_in_bounded_time_naming_it(tmp_path):

@@ -363,11 +363,15 @@ class CBANetModel(nn.Module):
     `num_branches` (K) default to the model's level (see level())."""
     rate, num_branches = self.level(rate, num_branches)
     check_image_batch(x, self.downsampling)
+    if self.is_initializing():
+      # Every branch gets its parameters (latents(): every BAM too), and the
+      # init runs at one level whatever the model's: every stage's model is
+      # then one init executable, compiled once and then served by JAX's
+      # compilation cache.
+      rate, num_branches = self.base_rate, self.max_branches
     y_hat, likelihoods = self.latents(self.analysis(x), rate, training)
-    y_hat_b = self.inverse_bitrate(y_hat, rate)
-    if self.is_initializing():  # every branch gets its parameters
-      self.cam(y_hat_b, self.max_branches)
-    return model_output(self.cam(y_hat_b, num_branches), likelihoods)
+    return model_output(self.cam(self.inverse_bitrate(y_hat, rate), num_branches),
+                        likelihoods)
 
   def aux_loss(self) -> jax.Array:
     return self.entropy_bottleneck.aux_loss()

@@ -128,8 +128,10 @@ class OHM(Recipe):
     images = eval_images(config)
     params = variables["params"]
 
+    # The parameters are an argument, not a constant the function closes
+    # over: XLA would fold the prior's tables at compile time (seconds).
     @jax.jit
-    def point(x, quality):
+    def point(params, x, quality):
       out = model.apply({"params": params}, x, jnp.full(x.shape[:1], quality))
       return out["bits"] / (x.shape[1] * x.shape[2]), out["x_hat"]
 
@@ -137,7 +139,7 @@ class OHM(Recipe):
     for quality in config.eval.qualities:
       bpp, psnr = [], []
       for x in _eval_batches(images, model.downsampling):
-        b, x_hat = point(x, quality)
+        b, x_hat = point(params, x, quality)
         bpp.append(np.asarray(b))
         psnr.append(np.asarray(metrics_lib.psnr(x, jnp.clip(x_hat, 0.0, 1.0))))
       summary["points"].append({"quality": float(quality),
