@@ -90,8 +90,8 @@ def setup(mode: str, needs: tuple[str, ...] = ()) -> Setup:
   """Checks the mode, moves to the repository root, finds the data the
   notebook `needs` (folders of the data root: 'kodak', 'mnist', ...), and
   keeps compilations of a second or more in JAX's persistent cache, as the
-  commands do (lic_jax.cli.enable_compilation_cache): a notebook's stages
-  and sweep points share their model's init, a rerun most of its steps."""
+  commands do (lic_jax.cli.enable_compilation_cache): a notebook's CBANet
+  stages share their model's init, a rerun most of its steps."""
   if mode not in MODES:
     raise ValueError(f"MODE must be one of {', '.join(MODES)}, not {mode!r}")
   cli.enable_compilation_cache(min_compile_time_s=1.0)
