@@ -151,9 +151,10 @@ def make_train_step(model, optimizer, config, shardings=None):
 
 
 def _donated(*argnums: int) -> tuple[int, ...]:
-  """The arguments a step may overwrite: its old state's buffers then hold
-  the new one (half the memory); none on XLA:CPU, which cannot reuse donated
-  buffers (it warns)."""
+  """The arguments a jitted function may overwrite: its output then reuses
+  their buffers (a step's old state, the variables of a fresh state: half
+  the memory); none on XLA:CPU, which cannot reuse donated buffers (it
+  warns)."""
   return () if jax.default_backend() == "cpu" else argnums
 
 

@@ -5,6 +5,7 @@ a run killed in every process, or in one, and resumed."""
 
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -114,7 +115,7 @@ def _wait_for_step(workdir, step: int, process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_process_run(tmp_path_factory) -> tuple[str, str]:
+def two_process_run(tmp_path_factory) -> tuple[pathlib.Path, str]:
   """(run directory, stderr) of an uninterrupted launch of STEPS steps, 2
   processes x 2 devices: the run both tests below compare with."""
   workdir = tmp_path_factory.mktemp("two_processes") / "run"
