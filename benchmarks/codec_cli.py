@@ -3,7 +3,7 @@ cold and warm, and a folder in one call.
 
   python benchmarks/codec_cli.py [--data ../shared/data/kodak] [--json results/codec_cli.json]
 
-Each figure is the wall time of a fresh `python -m lic_jax.codec` process:
+Each figure is the wall time of a fresh `python -m lic_jax codec` process:
 - `--help`;
 - `compress` of one Kodak image, then `decompress` of its file, *cold*
   (empty JAX compilation and numba caches, as after a fresh install) and
@@ -26,7 +26,7 @@ import time
 from lic_jax import cli
 from lic_jax import image as image_lib
 
-CLI = [sys.executable, "-m", "lic_jax.codec"]
+CLI = [sys.executable, "-m", "lic_jax", "codec"]
 
 
 def _run(args: list[str], caches: str) -> tuple[float, str]:

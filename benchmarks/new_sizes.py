@@ -30,7 +30,7 @@ SIZES = ((97, 131), (200, 300), (256, 256), (333, 517), (480, 640), (512, 768),
 
 def _decode(path: str, out: str, checkpoint: str, cache: str) -> tuple[float, float]:
   """(the CLI's decode seconds, the process's wall seconds)."""
-  command = [sys.executable, "-m", "lic_jax.codec", "decompress", path, out, "--force"]
+  command = [sys.executable, "-m", "lic_jax", "codec", "decompress", path, out, "--force"]
   if checkpoint:
     command += ["--checkpoint", checkpoint]
   start = time.perf_counter()

@@ -1,6 +1,6 @@
 """The bundled quality levels: the bundled model and four lambdas fine-tuned from it.
 
-  python -m lic_jax.sweep --config configs/bmshj2018_cpu_levels.py \
+  python -m lic_jax sweep --config configs/bmshj2018_cpu_levels.py \
       --export lic_jax/assets/pretrained/bmshj2018-cpu
 
 The family of configs/bmshj2018_cpu_sweep.py (bmshj2018 N=64, M=96), whose

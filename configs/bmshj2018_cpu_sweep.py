@@ -1,6 +1,6 @@
 """A four-lambda family of small scale hyperpriors (N=64, M=96) on 2 CPU cores.
 
-  python -m lic_jax.sweep --config configs/bmshj2018_cpu_sweep.py
+  python -m lic_jax sweep --config configs/bmshj2018_cpu_sweep.py
 
 The anchor (lambda=0.0067) trains from scratch; 0.0018, 0.0035 and 0.013 are
 fine-tuned from it (see lic_jax.sweep). 128x128 crops give 4x more steps than

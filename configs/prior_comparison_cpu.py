@@ -1,6 +1,6 @@
 r"""Equal-budget comparison of the priors: bmshj2018 vs mbt2018_mean vs mbt2018.
 
-  python -m lic_jax.train --config configs/prior_comparison_cpu.py:mbt2018
+  python -m lic_jax train --config configs/prior_comparison_cpu.py:mbt2018
 
 Small widths (N=32, M=48) and 1,500 steps of 8 128x128 crops at lambda=0.0067,
 so that all three fit a few minutes each on 2 CPU cores; same seed, data,

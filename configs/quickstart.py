@@ -1,7 +1,7 @@
 """Zero-setup demo: a tiny scale hyperprior trained for a few minutes on four
 256x256 Kodak crops shipped inside the package, then evaluated on them.
 
-  python -m lic_jax.train --config configs/quickstart.py
+  python -m lic_jax train --config configs/quickstart.py
 """
 
 import os

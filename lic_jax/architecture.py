@@ -18,15 +18,19 @@ imports made inside functions (tests/test_architecture.py checks both).
                    runs is a tool
   model codecs     each model's integer coding path, composed of latent codecs
   codec API        Codec: load, compress, decompress, export
-  tools            training, sweeps, evaluation and every `python -m` command
+  tools            training, sweeps, evaluation and what every command does
+  commands         the command-line fronts (lic_jax.commands, python -m
+                   lic_jax COMMAND): usage and flags, parsed before the tools
+                   (and JAX) are imported, so that --help answers at once
 
 A paper family's package (lic_jax.cbanet, .grouping, .ohm, .split: its
 model, recipe, codec and tools in one place) spans the layers: model.py
 sits with the models, recipe.py with the runs, codec.py with the model
-codecs, the rest with the tools. Its __init__ imports nothing of the
-family when it loads (importing lic_jax.ohm.model never imports the OHM
-tools), and it sits with the tools, whose names it lends where an old
-module had them (lic_jax.lend_tool_names). The old paths of what moved
+codecs, __main__.py with the commands, the rest with the tools. Its
+__init__ imports nothing of the family when it loads (importing
+lic_jax.ohm.model never imports the OHM tools), and it sits with the
+tools, whose names it lends where an old module had them
+(lic_jax.lend_tool_names). The old paths of what moved
 (lic_jax.models.ohm, lic_jax.coding.map_codec, ...) are aliases of the new
 modules, each in the layer of its target.
 
@@ -64,10 +68,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                       "lic_jax.coding.map_codec", "lic_jax.coding.model_codecs",
                       *_family("codec"))),
     ("codec API", ("lic_jax.codec",)),
-    ("tools", ("lic_jax.__main__", "lic_jax.baselines", "lic_jax.complexity", "lic_jax.eval",
+    ("tools", ("lic_jax.baselines", "lic_jax.complexity", "lic_jax.eval",
                "lic_jax.launch", "lic_jax.notebooks", "lic_jax.sweep", "lic_jax.train",
-               *(f"lic_jax.{f}" for f in FAMILIES), *_family("__main__"),
+               *(f"lic_jax.{f}" for f in FAMILIES),
                *_family("cli"), "lic_jax.ohm.curves", "lic_jax.ohm_curves")),
+    # The command-line fronts: usage and flags, the tools imported once they
+    # are parsed.
+    ("commands", ("lic_jax.__main__", "lic_jax.commands.*", *_family("__main__"))),
 )
 
 

@@ -1,8 +1,6 @@
 r"""Classical codecs (Pillow's JPEG and WebP) swept over quality, same metrics.
 
-  python -m lic_jax.baselines jpeg --subsampling 4:2:0 --output results/kodak/jpeg-420.json
-  python -m lic_jax.baselines jpeg --subsampling 4:4:4 --output results/kodak/jpeg-444.json
-  python -m lic_jax.baselines webp --output results/kodak/webp.json
+Its command: lic_jax.commands.baselines (`python -m lic_jax baselines --help`).
 
 Every image is encoded in memory at each quality (default 5, 10, ..., 95),
 decoded, and measured with lic_jax.metrics (PSNR and MS-SSIM on 0..255 RGB),
@@ -94,20 +92,11 @@ def sweep(paths: list[str], codec: str, qualities=DEFAULT_QUALITIES,
           "results": {"quality": list(qualities), **eval_lib.schema_results(means)}}
 
 
-def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m lic_jax.baselines",
-                                   description=cli.summary(__doc__))
-  parser.add_argument("codec", choices=CODECS)
-  parser.add_argument("--data", default="",
-                      help="folder of images (default: $LIC_JAX_DATA/kodak)")
-  parser.add_argument("--subsampling", default="4:2:0", choices=sorted(SUBSAMPLING),
-                      help="JPEG chroma subsampling (default %(default)s)")
-  parser.add_argument("--qualities", default=",".join(map(str, DEFAULT_QUALITIES)),
-                      help="comma-separated codec qualities in 1..100 (default %(default)s)")
-  parser.add_argument("--output", required=True, help="the curve's JSON file")
-  args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> None:
+  """The command (lic_jax.commands.baselines), its arguments parsed."""
   try:
-    qualities = tuple(int(q) for q in args.qualities.split(","))
+    qualities = (tuple(int(q) for q in args.qualities.split(",")) if args.qualities
+                 else DEFAULT_QUALITIES)
     if not all(1 <= q <= 100 for q in qualities):
       raise ValueError(f"qualities must lie in 1..100, got {args.qualities}")
     paths = image_lib.list_images(args.data or os.path.join(data_root(), "kodak"))
@@ -121,5 +110,7 @@ def main(argv=None) -> None:
   print(f"wrote {args.output}")
 
 
+
 if __name__ == "__main__":
-  main()
+  # The command's arguments and usage are its front's.
+  cli.run_as_main("lic_jax.commands.baselines")

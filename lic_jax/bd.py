@@ -1,6 +1,6 @@
 r"""Bjontegaard deltas between two rate-distortion curves.
 
-  python -m lic_jax.bd ANCHOR.json TEST.json [--metric psnr-rgb] [--method cubic]
+Its command: lic_jax.commands.bd (`python -m lic_jax bd --help`).
 
 BD-rate: the average relative difference in rate of TEST against ANCHOR at
 equal quality, over the quality range both curves cover (negative = TEST
@@ -101,17 +101,8 @@ def load_curve(path: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
   return rate, quality
 
 
-def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m lic_jax.bd",
-                                   description=cli.summary(__doc__))
-  parser.add_argument("anchor")
-  parser.add_argument("test")
-  parser.add_argument("--metric", default="psnr-rgb",
-                      help="a quality key of the files' results, e.g. psnr-rgb or ms-ssim-rgb "
-                           "(default %(default)s)")
-  parser.add_argument("--method", default="cubic", choices=METHODS,
-                      help="default %(default)s")
-  args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> None:
+  """The command (lic_jax.commands.bd), its arguments parsed."""
   try:
     anchor = load_curve(args.anchor, args.metric)
     test = load_curve(args.test, args.metric)
@@ -124,5 +115,7 @@ def main(argv=None) -> None:
   print(f"BD-rate={rate:.2f}% {label}={quality:.3f}dB")
 
 
+
 if __name__ == "__main__":
-  main()
+  # The command's arguments and usage are its front's.
+  cli.run_as_main("lic_jax.commands.bd")

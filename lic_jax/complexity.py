@@ -2,9 +2,7 @@ r"""What a model costs to store and run: the parameters a decoder needs, its
 multiply-adds per pixel layer by layer, and its measured latency; and what
 a config costs to train.
 
-  python -m lic_jax.complexity --config configs/cbanet/hp_paper.py [--height 512 --width 768] \
-      [--json results/cbanet/complexity_paper_widths.json]
-  python -m lic_jax.complexity --config configs/ohm/kodak_paper.py --training
+  python -m lic_jax complexity --help   (lic_jax.commands.complexity)
 
 A model names the parameter parts its decoder needs (`decoder_parts`) and
 the networks it runs (`decode(y_hat, z_hat)`: reconstruction and scales);
@@ -29,7 +27,6 @@ parameter tree and from the traced program itself:
 
 import collections
 import math
-import sys
 import time
 
 import jax
@@ -185,7 +182,12 @@ def training_cost(config) -> dict:
           "flops": per_step * int(config.num_steps)}
 
 
+# What a user passed wrong: one line, no stack trace.
+USER_ERRORS = (FileNotFoundError, ValueError)
+
+
 def main(argv):
+  """The command (lic_jax.commands.complexity), its flags parsed."""
   from absl import flags  # pylint: disable=g-import-not-at-top
 
   from lic_jax import recipes  # pylint: disable=g-import-not-at-top
@@ -221,18 +223,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-
   from lic_jax import cli  # pylint: disable=g-import-not-at-top
 
-  config_flags.DEFINE_config_file("config", None, "A training config whose model to cost.",
-                                  lock_config=True)
-  flags.DEFINE_integer("height", 512, "Image height (default 512, Kodak's).")
-  flags.DEFINE_integer("width", 768, "Image width (default 768).")
-  flags.DEFINE_integer("repeats", 5, "Timed runs per level (default 5).")
-  flags.DEFINE_string("json", None, "Also write the rows to this JSON file (default: none).")
-  flags.DEFINE_bool("training", False, "Print the config's training cost instead: FLOPs per "
-                    "step at its batch times its steps (any recipe).")
-  flags.mark_flag_as_required("config")
-  sys.exit(cli.run(main, (FileNotFoundError, ValueError)))
+  # The command's flags and usage are its front's.
+  cli.run_as_main("lic_jax.commands.complexity")

@@ -1,7 +1,6 @@
 r"""Evaluates a trained model on a folder of images (e.g. Kodak).
 
-  python -m lic_jax.eval [--checkpoint runs/bmshj2018] [--data ../shared/data/kodak] \
-      [--real-bitstream] [--output results/kodak/mine.json] [--rate j --complexity K]
+Its command: lic_jax.commands.eval (`python -m lic_jax eval --help`).
 
 Reports, per image and on average, bpp, PSNR and MS-SSIM on 0..255 RGB.
 By default bpp is estimated from the likelihoods of the hard-quantized
@@ -40,24 +39,8 @@ def levels_curve(directory: str, max_images: int = 0) -> dict:
           "results": {"quality": sorted(quality_levels()), **schema_results(means)}}
 
 
-def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m lic_jax.eval",
-                                   description=cli.summary(__doc__))
-  parser.add_argument("--checkpoint", default="",
-                      help="run or exported model directory (default: the bundled model)")
-  parser.add_argument("--data", default="",
-                      help="folder of images (default: $LIC_JAX_DATA/kodak or ../shared/data/kodak)")
-  parser.add_argument("--real-bitstream", action="store_true",
-                      help="really compress and decompress every image")
-  parser.add_argument("--output", default="", help="where to write the results JSON")
-  parser.add_argument("--name", default="", help="name in the JSON (default: lic_jax-<model>)")
-  parser.add_argument("--max-images", type=int, default=0,
-                      help="only the first N images (default: all)")
-  parser.add_argument("--rate", type=int,
-                      help="bitrate index of a CBANet (default: its base, the highest)")
-  parser.add_argument("--complexity", type=int,
-                      help="complexity level K of a CBANet (default: all its branches)")
-  args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> None:
+  """The command (lic_jax.commands.eval), its arguments parsed."""
   cli.enable_compilation_cache()
   data = args.data or os.path.join(data_root(), "kodak")
   try:
@@ -91,5 +74,7 @@ def main(argv=None) -> None:
     print(f"wrote {args.output}")
 
 
+
 if __name__ == "__main__":
-  main()
+  # The command's arguments and usage are its front's.
+  cli.run_as_main("lic_jax.commands.eval")

@@ -1,7 +1,7 @@
 """Measuring a model on a folder of images: its estimated rate, or, given a
 codec, its real files; and CompressAI's results schema for the numbers.
 
-What `python -m lic_jax.eval`, the recipes' periodic evaluation, the sweeps
+What `python -m lic_jax eval`, the recipes' periodic evaluation, the sweeps
 and the benchmarks share. A codec is passed in, never imported: the
 recipes that evaluate sit below the Codec API (lic_jax.architecture).
 """

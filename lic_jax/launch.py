@@ -1,9 +1,9 @@
 """Runs one training on several JAX processes of this machine's CPU, as it runs on several hosts.
 
-  python -m lic_jax.launch --processes 2 --devices-per-process 2 -- \\
+  python -m lic_jax launch --processes 2 --devices-per-process 2 -- \\
       --config configs/quickstart.py --workdir runs/two_processes
 
-Each process runs `python -m lic_jax.train` with the flags after `--` and
+Each process runs `python -m lic_jax train` with the flags after `--` and
 --config.distributed=True, with JAX_COORDINATOR_ADDRESS (a free local
 port), JAX_NUM_PROCESSES, JAX_PROCESS_ID and XLA's host device count set
 (lic_jax.parallel.initialize_distributed reads them). Process 0's output is
@@ -16,7 +16,7 @@ again to resume from the last checkpoint. Ctrl-C stops every process after
 the same step, checkpointed.
 
 On a Cloud TPU pod or a SLURM cluster JAX finds the processes itself: run
-`python -m lic_jax.train --config.distributed=True ...` on every host
+`python -m lic_jax train --config.distributed=True ...` on every host
 (`gcloud compute tpus tpu-vm ssh NAME --worker=all --command=...`, `srun`).
 """
 
@@ -79,7 +79,7 @@ def _first_failure(running: list[subprocess.Popen]) -> int | None:
 def launch(train_flags: list[str], processes: int, devices: int, grace_s: float) -> int:
   """Runs the processes to the end; 0, or the status of the first that failed."""
   port = free_port()
-  command = [sys.executable, "-m", "lic_jax.train", *train_flags,
+  command = [sys.executable, "-m", "lic_jax", "train", *train_flags,
              "--config.distributed=True"]
   running, relays = [], []
   # SIGTERM to the launcher is passed on, from the first process started:
@@ -122,7 +122,7 @@ def launch(train_flags: list[str], processes: int, devices: int, grace_s: float)
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(prog="python -m lic_jax.launch",
+  parser = argparse.ArgumentParser(prog="python -m lic_jax launch",
                                    description=cli.summary(__doc__),
                                    epilog="the flags after -- are lic_jax.train's")
   parser.add_argument("--processes", type=int, default=2, help="JAX processes (default 2)")

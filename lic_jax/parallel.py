@@ -38,7 +38,7 @@ def initialize_distributed() -> None:
   On Cloud TPU, under SLURM and under Open MPI, JAX discovers the
   coordinator address, the process count and this process's index; elsewhere
   they come from JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
-  JAX_PROCESS_ID (python -m lic_jax.launch sets them; JAX reads only the
+  JAX_PROCESS_ID (python -m lic_jax launch sets them; JAX reads only the
   first, the other two are read here). Collectives between processes on CPUs
   go through gloo (jax 0.5.3 has none by default; later JAX uses it).
   """

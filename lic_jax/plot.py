@@ -1,9 +1,7 @@
 r"""Rate-distortion plots from CompressAI-schema results files, and training
 curves of run directories.
 
-  python -m lic_jax.plot results/kodak/*.json ../shared/reference/kodak/jpeg.json \
-      --output results/kodak_rd.png [--metric psnr-rgb|ms-ssim-rgb|both]
-  python -m lic_jax.plot --run runs/cifar10_resnet --output curves.png
+Its command: lic_jax.commands.plot (`python -m lic_jax plot --help`).
 
 Draws quality against bpp, one curve per file (its "name"), with markers at
 the measured points; files under a directory named `reference` (such as
@@ -123,20 +121,8 @@ def plot_run(workdir: str, output: str, metrics: tuple[str, ...] = ()) -> None:
   fig.savefig(output, dpi=150)
 
 
-def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m lic_jax.plot",
-                                   description=cli.summary(__doc__))
-  parser.add_argument("results", nargs="*", help="CompressAI-schema JSON files")
-  parser.add_argument("--run", default="",
-                      help="a run directory: plot its training curves instead")
-  parser.add_argument("--output", required=True, help=".png, .svg or .pdf")
-  parser.add_argument("--metric", default="psnr-rgb",
-                      choices=["psnr-rgb", "ms-ssim-rgb", "both"],
-                      help="the quality axis (default %(default)s)")
-  parser.add_argument("--title", default="", help="the figure's title (default: none)")
-  parser.add_argument("--max-bpp", type=float, default=None,
-                      help="right end of the rate axis (default: the largest rate)")
-  args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> None:
+  """The command (lic_jax.commands.plot), its arguments parsed."""
   metrics = ("psnr-rgb", "ms-ssim-rgb") if args.metric == "both" else (args.metric,)
   if bool(args.run) == bool(args.results):
     sys.exit("error: give results files or --run, not both or neither")
@@ -150,5 +136,7 @@ def main(argv=None) -> None:
   print(f"wrote {args.output}")
 
 
+
 if __name__ == "__main__":
-  main()
+  # The command's arguments and usage are its front's.
+  cli.run_as_main("lic_jax.commands.plot")

@@ -1,31 +1,13 @@
-r"""Trains one model family at several lambdas and evaluates it into one RD curve.
-
-  python -m lic_jax.sweep --config configs/bmshj2018_cpu_sweep.py \
-      [--output results/kodak/lic_jax-bmshj2018-cpu.json] [--export MODELS_DIR]
-
-config.sweep.lambdas lists the rate points. The first, the anchor, is trained
-from scratch for config.num_steps, or, with config.sweep.anchor_model, is
-that already trained model (a run or an exported model, e.g. a bundled one);
-every other lambda starts from the anchor's final parameters and trains
-config.sweep.finetune_steps more (the
-usual way to get a family cheaply; set finetune_steps = 0 to train every
-lambda from scratch instead). Each point is then evaluated on
-config.sweep.eval_directory with real bitstreams (range-coded bpp, decoded
-images), and the points are written as one curve in CompressAI's results
-schema, sorted by rate, with the lambdas alongside. --export writes the family as
-quality levels: MODELS_DIR/q1 (lowest rate) ... qn, exported models whose
-model.json carries the lambda, the quality and the evaluation (the layout of
-lic_jax/assets/pretrained). Every run directory
-(<workdir>/lambda<value>) resumes like lic_jax.train, so re-running a killed
-sweep continues where it stopped.
-"""
+"""A lambda sweep (lic_jax.sweep.sweep): one model family trained at several
+lambdas, warm-started from an anchor, and evaluated with real files into one
+RD curve; export_levels writes it as quality levels. Its command and what it
+does: lic_jax.commands.sweep (`python -m lic_jax sweep --help`)."""
 
 import json
 import os
 
 import ml_collections
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from lic_jax import checkpoint as checkpoint_lib
 from lic_jax import cli
@@ -151,7 +133,14 @@ def export_levels(points: list, directory: str, eval_directory: str) -> list[str
   return paths
 
 
+# What a user passed wrong: one line, no stack trace.
+USER_ERRORS = (FileNotFoundError, image_lib.ImageReadError,
+               checkpoint_lib.IncompatibleCheckpointError,
+               parallel.MeshError, checkpoint_lib.ConfigChangedError)
+
+
 def main(argv):
+  """The command (lic_jax.commands.sweep), its flags parsed."""
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = flags.FLAGS.config
@@ -170,10 +159,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  config_flags.DEFINE_config_file("config", None, "Sweep config file.", lock_config=True)
-  flags.DEFINE_string("output", None, "Curve JSON to write (default: config.sweep.output).")
-  flags.DEFINE_string("export", None, "Also export the points as quality levels "
-                      "EXPORT/q1 ... qn (default: no export).")
-  cli.run(main, (FileNotFoundError, image_lib.ImageReadError,
-                 checkpoint_lib.IncompatibleCheckpointError,
-                 parallel.MeshError, checkpoint_lib.ConfigChangedError))
+  # The command's flags and usage are its front's.
+  cli.run_as_main("lic_jax.commands.sweep")

@@ -1,22 +1,6 @@
-r"""The one trainer: trains the task recipe config.recipe names
-(lic_jax.recipes; 'compression', L = R + lambda * D, by default).
-
-  python -m lic_jax.train --config configs/bmshj2018.py \
-      --config.lmbda=0.0067 --workdir runs/bmshj2018-q3
-  python -m lic_jax.train --config configs/classify/cifar10_resnet.py
-
-The run directory receives config.json, orbax checkpoints and metrics.jsonl.
-Re-running the same command resumes from the newest checkpoint: the step, the
-parameters, the optimizer state, the batch statistics, the data order and
-the noise RNG all continue exactly where they stopped (batches and noise are
-functions of the step, see lic_jax.data).
-
-Parts of the model can be frozen (config.freeze: parameter path prefixes
-such as 'stem' or 'layer1[0]'; zero updates, no optimizer state, and their
-batch statistics kept) and initialized from another run (config.init_from:
-a run directory, or a torchvision ResNet state_dict saved as .npz;
-config.init_parts: 'part' or 'part=source_part' entries, empty = everything).
-"""
+"""The one trainer (lic_jax.train.train): trains the task recipe config.recipe
+names, resumes exactly, and checkpoints atomically. Its command and what it
+does: lic_jax.commands.train (`python -m lic_jax train --help`)."""
 
 import contextlib
 import importlib.util
@@ -31,7 +15,6 @@ import jax
 import ml_collections
 import optax
 from absl import app, flags, logging
-from ml_collections import config_flags
 from tqdm import tqdm
 
 from lic_jax import checkpoint as checkpoint_lib
@@ -350,7 +333,17 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   return {"losses": {k: float(v) for k, v in losses.items()}, "eval": last_eval}
 
 
+# What a user passed wrong (a missing checkpoint, another run's directory):
+# one line, no stack trace.
+USER_ERRORS = (FileNotFoundError, image_lib.ImageReadError,
+               checkpoint_lib.IncompatibleCheckpointError,
+               checkpoint_lib.InvalidRunDirectoryError,
+               parallel.MeshError, recipes.RecipeError, parts.PartError,
+               checkpoint_lib.ConfigChangedError, TrainingInterrupted)
+
+
 def main(argv):
+  """The command (lic_jax.commands.train), its flags parsed."""
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = flags.FLAGS.config
@@ -364,13 +357,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  # Defined here, not at import, so that other entry points (lic_jax.sweep)
-  # can import this module and define their own --config.
-  config_flags.DEFINE_config_file("config", None, "Training config file.",
-                                  lock_config=True)
-  flags.DEFINE_string("workdir", None, "Run directory (default: config.workdir).")
-  cli.run(main, (FileNotFoundError, image_lib.ImageReadError,
-                 checkpoint_lib.IncompatibleCheckpointError,
-                 checkpoint_lib.InvalidRunDirectoryError,
-                 parallel.MeshError, recipes.RecipeError, parts.PartError,
-                 checkpoint_lib.ConfigChangedError, TrainingInterrupted))
+  # The command's flags and usage are its front's.
+  cli.run_as_main("lic_jax.commands.train")

@@ -10,6 +10,7 @@ from PIL import Image
 from lic_jax import baselines, metrics
 from lic_jax import image as image_lib
 from lic_jax.assets import QUICKSTART_IMAGES
+from lic_jax.commands import baselines as baselines_command
 
 
 def _paths():
@@ -48,8 +49,8 @@ def test_444_costs_more_bits_than_420_at_one_quality():
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
   with pytest.raises(SystemExit, match="qualities must lie in 1..100"):
-    baselines.main(["jpeg", "--qualities", "0,50", "--data", QUICKSTART_IMAGES,
-                    "--output", str(tmp_path / "x.json")])
+    baselines_command.main(["jpeg", "--qualities", "0,50", "--data", QUICKSTART_IMAGES,
+                            "--output", str(tmp_path / "x.json")])
   with pytest.raises(SystemExit, match="does not exist"):
-    baselines.main(["webp", "--data", str(tmp_path / "nowhere"),
-                    "--output", str(tmp_path / "x.json")])
+    baselines_command.main(["webp", "--data", str(tmp_path / "nowhere"),
+                            "--output", str(tmp_path / "x.json")])

@@ -69,7 +69,7 @@ def test_cli_last_line(tmp_path):
 
   anchor = write("a.json", RATE, PSNR)
   test = write("t.json", 0.9 * RATE, PSNR)
-  out = subprocess.run([sys.executable, "-m", "lic_jax.bd", anchor, test], cwd=ROOT,
+  out = subprocess.run([sys.executable, "-m", "lic_jax", "bd", anchor, test], cwd=ROOT,
                        capture_output=True, text=True, check=True).stdout
   last = out.strip().splitlines()[-1]
   expected = bd.bd_quality(RATE, PSNR, 0.9 * RATE, PSNR)
@@ -78,7 +78,7 @@ def test_cli_last_line(tmp_path):
   # An MS-SSIM difference (in dB) is not called a PSNR difference.
   ms_ssim = 1 - 10 ** (-PSNR / 30)
   anchor, test = write("a.json", RATE, PSNR, ms_ssim), write("t.json", 0.9 * RATE, PSNR, ms_ssim)
-  out = subprocess.run([sys.executable, "-m", "lic_jax.bd", anchor, test, "--metric",
+  out = subprocess.run([sys.executable, "-m", "lic_jax", "bd", anchor, test, "--metric",
                         "ms-ssim-rgb"], cwd=ROOT, capture_output=True, text=True, check=True)
   assert re.fullmatch(r"BD-rate=-10\.00% BD-MS-SSIM=(-?[0-9.]+)dB",
                       out.stdout.strip().splitlines()[-1])

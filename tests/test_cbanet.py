@@ -270,7 +270,7 @@ def test_cbanet_macs_rise_with_k_and_split_the_cam_about_24_24_52():
 def test_the_complexity_cli_reports_every_level(tmp_path):
   out = tmp_path / "c.json"
   result = subprocess.run(
-      [sys.executable, "-m", "lic_jax.complexity", "--config", "configs/cbanet/hp_cpu.py:branch1",
+      [sys.executable, "-m", "lic_jax", "complexity", "--config", "configs/cbanet/hp_cpu.py:branch1",
        "--config.model.num_filters=16", "--config.model.num_latents=16",
        "--config.model.bam_width=8", "--config.model.num_rates=2", "--config.model.rate=1",
        "--height=64", "--width=64",
@@ -392,7 +392,7 @@ def test_the_codec_cli_codes_at_a_bitrate_and_decodes_at_a_complexity(tiny_codec
   image_lib.write_image(str(png), img.astype(np.float32) / 255.0)
 
   def cli(*args):
-    return subprocess.run([sys.executable, "-m", "lic_jax.codec", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "lic_jax", "codec", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, check=False)
 
   assert cli("compress", png, lic, "--checkpoint", model_dir, "--rate", 1).returncode == 0
@@ -445,14 +445,14 @@ def test_a_new_branch_starts_as_the_level_below(tiny):
 
 
 def test_eval_codes_real_files_at_a_bitrate_and_complexity(tiny_codec, tmp_path):
-  """python -m lic_jax.eval --rate j --complexity K: the sizes and pixels of
+  """python -m lic_jax eval --rate j --complexity K: the sizes and pixels of
   files coded at j and decoded at K."""
   from lic_jax import image as image_lib  # pylint: disable=g-import-not-at-top
   from lic_jax import metrics  # pylint: disable=g-import-not-at-top
   from lic_jax.assets import QUICKSTART_IMAGES  # pylint: disable=g-import-not-at-top
   model_dir, output = tmp_path / "model", tmp_path / "eval.json"
   tiny_codec.export(str(model_dir))
-  subprocess.run([sys.executable, "-m", "lic_jax.eval", "--checkpoint", str(model_dir),
+  subprocess.run([sys.executable, "-m", "lic_jax", "eval", "--checkpoint", str(model_dir),
                   "--data", QUICKSTART_IMAGES, "--max-images", "1", "--real-bitstream",
                   "--rate", "0", "--complexity", "1", "--output", str(output)],
                  cwd=ROOT, check=True, capture_output=True)

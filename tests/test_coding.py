@@ -319,7 +319,7 @@ def test_sizes_over_the_limit_are_refused_from_the_header_alone():
 def test_codec_cli_round_trip_and_errors(trained_run, tmp_path):
   src = os.path.join(QUICKSTART_IMAGES, "kodim15_crop256.png")
   lic, png = str(tmp_path / "x.lic"), str(tmp_path / "x.png")
-  run = [sys.executable, "-m", "lic_jax.codec"]
+  run = [sys.executable, "-m", "lic_jax", "codec"]
   out = subprocess.run(run + ["compress", src, lic, "--checkpoint", trained_run],
                        cwd=ROOT, capture_output=True, text=True, check=True).stdout
   assert "bpp=" in out and "encode" in out
@@ -353,7 +353,7 @@ def test_codec_cli_round_trip_and_errors(trained_run, tmp_path):
 
 def test_eval_real_bitstream_reports_actual_and_estimated_rates(trained_run, tmp_path):
   output = tmp_path / "real.json"
-  subprocess.run([sys.executable, "-m", "lic_jax.eval", "--checkpoint", trained_run,
+  subprocess.run([sys.executable, "-m", "lic_jax", "eval", "--checkpoint", trained_run,
                   "--data", QUICKSTART_IMAGES, "--real-bitstream", "--max-images", "2",
                   "--output", str(output)], cwd=ROOT, check=True, capture_output=True)
   doc = json.loads(output.read_text())
@@ -392,10 +392,10 @@ def test_tables_hash_reads_the_header_alone():
 
 def test_exported_model_codes_identically_and_loads_alone(trained_run, tmp_path):
   """`codec export` writes a directory that codes bit-identically to the run."""
-  from lic_jax import codec as codec_lib  # pylint: disable=g-import-not-at-top
+  from lic_jax.commands import codec as codec_command  # pylint: disable=g-import-not-at-top
 
   exported = str(tmp_path / "exported")
-  codec_lib.main(["export", "--checkpoint", trained_run, "--output", exported])
+  codec_command.main(["export", "--checkpoint", trained_run, "--output", exported])
   assert sorted(os.listdir(exported)) == ["coding_tables.npz", "model.json", "params.msgpack"]
   original, loaded = Codec.from_checkpoint(trained_run), Codec.load(exported)
   assert loaded.metadata["training_steps"] == 150 and loaded.tables_hash == original.tables_hash
@@ -424,7 +424,7 @@ def test_bundled_quality_levels_are_listed_chosen_and_found_by_the_decoder(tmp_p
   assert [m["lambda"] for m in metas] == sorted(m["lambda"] for m in metas)
   total = sum(os.path.getsize(os.path.join(d, f)) for d in levels.values() for f in os.listdir(d))
   assert total < 32 * 2**20
-  run = [sys.executable, "-m", "lic_jax.codec"]
+  run = [sys.executable, "-m", "lic_jax", "codec"]
   listing = subprocess.run(run + ["models"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.splitlines()
   assert "5 quality levels" in listing[0] and listing[5].endswith("(default)")
@@ -475,7 +475,7 @@ def test_bundled_model_is_the_default_and_compresses_kodak_usefully(kodak_dir, t
   assert size < 16 * 2**20
   source = os.path.join(kodak_dir, "kodim23.png")
   out, recon = str(tmp_path / "k.lic"), str(tmp_path / "k.png")
-  run = [sys.executable, "-m", "lic_jax.codec"]
+  run = [sys.executable, "-m", "lic_jax", "codec"]
   subprocess.run(run + ["compress", source, out], check=True, cwd=ROOT, capture_output=True,
                  env=without_tensorflow)
   result = subprocess.run(run + ["decompress", out, recon, "--original", source], check=True,

@@ -135,7 +135,7 @@ def test_paper_scale_configs_split_their_batch_over_their_slice():
 ])
 def test_config_mistakes_are_one_line_errors_that_leave_no_run_directory(args, error, tmp_path):
   workdir = tmp_path / "run"
-  result = subprocess.run([sys.executable, "-m", "lic_jax.train", *args,
+  result = subprocess.run([sys.executable, "-m", "lic_jax", "train", *args,
                            f"--workdir={workdir}"], cwd=ROOT, capture_output=True, text=True)
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith(error), result.stderr[-1000:]
@@ -150,7 +150,7 @@ def test_config_mistakes_are_one_line_errors_that_leave_no_run_directory(args, e
     ("codec", ["decompress", "--help"], ["(default 67108864,"]),
 ])
 def test_command_line_help_states_the_defaults(module, args, defaults, capsys):
-  main = importlib.import_module(f"lic_jax.{module}").main
+  main = importlib.import_module(f"lic_jax.commands.{module}").main
   with pytest.raises(SystemExit):
     main(args)
   text = " ".join(capsys.readouterr().out.split())

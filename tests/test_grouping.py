@@ -383,7 +383,7 @@ def test_command_line_encodes_and_classifies_an_image(run, tmp_path):
   png = tmp_path / "image.png"
   Image.fromarray(images[0]).save(png)
   out = tmp_path / "image.lic"
-  command = [sys.executable, "-m", "lic_jax.grouping"]
+  command = [sys.executable, "-m", "lic_jax", "grouping"]
   result = subprocess.run([*command, "encode", "--run", run, str(png), "-o", str(out)],
                           cwd=ROOT, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr[-2000:]

@@ -71,7 +71,7 @@ def test_float_images_outside_0_1_are_refused(codec, scale, message):
 
 
 def _codec_cli(*args):
-  return subprocess.run([sys.executable, "-m", "lic_jax.codec", *args], cwd=ROOT,
+  return subprocess.run([sys.executable, "-m", "lic_jax", "codec", *args], cwd=ROOT,
                         capture_output=True, text=True)
 
 
@@ -205,7 +205,7 @@ def test_outputs_that_would_silently_change_are_refused_before_any_work(tmp_path
         "name it .lic"]
     assert not (tmp_path / name).exists()
   assert _codec_cli("decompress", str(lic), str(tmp_path / "a.tif")).returncode == 0
-  result = subprocess.run([sys.executable, "-m", "lic_jax.eval", "--data", QUICKSTART_IMAGES,
+  result = subprocess.run([sys.executable, "-m", "lic_jax", "eval", "--data", QUICKSTART_IMAGES,
                            "--output", str(tmp_path / "new" / "r.json")], cwd=ROOT,
                           capture_output=True, text=True)
   assert result.returncode == 1 and result.stderr.strip().splitlines() == [

@@ -93,7 +93,7 @@ def test_eval_cli_writes_compressai_schema(tiny_config, tmp_path, reference_dir)
   source.crop((0, 0, 97, 75)).save(odd / "small.png")
   output = tmp_path / "out.json"
   result = subprocess.run(
-      [sys.executable, "-m", "lic_jax.eval", "--checkpoint", tiny_config.workdir,
+      [sys.executable, "-m", "lic_jax", "eval", "--checkpoint", tiny_config.workdir,
        "--data", str(odd), "--output", str(output)],
       cwd=ROOT, capture_output=True, text=True, check=True)
   mean_line = next(l for l in result.stdout.splitlines() if l.startswith("mean over"))
@@ -114,7 +114,7 @@ def test_eval_cli_writes_compressai_schema(tiny_config, tmp_path, reference_dir)
 
 def test_eval_missing_checkpoint_is_a_clear_error(tmp_path):
   result = subprocess.run(
-      [sys.executable, "-m", "lic_jax.eval", "--checkpoint", str(tmp_path / "nope")],
+      [sys.executable, "-m", "lic_jax", "eval", "--checkpoint", str(tmp_path / "nope")],
       cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0
   assert "not a lic_jax run directory" in result.stderr

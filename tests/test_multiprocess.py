@@ -1,5 +1,5 @@
 """Multi-host training that has run: two JAX processes on this machine's CPU
-(gloo collectives, a free local port, python -m lic_jax.launch), against
+(gloo collectives, a free local port, python -m lic_jax launch), against
 one process with as many devices; each process's slice of the batches;
 a run killed in every process, or in one, and resumed."""
 
@@ -34,10 +34,10 @@ STEPS = 6
 
 
 def _launch(workdir, steps: int, processes: int = 2) -> subprocess.Popen:
-  """python -m lic_jax.launch in a session of its own (its processes can be
+  """python -m lic_jax launch in a session of its own (its processes can be
   killed together)."""
   return subprocess.Popen(
-      [sys.executable, "-m", "lic_jax.launch", f"--processes={processes}",
+      [sys.executable, "-m", "lic_jax", "launch", f"--processes={processes}",
        f"--devices-per-process={4 // processes}", "--", *FLAGS, f"--workdir={workdir}",
        f"--config.num_steps={steps}"],
       cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -59,7 +59,7 @@ def _finished(process: subprocess.Popen) -> tuple[int, str]:
 def _one_process_four_devices(workdir, steps: int) -> None:
   """The reference: lic_jax.train in one process of 4 CPU devices."""
   env = cli.cpu_environment(4)
-  result = subprocess.run([sys.executable, "-m", "lic_jax.train", *FLAGS,
+  result = subprocess.run([sys.executable, "-m", "lic_jax", "train", *FLAGS,
                            f"--workdir={workdir}", f"--config.num_steps={steps}"],
                           cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=TIMEOUT_S)

@@ -344,7 +344,7 @@ def test_mnist_codec_refuses_other_sizes_and_colour(tmp_path):
 def test_command_line_compress_truncate_decompress(tmp_path):
   """A run of 2 steps, then the three commands and their one-line errors."""
   workdir = tmp_path / "run"
-  train = [sys.executable, "-m", "lic_jax.train", "--config", "configs/ohm/mnist_ohm.py:8,code",
+  train = [sys.executable, "-m", "lic_jax", "train", "--config", "configs/ohm/mnist_ohm.py:8,code",
            f"--config.workdir={workdir}", "--config.num_steps=2", "--config.quiet=True",
            "--config.checkpoint_every=2", "--config.eval.every=0", "--config.data.batch_size=4"]
   subprocess.run(train, cwd=ROOT, check=True, capture_output=True)
@@ -355,7 +355,7 @@ def test_command_line_compress_truncate_decompress(tmp_path):
   Image.fromarray(digit).save(tmp_path / "digit.png")
 
   def cli(*args):
-    return subprocess.run([sys.executable, "-m", "lic_jax.ohm", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "lic_jax", "ohm", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True)
 
   full, cut, recon = tmp_path / "d.lic", tmp_path / "d4.lic", tmp_path / "r.png"

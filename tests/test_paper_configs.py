@@ -147,7 +147,7 @@ def test_the_complexity_cli_prints_a_configs_training_cost():
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
   result = subprocess.run(
-      [sys.executable, "-m", "lic_jax.complexity", "--config", "configs/grouping/paper.py",
+      [sys.executable, "-m", "lic_jax", "complexity", "--config", "configs/grouping/paper.py",
        "--config.data.batch_size=16", "--training"],
       cwd=ROOT, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr[-2000:]

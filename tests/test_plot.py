@@ -16,7 +16,7 @@ from conftest import ROOT
 def test_plot_cli_draws_reference_curves(reference_dir, tmp_path, extension):
   files = sorted(glob.glob(os.path.join(reference_dir, "*.json")))
   output = tmp_path / f"rd.{extension}"
-  subprocess.run([sys.executable, "-m", "lic_jax.plot", *files, "--output", str(output),
+  subprocess.run([sys.executable, "-m", "lic_jax", "plot", *files, "--output", str(output),
                   "--metric", "both"], cwd=ROOT, check=True, capture_output=True)
   if extension == "png":
     with Image.open(output) as img:
@@ -29,7 +29,7 @@ def test_plot_cli_draws_reference_curves(reference_dir, tmp_path, extension):
 def test_plot_refuses_a_file_that_is_not_results(tmp_path):
   bad = tmp_path / "bad.json"
   bad.write_text('{"name": "x"}')
-  result = subprocess.run([sys.executable, "-m", "lic_jax.plot", str(bad), "--output",
+  result = subprocess.run([sys.executable, "-m", "lic_jax", "plot", str(bad), "--output",
                            str(tmp_path / "x.png")], cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0 and "not a results file" in result.stderr
 
@@ -39,7 +39,7 @@ def test_reference_curves_are_dashed_and_max_bpp_cuts_the_axis(reference_dir, tm
   ours.write_text('{"name": "ours", "results": {"bpp": [0.2, 0.5, 3.0], '
                   '"psnr-rgb": [27.0, 30.0, 40.0]}}')
   output = tmp_path / "rd.svg"
-  subprocess.run([sys.executable, "-m", "lic_jax.plot", str(ours),
+  subprocess.run([sys.executable, "-m", "lic_jax", "plot", str(ours),
                   os.path.join(reference_dir, "jpeg.json"), "--output", str(output),
                   "--max-bpp", "1.0"], cwd=ROOT, check=True, capture_output=True)
   text = output.read_text()
@@ -47,7 +47,7 @@ def test_reference_curves_are_dashed_and_max_bpp_cuts_the_axis(reference_dir, tm
   # The point at 3 bpp is left out, so no tick reaches 3 (SVG keeps tick
   # labels as comments); without --max-bpp there is one.
   assert "<!-- 3.0 -->" not in text and "<!-- 1.0 -->" in text
-  subprocess.run([sys.executable, "-m", "lic_jax.plot", str(ours), "--output", str(output)],
+  subprocess.run([sys.executable, "-m", "lic_jax", "plot", str(ours), "--output", str(output)],
                  cwd=ROOT, check=True, capture_output=True)
   assert "<!-- 3.0 -->" in output.read_text()
 
@@ -68,10 +68,10 @@ def test_training_curves_of_a_run(tmp_path):
   assert list(evals["accuracy"][0]) == [4, 8] and list(evals["accuracy"][1]) == [0.5, 0.7]
   assert "split" not in evals
   output = tmp_path / "curves.png"
-  subprocess.run([sys.executable, "-m", "lic_jax.plot", "--run", str(run), "--output",
+  subprocess.run([sys.executable, "-m", "lic_jax", "plot", "--run", str(run), "--output",
                   str(output)], cwd=ROOT, check=True, capture_output=True)
   assert Image.open(output).size[0] > 1000  # two panels: loss, accuracy
-  both = subprocess.run([sys.executable, "-m", "lic_jax.plot", "--run", str(run), "x.json",
+  both = subprocess.run([sys.executable, "-m", "lic_jax", "plot", "--run", str(run), "x.json",
                          "--output", str(output)], cwd=ROOT, capture_output=True, text=True)
   assert both.returncode == 1 and both.stderr.startswith("error: give results files or --run")
 

@@ -153,7 +153,7 @@ def test_transplant_maps_parts_onto_other_paths():
 
 
 def _classify_cli(workdir, num_steps, extra=()):
-  return [sys.executable, "-m", "lic_jax.train",
+  return [sys.executable, "-m", "lic_jax", "train",
           "--config", os.path.join(ROOT, "configs", "classify", "cifar10_resnet.py"),
           "--workdir", workdir, "--config.model.depth=8", "--config.model.width=8",
           "--config.data.batch_size=16", "--config.warmup_steps=2",

@@ -236,7 +236,7 @@ def test_command_line_encode_classify_and_errors(runs, tmp_path, test_images):
   image_lib.write_image(png, images[0])
   out = str(tmp_path / "x.lic")
   units = f"--units={runs['l1']},{runs['entropy']}"
-  run = lambda *a: subprocess.run([sys.executable, "-m", "lic_jax.split", *a],  # noqa: E731
+  run = lambda *a: subprocess.run([sys.executable, "-m", "lic_jax", "split", *a],  # noqa: E731
                                   cwd=ROOT, capture_output=True, text=True)
   encoded = run("encode", units, "--unit=1", png, "-o", out)
   assert encoded.returncode == 0, encoded.stderr[-2000:]

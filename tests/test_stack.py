@@ -81,7 +81,7 @@ def test_importing_every_module_never_imports_tensorflow():
 
 
 def _codec(*args, env=None):
-  return subprocess.run([sys.executable, "-m", "lic_jax.codec", *map(str, args)], cwd=ROOT,
+  return subprocess.run([sys.executable, "-m", "lic_jax", "codec", *map(str, args)], cwd=ROOT,
                         capture_output=True, text=True, env=env)
 
 

@@ -70,7 +70,7 @@ def test_resume_replays_the_uninterrupted_trajectory(tiny_config, tmp_path):
 
 
 def _train_cli(workdir, num_steps, extra=()):
-  return [sys.executable, "-m", "lic_jax.train",
+  return [sys.executable, "-m", "lic_jax", "train",
           "--config", os.path.join(ROOT, "configs", "quickstart.py"),
           "--workdir", workdir,
           "--config.model.num_filters=16", "--config.model.num_latents=16",
@@ -97,7 +97,7 @@ def test_resume_after_sigkill(tiny_config, tmp_path):
 
 def test_unknown_config_key_is_a_clear_error(tmp_path):
   result = subprocess.run(
-      [sys.executable, "-m", "lic_jax.train", "--config",
+      [sys.executable, "-m", "lic_jax", "train", "--config",
        os.path.join(ROOT, "configs", "quickstart.py"), "--config.learning_rat=1",
        "--workdir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0
@@ -129,7 +129,7 @@ def test_unknown_data_source_is_a_clear_error(tiny_config):
 
 def test_a_mesh_that_does_not_fit_is_a_clear_error(tmp_path):
   result = subprocess.run(
-      [sys.executable, "-m", "lic_jax.train", "--config",
+      [sys.executable, "-m", "lic_jax", "train", "--config",
        os.path.join(ROOT, "configs", "quickstart.py"), "--config.mesh.data=3",
        "--workdir", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
   assert result.returncode != 0

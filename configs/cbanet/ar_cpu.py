@@ -1,8 +1,8 @@
 """CBANet-AR at CPU scale, one stage per call:
 
-  python -m lic_jax.train --config configs/cbanet/ar_cpu.py:base      # mbt2018, the encoder
-  python -m lic_jax.train --config configs/cbanet/ar_cpu.py:branch1   # then branch2, branch3
-  python -m lic_jax.train --config configs/cbanet/ar_cpu.py:bam0
+  python -m lic_jax train --config configs/cbanet/ar_cpu.py:base      # mbt2018, the encoder
+  python -m lic_jax train --config configs/cbanet/ar_cpu.py:branch1   # then branch2, branch3
+  python -m lic_jax train --config configs/cbanet/ar_cpu.py:bam0
 
 mbt2018 with N=64, M=96, P=96 (the paper: 192, 320, 320) at two bitrates,
 CBANet-HP's lambda 1024 and 2048 (the paper's CBANet-AR has seven, its

@@ -1,6 +1,6 @@
 """CBANet-AR at the paper's scale (Sec. IV-B), one stage per call:
 
-  python -m lic_jax.train --config configs/cbanet/ar_paper.py:base   # then branch1, ...
+  python -m lic_jax train --config configs/cbanet/ar_paper.py:base   # then branch1, ...
 
 The encoder preparation is mbt2018 with N=192, M=320 at the base lambda
 8192 (the paper's); BAMs of width P=320 for six lower bitrates, lambda 256,

@@ -2,8 +2,8 @@
 g_s of 60, 88 or 128 channels (the hyper networks at 128), one model per
 bitrate (Table II's baseline; Table III's storage counts all of them):
 
-  python -m lic_jax.train --config configs/cbanet/baseline_paper.py:128 --config.lmbda=0.0157
-  python -m lic_jax.complexity --config configs/cbanet/baseline_paper.py:60
+  python -m lic_jax train --config configs/cbanet/baseline_paper.py:128 --config.lmbda=0.0157
+  python -m lic_jax complexity --config configs/cbanet/baseline_paper.py:60
 
 The base bitrate's lambda by default (stages.LOW_LAMBDAS); the training
 settings are the CBANet stages' (configs/cbanet/hp_paper.py).

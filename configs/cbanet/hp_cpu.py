@@ -1,8 +1,8 @@
 """CBANet-HP at CPU scale, one stage per call:
 
-  python -m lic_jax.train --config configs/cbanet/hp_cpu.py:base      # bmshj2018, the encoder
-  python -m lic_jax.train --config configs/cbanet/hp_cpu.py:branch1   # then branch2, branch3
-  python -m lic_jax.train --config configs/cbanet/hp_cpu.py:bam0      # bam1, bam2
+  python -m lic_jax train --config configs/cbanet/hp_cpu.py:base      # bmshj2018, the encoder
+  python -m lic_jax train --config configs/cbanet/hp_cpu.py:branch1   # then branch2, branch3
+  python -m lic_jax train --config configs/cbanet/hp_cpu.py:bam0      # bam1, bam2
 
 With ',joint' after the stage (hp_cpu.py:branch1,joint, then branch2,joint,
 ...; runs under runs/cbanet-hp-cpu-joint), no encoder preparation: branch 1

@@ -1,7 +1,7 @@
 """CBANet-HP at the paper's scale, its four low bitrates (Sec. IV-A), one
 stage per call:
 
-  python -m lic_jax.train --config configs/cbanet/hp_paper.py:base   # then branch1, ...
+  python -m lic_jax train --config configs/cbanet/hp_paper.py:base   # then branch1, ...
 
 The base stage is the encoder preparation (Sec. III-B): bmshj2018 with
 N=128, M=192 at the base lambda 2048. Then the CAM branch by branch and a

@@ -1,7 +1,7 @@
 """CBANet-HP at the paper's scale, its three high bitrates (Sec. IV-A), one
 stage per call:
 
-  python -m lic_jax.train --config configs/cbanet/hp_paper_high.py:base   # then branch1, ...
+  python -m lic_jax train --config configs/cbanet/hp_paper_high.py:base   # then branch1, ...
 
 A second model, as in the paper: the encoder preparation is bmshj2018 with
 N=192, M=320 at the base lambda 8192, the BAMs have width P=320, and the

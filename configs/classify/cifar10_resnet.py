@@ -1,7 +1,7 @@
 r"""The CIFAR ResNet on our offline CIFAR-10 subset (20k train / 5k test
 JPEG re-encodings): the backbone that the split-computing work freezes.
 
-  python -m lic_jax.train --config configs/classify/cifar10_resnet.py
+  python -m lic_jax train --config configs/classify/cifar10_resnet.py
 
 ResNet-20 (three stages of three basic blocks, widths 16/32/64), SGD with
 Nesterov momentum, cosine learning rate with warm-up, weight decay 5e-4,

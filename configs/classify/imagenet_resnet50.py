@@ -8,7 +8,7 @@ training, 224 centre crops of the 256-resized images for evaluation.
 On a Cloud TPU v5e-16 slice (64 images per chip), every host at once, with
 the TFDS data and the run directory on a bucket (see configs/tpu/):
 
-  python -m lic_jax.train --config configs/classify/imagenet_resnet50.py \
+  python -m lic_jax train --config configs/classify/imagenet_resnet50.py \
       --config.data.tfds_data_dir=gs://$BUCKET/tfds --workdir /gcs/$BUCKET/runs/resnet50
 
 To start from torchvision's weights instead (a state_dict saved as .npz,

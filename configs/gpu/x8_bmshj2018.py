@@ -3,7 +3,7 @@ r"""bmshj2018 (N=192, M=320) at paper scale on one host with 8 GPUs.
 Global batch 64 = 8 per GPU, 256x256 crops, data parallel. One process sees
 all 8 GPUs, so no jax.distributed is needed:
 
-  python -m lic_jax.train --config configs/gpu/x8_bmshj2018.py \
+  python -m lic_jax train --config configs/gpu/x8_bmshj2018.py \
       --config.data.directory=/data/train
 
 For several GPU hosts, run the same command on each with

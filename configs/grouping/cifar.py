@@ -1,7 +1,7 @@
 r"""Learned grouping on our offline CIFAR-10 subset, at CPU scale:
 
-  python -m lic_jax.train --config configs/grouping/cifar_pretrain.py
-  python -m lic_jax.train --config 'configs/grouping/cifar.py:10,2.0,soft'
+  python -m lic_jax train --config configs/grouping/cifar_pretrain.py
+  python -m lic_jax train --config 'configs/grouping/cifar.py:10,2.0,soft'
 
 The argument is 'k,lambda,memberships[,noise]' (configs/grouping/profiles.py).
 The encoder is the recipes issue's CIFAR ResNet-20 up to layer3[0] (8 x 8 x
@@ -14,7 +14,7 @@ As in Sec. IV-A, every point fine-tunes a model trained without the rate
 profiles start fresh, as k differs between points), here for 400 steps of
 batch 128 (2.6 epochs of the 20k images) with SGD 0.05 (the paper's) and a
 cosine decay in place of its step decay over 40 epochs.
-Sweep and curves: python -m lic_jax.grouping sweep --config
+Sweep and curves: python -m lic_jax grouping sweep --config
 configs/grouping/cifar_sweep.py.
 """
 

@@ -2,7 +2,7 @@ r"""The grouped classifier of configs/grouping/cifar.py trained for
 classification only (lambda = 0, one profile), from scratch: the model
 every point of the sweep fine-tunes (Sec. IV-A's pre-trained model).
 
-  python -m lic_jax.train --config configs/grouping/cifar_pretrain.py
+  python -m lic_jax train --config configs/grouping/cifar_pretrain.py
 
 2,000 steps of batch 128 (12.8 epochs of the 20k images), SGD with
 Nesterov momentum 0.1, warm-up and cosine decay, weight decay 5e-4.

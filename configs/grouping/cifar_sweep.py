@@ -1,6 +1,6 @@
 r"""The rate-accuracy sweep of learned grouping on our CIFAR-10 subset:
 
-  python -m lic_jax.grouping sweep --config configs/grouping/cifar_sweep.py
+  python -m lic_jax grouping sweep --config configs/grouping/cifar_sweep.py
 
 Three variants, each fine-tuned from configs/grouping/cifar_pretrain.py at
 every lambda (configs/grouping/cifar.py, 400 steps): no grouping (k = 1),

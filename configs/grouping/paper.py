@@ -1,10 +1,10 @@
 r"""Learned grouping at the paper's scale (Sec. IV), for machines that have
 the data in TFDS (config.data.tfds_data_dir) and an accelerator:
 
-  python -m lic_jax.train --config configs/grouping/paper.py:cifar100,pretrain
-  python -m lic_jax.train --config 'configs/grouping/paper.py:cifar100,20,2.0,soft'
-  python -m lic_jax.train --config configs/grouping/paper.py:imagenet32,pretrain
-  python -m lic_jax.train --config 'configs/grouping/paper.py:imagenet32,20,2.0,soft'
+  python -m lic_jax train --config configs/grouping/paper.py:cifar100,pretrain
+  python -m lic_jax train --config 'configs/grouping/paper.py:cifar100,20,2.0,soft'
+  python -m lic_jax train --config configs/grouping/paper.py:imagenet32,pretrain
+  python -m lic_jax train --config 'configs/grouping/paper.py:imagenet32,20,2.0,soft'
 
 The argument is 'dataset,pretrain' (classification only: lambda = 0, one
 profile, the model every point starts from, Sec. IV-A) or

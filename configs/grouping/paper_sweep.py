@@ -1,8 +1,8 @@
 r"""The rate-accuracy sweep of learned grouping at the paper's scale
 (CIFAR-100 from TFDS, d = 768, 20 profiles; Sec. IV-B), for an accelerator:
 
-  python -m lic_jax.train --config configs/grouping/paper.py:cifar100,pretrain
-  python -m lic_jax.grouping sweep --config configs/grouping/paper_sweep.py
+  python -m lic_jax train --config configs/grouping/paper.py:cifar100,pretrain
+  python -m lic_jax grouping sweep --config configs/grouping/paper_sweep.py
 
 Every point is configs/grouping/paper.py:cifar100,k,lambda,memberships,
 fine-tuned from the pretrained run; the variants and lambdas are

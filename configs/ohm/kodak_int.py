@@ -1,6 +1,6 @@
 """The INT reference on natural images at CPU scale (Fig. 4).
 
-  python -m lic_jax.train --config configs/ohm/kodak_int.py
+  python -m lic_jax train --config configs/ohm/kodak_int.py
 """
 
 import os

@@ -3,7 +3,7 @@
 'code' (the authors' code's, the default: the one that trains) or
 'paper' (Eq. 2 as written):
 
-  python -m lic_jax.train --config configs/ohm/kodak_ohm.py:code
+  python -m lic_jax train --config configs/ohm/kodak_ohm.py:code
 """
 
 import os

@@ -8,7 +8,7 @@ ours ../shared/data/train or a TFDS dataset via data.source). They train
 500,000 steps here are ours. OHM in the form that trains ('code') unless
 told:
 
-  python -m lic_jax.train --config configs/ohm/kodak_paper.py:ohm   # or :int, :ohm-paper
+  python -m lic_jax train --config configs/ohm/kodak_paper.py:ohm   # or :int, :ohm-paper
 """
 
 import os

@@ -1,6 +1,6 @@
 """The INT reference on MNIST at CPU scale (Fig. 3b), C_Z = 8, 16 (default) or 32:
 
-  python -m lic_jax.train --config configs/ohm/mnist_int.py:16
+  python -m lic_jax train --config configs/ohm/mnist_int.py:16
 """
 
 import os

@@ -2,7 +2,7 @@
 or 32, form 'code' (the authors' code's form, the default: the one that
 trains, see lic_jax.ohm.model) or 'paper' (Eq. 2 as written):
 
-  python -m lic_jax.train --config configs/ohm/mnist_ohm.py:8,code
+  python -m lic_jax train --config configs/ohm/mnist_ohm.py:8,code
 """
 
 import os

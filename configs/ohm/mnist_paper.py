@@ -6,7 +6,7 @@ their validation set, unused here), the 10k test digits held out, batch
 learning-rate drop, for either quantizer and C_Z = 8, 16 or 32 (an
 accelerator job); OHM in the form that trains ('code') unless told:
 
-  python -m lic_jax.train --config configs/ohm/mnist_paper.py:ohm,16   # or ohm,16,paper; int,8
+  python -m lic_jax train --config configs/ohm/mnist_paper.py:ohm,16   # or ohm,16,paper; int,8
 """
 
 import os

@@ -1,7 +1,7 @@
 r"""One bottleneck unit on the CIFAR ResNet-20 (configs/classify/cifar10_resnet.py,
 its run in runs/cifar10_resnet), on our offline CIFAR-10 subset:
 
-  python -m lic_jax.train --config 'configs/split/cifar.py:layer3[1],16,2,0.5,4'
+  python -m lic_jax train --config 'configs/split/cifar.py:layer3[1],16,2,0.5,4'
 
 The argument is 'split,Cr,S,L,Q[,rate_model]' (configs/split/units.py).
 Brief training, as the paper's units train (Sec. III-B): 600 steps of batch

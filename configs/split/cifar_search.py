@@ -1,7 +1,7 @@
 r"""The random search of Datta et al. (Sec. III-C, Table I) on the CIFAR
 ResNet-20, adapted to its feature sizes:
 
-  python -m lic_jax.split search --config configs/split/cifar_search.py
+  python -m lic_jax split search --config configs/split/cifar_search.py
 
 Every point is a unit of configs/split/cifar.py (600 steps), trained once
 per rate model on the same (Cr, S, alpha, Q) samples, so that the l1 proxy

@@ -2,7 +2,7 @@ r"""One bottleneck unit on ResNet-50 for ImageNet, the paper's setting (Sec.
 IV: 224 x 224 inputs, split points layer4[2], layer4[1], layer4[0] and
 layer3[4], Table II), for accelerators:
 
-  python -m lic_jax.train --config 'configs/split/imagenet_resnet50.py:layer4[0],64,2,-2,8' \
+  python -m lic_jax train --config 'configs/split/imagenet_resnet50.py:layer4[0],64,2,-2,8' \
       --config.init_from=resnet50.npz --config.data.tfds_data_dir=gs://$BUCKET/tfds
 
 The backbone is a pretrained ResNet-50 loaded from a converted checkpoint:

@@ -1,6 +1,6 @@
 r"""The paper's random search (Table I, classification) on ResNet-50 / ImageNet:
 
-  python -m lic_jax.split search --config configs/split/imagenet_search.py
+  python -m lic_jax split search --config configs/split/imagenet_search.py
 
 Its priors as they are, except L: the paper's Lr normalization is not given,
 ours is per input pixel (see lic_jax.split.recipe), and a ResNet-50 unit

@@ -7,7 +7,7 @@ checkpoint from all of them): a bucket mounted with gcsfuse at /gcs/$BUCKET
 on every host. Launch on all hosts at once:
 
   gcloud compute tpus tpu-vm ssh $TPU --zone=$ZONE --worker=all --command="\
-    cd lic_jax && python -m lic_jax.train --config configs/tpu/v5e16_bmshj2018.py \
+    cd lic_jax && python -m lic_jax train --config configs/tpu/v5e16_bmshj2018.py \
     --config.data.tfds_data_dir=gs://$BUCKET/tfds --workdir /gcs/$BUCKET/runs/bmshj2018"
 """
 

@@ -5,7 +5,7 @@ Settings of the slice in configs/tpu/v5e16.py. Launch on all hosts at once,
 with the run directory on a bucket mounted by gcsfuse on every host:
 
   gcloud compute tpus tpu-vm ssh $TPU --zone=$ZONE --worker=all --command="\
-    cd lic_jax && python -m lic_jax.train --config configs/tpu/v5e16_mbt2018.py \
+    cd lic_jax && python -m lic_jax train --config configs/tpu/v5e16_mbt2018.py \
     --config.data.tfds_data_dir=gs://$BUCKET/tfds --workdir /gcs/$BUCKET/runs/mbt2018"
 """
 

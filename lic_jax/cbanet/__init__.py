@@ -7,5 +7,5 @@ complexity levels, on bmshj2018 (CBANet-HP) and mbt2018 (CBANet-AR).
   codec.py   CBANetCodec, CBANetARCodec: bmshj2018's / mbt2018's streams at
              any bitrate j, the integer form of Eq. 8 (exact_shrink)
 
-Files are coded with `python -m lic_jax.codec` (--rate, --complexity).
+Files are coded with `python -m lic_jax codec` (--rate, --complexity).
 """

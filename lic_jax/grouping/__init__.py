@@ -6,7 +6,7 @@ by a learned membership, each profile's features coded with its own density
   recipe.py    the training recipe 'grouping' (with the profiles' Adam)
   codec.py     GroupCodec: real streams, the profile index first
   cli.py       the sweep over its variants, the report and plots, and
-               python -m lic_jax.grouping sweep | report | encode | classify
+               python -m lic_jax grouping sweep | report | encode | classify
   __main__.py  runs cli.main
 """
 

@@ -1,23 +1,7 @@
 r"""Learned grouping (Chamain, Qi & Ding): rate-accuracy curves with real
 bitstreams, and coding single images with a trained model's profiles.
 
-  # train every point of a sweep (resumable), code its test set, write the
-  # curves with the bound beside the actual rate, plot them
-  python -m lic_jax.grouping sweep --config configs/grouping/cifar_sweep.py
-  # the comparison and the plot again, from the sweep's results file
-  python -m lic_jax.grouping report --config configs/grouping/cifar_sweep.py
-  # source: one image's latent with its profile; receiver: classify it
-  python -m lic_jax.grouping encode --run RUN image.png -o image.lic
-  python -m lic_jax.grouping classify --run RUN image.lic
-
-A point is evaluated on its config's test split: every image is coded to a
-file (lic_jax.grouping.codec), decoded and classified from the decoded
-symbols. Reported per point: accuracy, the actual bpp (stream bits / pixels,
-the profile index included; file_bpp adds the header), the bound of Eq. 10
-on the test set's latents with the coder's hard memberships (j = argmax)
-and with the head's soft ones, Eq. 9's bound without grouping on the same
-latents, the profiles' estimated bpp (their densities, before freezing),
-and how many profiles the test images use.
+The command and its usage: lic_jax/grouping/__main__.py (`python -m lic_jax grouping --help`).
 """
 
 import json
@@ -248,7 +232,7 @@ def _encode(paths: list[str]) -> None:
 
 def _classify(paths: list[str]) -> None:
   if not paths:
-    raise ValueError("usage: python -m lic_jax.grouping classify --run RUN FILE.lic ...")
+    raise ValueError("usage: python -m lic_jax grouping classify --run RUN FILE.lic ...")
   codec = GroupCodec.from_run(_run())
   for path in paths:
     with open(path, "rb") as f:
@@ -264,10 +248,16 @@ def _run() -> str:
   return flags.FLAGS.run
 
 
+# What a user passed wrong (a foreign file, a missing run): one line, no
+# stack trace. An image that cannot be read is a ValueError.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, container.BitstreamError)
+
+
 def main(argv):
+  """The command (lic_jax/grouping/__main__.py), its flags parsed."""
   commands = ("sweep", "report", "encode", "classify")
   if len(argv) < 2 or argv[1] not in commands:
-    raise ValueError(f"usage: python -m lic_jax.grouping {'|'.join(commands)} ...")
+    raise ValueError(f"usage: python -m lic_jax grouping {'|'.join(commands)} ...")
   command, paths = argv[1], argv[2:]
   if command in ("sweep", "report"):
     if flags.FLAGS.config is None:

@@ -5,7 +5,7 @@ al.) and its integer-rounding (INT) reference, one stream per feature map.
   recipe.py    the training recipe 'ohm' (loss, data, evaluation)
   codec.py     MapCodec: real bitstreams of the maps Eq. 4-5 keep, truncatable
   curves.py    rate-distortion curves from real files, against the authors'
-  cli.py       python -m lic_jax.ohm compress | decompress | truncate
+  cli.py       python -m lic_jax ohm compress | decompress | truncate
   __main__.py  runs cli.main
 """
 

@@ -1,4 +1,4 @@
-"""python -m lic_jax.ohm compress|decompress|truncate ... (lic_jax.ohm.cli)."""
+"""python -m lic_jax ohm compress|decompress|truncate ... (lic_jax.ohm.cli)."""
 
 from lic_jax.ohm.cli import main
 

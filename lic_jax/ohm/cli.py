@@ -1,9 +1,9 @@
 r"""Real bitstreams of a rate-adaptive OHM / INT autoencoder (lic_jax.ohm.model),
 one stream per feature map (lic_jax.ohm.codec):
 
-  python -m lic_jax.ohm compress IN.png OUT.lic --checkpoint RUN (--quality Q | --maps N)
-  python -m lic_jax.ohm decompress IN.lic OUT.png --checkpoint RUN
-  python -m lic_jax.ohm truncate IN.lic OUT.lic (--maps N | --quality Q --checkpoint RUN)
+  python -m lic_jax ohm compress IN.png OUT.lic --checkpoint RUN (--quality Q | --maps N)
+  python -m lic_jax ohm decompress IN.lic OUT.png --checkpoint RUN
+  python -m lic_jax ohm truncate IN.lic OUT.lic (--maps N | --quality Q --checkpoint RUN)
 
 RUN is the run directory of a training with recipe 'ohm' (configs/ohm/).
 The quality q in [0, 1] sends n(q) = C_min + ceil(q (C_Z - C_min)) maps
@@ -89,7 +89,7 @@ def run(args) -> str:
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m lic_jax.ohm",
+  parser = argparse.ArgumentParser(prog="python -m lic_jax ohm",
                                    description=cli.summary(__doc__))
   parser.add_argument("command", choices=("compress", "decompress", "truncate"))
   parser.add_argument("input")

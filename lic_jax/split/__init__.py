@@ -6,7 +6,7 @@ classified on the server, and the search over the units' space.
   recipe.py    the training recipe 'split'
   codec.py     FeatureBank: real feature streams of a bank of units
   cli.py       the random search, Pareto frontiers, overhead (Table III), and
-               python -m lic_jax.split encode | classify | search | report | overhead
+               python -m lic_jax split encode | classify | search | report | overhead
   __main__.py  runs cli.main
 """
 

@@ -1,25 +1,7 @@
 r"""Split computing with bottleneck units (Datta et al.): code features on
 the client, classify them on the server, and search the units' space.
 
-  # client: an image's features through unit k of a bank (run directories)
-  python -m lic_jax.split encode --units RUN0,RUN1,... --unit 1 image.png -o image.lic
-  # server: decode, run the unit's decoder and the backbone's tail
-  python -m lic_jax.split classify --units RUN0,RUN1,... image.lic [--split 'layer3[2]']
-  # the random search over (Cr, S, alpha, Q), resumable, with its frontier
-  python -m lic_jax.split search --config configs/split/cifar_search.py
-  # its comparison with the baselines and plot again, from its results file
-  python -m lic_jax.split report --config configs/split/cifar_search.py
-  # Table III: the largest unit of a search's space against its backbone
-  python -m lic_jax.split overhead --config configs/split/imagenet_search.py
-
-The bank is the ordered list of units (the same on both sides: its hashes
-are in every file). `search` trains every sampled unit (a run directory
-each, resumed or skipped when done), then codes the test set through each
-with real bitstreams (lic_jax.split.codec; one bank of all the
-search's units, so each file pays log2 K bits for its unit index), writes
-the points, the Pareto frontiers of accuracy vs actual bpp and the overhead
-table (Table III) to config.output, and plots them with the baselines of
-benchmarks/split_baselines.py when config.baselines exists.
+The command and its usage: lic_jax/split/__main__.py (`python -m lic_jax split --help`).
 """
 
 import json
@@ -398,9 +380,15 @@ def print_overhead(rows: list[dict]) -> None:
           f"{r['backbone_parameters']:>17,}{r['backbone_macs']:>15,}")
 
 
+# What a user passed wrong (a foreign file, a missing run): one line, no
+# stack trace. An image that cannot be read is a ValueError.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, container.BitstreamError)
+
+
 def main(argv):
+  """The command (lic_jax/split/__main__.py), its flags parsed."""
   if len(argv) < 2 or argv[1] not in ("encode", "classify", "search", "report", "overhead"):
-    raise ValueError("usage: python -m lic_jax.split encode|classify|search|report|overhead ...")
+    raise ValueError("usage: python -m lic_jax split encode|classify|search|report|overhead ...")
   command, paths = argv[1], argv[2:]
   if command == "overhead":
     _overhead()
