@@ -115,7 +115,6 @@ def run(args: argparse.Namespace) -> None:
   print(f"BD-rate={rate:.2f}% {label}={quality:.3f}dB")
 
 
-
 if __name__ == "__main__":
   # The command's arguments and usage are its front's.
   cli.run_as_main("lic_jax.commands.bd")

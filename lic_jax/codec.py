@@ -590,7 +590,6 @@ def run(args: argparse.Namespace) -> None:
     sys.exit(f"error: {e}")
 
 
-
 if __name__ == "__main__":
   # The command's arguments and usage are its front's.
   cli.run_as_main("lic_jax.commands.codec")

@@ -136,7 +136,6 @@ def run(args: argparse.Namespace) -> None:
   print(f"wrote {args.output}")
 
 
-
 if __name__ == "__main__":
   # The command's arguments and usage are its front's.
   cli.run_as_main("lic_jax.commands.plot")

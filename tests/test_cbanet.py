@@ -270,7 +270,8 @@ def test_cbanet_macs_rise_with_k_and_split_the_cam_about_24_24_52():
 def test_the_complexity_cli_reports_every_level(tmp_path):
   out = tmp_path / "c.json"
   result = subprocess.run(
-      [sys.executable, "-m", "lic_jax", "complexity", "--config", "configs/cbanet/hp_cpu.py:branch1",
+      [sys.executable, "-m", "lic_jax", "complexity",
+       "--config", "configs/cbanet/hp_cpu.py:branch1",
        "--config.model.num_filters=16", "--config.model.num_latents=16",
        "--config.model.bam_width=8", "--config.model.num_rates=2", "--config.model.rate=1",
        "--height=64", "--width=64",

@@ -26,7 +26,8 @@ def parser() -> argparse.ArgumentParser:
                       help="folder of images (default: $LIC_JAX_DATA/kodak)")
   parser.add_argument("--subsampling", default="4:2:0", choices=SUBSAMPLING,
                       help="JPEG chroma subsampling (default %(default)s)")
-  parser.add_argument("--qualities", help="comma-separated codec qualities in 1..100 (default 5, 10, ..., 95: "
+  parser.add_argument("--qualities",
+                      help="comma-separated codec qualities in 1..100 (default 5, 10, ..., 95: "
                            "lic_jax.baselines.DEFAULT_QUALITIES)")
   parser.add_argument("--output", required=True, help="the curve's JSON file")
   return parser
