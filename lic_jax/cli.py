@@ -74,43 +74,33 @@ def _keyword_key(path: str) -> str:
   return f"unknown config key {path!r}: {bad[0]!r} is a Python keyword, never a key{hint}"
 
 
-def run(main, user_errors: tuple[type[Exception], ...] = (FileNotFoundError,)) -> None:
-  """app.run(main) where `user_errors` end the program with their message,
-  the libraries' INFO chatter is left out of the log (quiet_libraries), and
-  compilations are cached across processes (enable_compilation_cache).
+def run_module(module: str) -> None:
+  """app.run of `module`'s main(argv), where `module` (and with it JAX) is
+  imported only once absl has parsed the flags: --help and a usage error
+  answer in a fraction of a second instead of the one or two seconds JAX,
+  Flax and orbax take to import. Its USER_ERRORS end the program with their
+  message, the libraries' INFO chatter is left out of the log
+  (quiet_libraries), and compilations are cached across processes
+  (enable_compilation_cache).
 
-  `user_errors` are problems with what the user passed (a missing
+  USER_ERRORS are problems with what the user passed (a missing
   checkpoint, a foreign file), not bugs, so a stack trace would only hide
   the message.
   """
+  import importlib  # pylint: disable=g-import-not-at-top
+
   from absl import app  # pylint: disable=g-import-not-at-top
 
   def guarded(argv):
     quiet_libraries()
     enable_compilation_cache()
-    try:
-      return main(argv)
-    except user_errors as e:
-      sys.exit(f"error: {e}")
-
-  app.run(guarded, flags_parser=parse_flags)
-
-
-def run_module(module: str) -> None:
-  """cli.run of `module`'s main(argv), its USER_ERRORS ending the program
-  with their message, where `module` (and with it JAX) is imported only once
-  the flags are parsed: --help and a usage error answer in a fraction of a
-  second instead of the one or two seconds JAX, Flax and orbax take to import."""
-  import importlib  # pylint: disable=g-import-not-at-top
-
-  def main(argv):
     library = importlib.import_module(module)
     try:
       return library.main(argv)
     except library.USER_ERRORS as e:
       sys.exit(f"error: {e}")
 
-  run(main, ())
+  app.run(guarded, flags_parser=parse_flags)
 
 
 def run_parsed(parser, module: str, argv: list[str] | None = None) -> None:
