@@ -6,8 +6,8 @@ r"""Encode in one process, decode in another: bit-exactness and actual rates.
 This process compresses the images (default: all of Kodak) in batches of two
 same-size images and saves each file with the quantized latents it coded. A
 second process, single-threaded (XLA without its thread pool, one BLAS
-thread), decodes every file and saves the latents it decoded. They must be
-equal. Per image it reports actual bpp (file size), the bpp estimated from
+thread) and at XLA's default optimizations, decodes every file and saves
+the latents it decoded. They must be equal. Per image it reports actual bpp (file size), the bpp estimated from
 the likelihoods of the hard-quantized latents, and their difference in
 bytes beyond the header. For a CBANet every image is coded at each of
 --rates and each file decoded at each of --complexities (the pair counts
@@ -31,9 +31,12 @@ from lic_jax.codec import Codec
 from lic_jax.coding import container
 from lic_jax.data import data_root
 
-SINGLE_THREADED = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
-                   "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                   "MKL_NUM_THREADS": "1"}
+# The decoding process: single-threaded, and at XLA's default optimizations
+# whatever this process's (the test suite compiles without them), so that
+# the decoder is compiled differently from the encoder in the tests too.
+DECODER_ENV = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "JAX_DISABLE_MOST_OPTIMIZATIONS": "0"}
 
 
 def encode_all(checkpoint: str, paths: list[str], out: str, rate: int | None = None) -> dict:
@@ -135,7 +138,7 @@ def main():
                     encode_all(args.checkpoint, paths, os.path.join(out, folder), rate).items()})
     subprocess.run([sys.executable, __file__, "--checkpoint", args.checkpoint,
                     "--complexities", args.complexities, "--decode-only", out],
-                   check=True, env={**os.environ, **SINGLE_THREADED})
+                   check=True, env={**os.environ, **DECODER_ENV})
     exact = compare(out, list(rates), complexities)
   for name, r in rates.items():
     print(f"{name}: bit_exact={exact[name]} actual={r['actual_bpp']:.4f} bpp "
