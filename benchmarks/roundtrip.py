@@ -7,11 +7,11 @@ This process compresses the images (default: all of Kodak) in batches of two
 same-size images and saves each file with the quantized latents it coded. A
 second process, single-threaded (XLA without its thread pool, one BLAS
 thread) and at XLA's default optimizations, decodes every file and saves
-the latents it decoded. They must be equal. Per image it reports actual bpp (file size), the bpp estimated from
-the likelihoods of the hard-quantized latents, and their difference in
-bytes beyond the header. For a CBANet every image is coded at each of
---rates and each file decoded at each of --complexities (the pair counts
-as one round trip). The last line is
+the latents it decoded. They must be equal. Per image it reports actual
+bpp (file size), the bpp estimated from the likelihoods of the
+hard-quantized latents, and their difference in bytes beyond the header.
+For a CBANet every image is coded at each of --rates and each file decoded
+at each of --complexities (the pair counts as one round trip). The last line is
 
   bit_exact=<n>/<n> max_excess_percent=<%> mean_actual_bpp=<> mean_estimated_bpp=<>
 """
