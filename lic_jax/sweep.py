@@ -48,7 +48,7 @@ def curve(name: str, description: str, points: list[tuple[float, dict]]) -> dict
   return {"name": name, "description": description, "results": results}
 
 
-def _evaluate(codec, cache: str, directory: str) -> dict:
+def evaluate_cached(codec, cache: str, directory: str) -> dict:
   """Real-bitstream eval summary of a codec; stored in `cache` and reused
   while the model's training step and coding tables are the same."""
   key = {"step": codec.metadata["training_steps"], "directory": directory,
@@ -98,7 +98,7 @@ def sweep(config: ml_collections.ConfigDict) -> tuple[dict, list]:
       codec = Codec.from_checkpoint(point.workdir)
       source = point.workdir
       cache = os.path.join(point.workdir, EVAL_FILE)
-    summary = _evaluate(codec, cache, config.sweep.eval_directory)
+    summary = evaluate_cached(codec, cache, config.sweep.eval_directory)
     logging.info("lambda=%g: %s", lmbda, eval_lib.format_metrics(summary["mean"]))
     points.append((lmbda, codec, summary, source))
   anchor = (config.sweep.get("anchor_model", "") or

@@ -84,18 +84,24 @@ def test_grouping_paper_configs_use_the_papers_latent_sizes_and_schedules():
     assert config.lr_drop_steps[0] % steps_per_epoch == 0
 
 
-@pytest.mark.parametrize("name", ["mbt2018_mean", "mbt2018"])
+@pytest.mark.parametrize("name", ["mbt2018_mean", "mbt2018", "he2021"])
 def test_minnen_configs_use_the_paper_widths(name):
   config = load_config(name)
   assert (config.model.num_filters, config.model.num_latents) == (192, 192)
 
 
 def test_paper_scale_configs_split_their_batch_over_their_slice():
-  for name in ("tpu/v5e16_bmshj2018", "tpu/v5e16_mbt2018"):
+  for name in ("tpu/v5e16_bmshj2018", "tpu/v5e16_mbt2018", "tpu/v5e16_he2021"):
     config = load_config(name)
     assert config.data.batch_size // 16 == 8 and config.distributed
   assert load_config("gpu/x8_bmshj2018").data.batch_size // 8 == 8
-  assert load_config("tpu/v5e16_mbt2018").model.num_latents == 320
+  for name in ("tpu/v5e16_mbt2018", "tpu/v5e16_he2021"):
+    assert load_config(name).model.num_latents == 320
+  # The two contexts train alike: only the model's name differs.
+  he2021, mbt2018 = load_config("tpu/v5e16_he2021"), load_config("tpu/v5e16_mbt2018")
+  for config in (he2021, mbt2018):
+    del config["workdir"], config.model["name"]
+  assert he2021.to_dict() == mbt2018.to_dict()
 
 
 @pytest.mark.parametrize("args, error", [

@@ -37,9 +37,9 @@ def test_mask_a_keeps_the_12_preceding_taps():
   assert all(di < 0 or (di == 0 and dj < 0) for di, dj in offsets)
 
 
-def _dependencies(h: int = 7, w: int = 9) -> np.ndarray:
+def dependencies(name: str = "mbt2018", h: int = 7, w: int = 9) -> np.ndarray:
   """D[q, p]: do the entropy parameters at q change when y~ at p changes?"""
-  model, params = _init("mbt2018")
+  model, params = _init(name)
   rng = np.random.default_rng(0)
   y = rng.normal(0, 3, (1, h, w, 16)).astype(np.float32)
   z = rng.normal(0, 1, (1, (h + 3) // 4, (w + 3) // 4, 16)).astype(np.float32)
@@ -65,7 +65,7 @@ def _dependencies(h: int = 7, w: int = 9) -> np.ndarray:
 
 def test_context_model_is_causal_and_wavefront_steps_are_independent():
   h, w = 7, 9
-  deps = _dependencies(h, w)
+  deps = dependencies("mbt2018", h, w)
   steps = wavefront(h, w)
   step_of = {}
   for t, (rows, cols) in enumerate(steps.steps):
@@ -107,15 +107,15 @@ def test_steps_are_padded_to_few_sizes_with_little_waste():
     assert sum(latent_codecs.padded_size(n) for n in counts) < 1.15 * sum(counts)
 
 
-def _codec(name: str) -> Codec:
+def codec_of(name: str) -> Codec:
   model, params = _init(name)
   return Codec.from_params({"name": name, **TINY}, params)
 
 
-@pytest.mark.parametrize("name", ["mbt2018_mean", "mbt2018"])
+@pytest.mark.parametrize("name", ["mbt2018_mean", "mbt2018", "he2021"])
 @pytest.mark.parametrize("size", [(1, 1), (65, 130), (128, 192)])
 def test_round_trip_latents_and_reconstruction_are_exact(name, size):
-  codec = _codec(name)
+  codec = codec_of(name)
   img = image_lib.read_rgb_uint8(os.path.join(QUICKSTART_IMAGES, "kodim23_crop256.png"))
   img = img[:size[0], :size[1]]
   (data, encoded), = codec.encode_with_latents(img[None])
@@ -130,8 +130,9 @@ def test_round_trip_latents_and_reconstruction_are_exact(name, size):
   np.testing.assert_array_equal(recon, expected)
 
 
-def test_integer_entropy_parameters_match_the_float_network():
-  codec = _codec("mbt2018")
+@pytest.mark.parametrize("name", ["mbt2018", "he2021"])
+def test_integer_entropy_parameters_match_the_float_network(name):
+  codec = codec_of(name)
   rng = np.random.default_rng(1)
   q_z = rng.integers(-2, 3, (2, 3, 16))
   hyper = codec.impl.hyper_parameters(q_z, (8, 12, 16))
@@ -158,7 +159,7 @@ class _RasterOrder:
     return [(np.array([i]), np.array([j])) for i in range(height) for j in range(width)]
 
 
-@pytest.mark.parametrize("name", ["bmshj2018", "mbt2018_mean", "mbt2018"])
+@pytest.mark.parametrize("name", ["bmshj2018", "mbt2018_mean", "mbt2018", "he2021"])
 def test_the_float_latent_paths_are_the_models_own_layers(name):
   """HyperpriorLatent and ContextLatent, the float halves of the latent
   codecs, run the model's layers in the model's scope: no parameters or
@@ -166,7 +167,7 @@ def test_the_float_latent_paths_are_the_models_own_layers(name):
   path is asked."""
   model, params = _init(name)
   layers = {"analysis", "synthesis", "hyper_analysis", "hyper_synthesis", "entropy_bottleneck"}
-  if name == "mbt2018":
+  if name in ("mbt2018", "he2021"):
     layers |= {"context_prediction", "entropy_parameters"}
   assert set(params) == layers
   x = np.random.default_rng(0).random((1, 64, 64, 3), np.float32)
@@ -183,7 +184,7 @@ def test_the_coding_order_is_a_parameter_of_the_context_latent_codec():
   """The same integer context codec in another valid order (raster, one
   position a step) codes the same latents, in another symbol order; each
   stream decodes in its own order."""
-  codec = _codec("mbt2018")
+  codec = codec_of("mbt2018")
   context = codec.impl.context
   raster = latent_codecs.ContextLatentCodec(
       {**codec.impl_arrays}, raster_mask(5), _RasterOrder(), codec.impl.y, 16)
@@ -202,28 +203,29 @@ def test_the_coding_order_is_a_parameter_of_the_context_latent_codec():
     np.testing.assert_array_equal(decoded_y_hat, y_hat)
 
 
-@pytest.fixture(scope="module")
-def trained_mbt2018(tmp_path_factory):
+@pytest.fixture(scope="module", params=["mbt2018", "he2021"])
+def trained_context_model(request, tmp_path_factory):
+  """A tiny model of each context (raster, checkerboard) trained briefly."""
   from conftest import load_config  # pylint: disable=g-import-not-at-top
 
-  config = load_config("mbt2018")
+  config = load_config(request.param)
   config.model.num_filters, config.model.num_latents = 16, 16
   config.data.directory = QUICKSTART_IMAGES
   config.data.crop_size, config.data.batch_size = 64, 4
   config.num_steps, config.checkpoint_every = 150, 150
   config.learning_rate, config.aux_learning_rate = 1e-3, 1e-2
   config.eval.directory, config.quiet = "", True
-  workdir = str(tmp_path_factory.mktemp("mbt2018"))
+  workdir = str(tmp_path_factory.mktemp(request.param))
   train(config, workdir)
   return workdir
 
 
 def test_kodak_in_another_process_is_bit_exact_and_rates_match(
-    trained_mbt2018, kodak_dir, tmp_path):
+    trained_context_model, kodak_dir, tmp_path):
   """All 24 Kodak images; the decoder is a separate single-threaded process."""
   output = tmp_path / "roundtrip.json"
   subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "roundtrip.py"),
-                  "--checkpoint", trained_mbt2018, "--json", str(output)],
+                  "--checkpoint", trained_context_model, "--json", str(output)],
                  cwd=ROOT, check=True, capture_output=True)
   report = json.loads(output.read_text())
   assert report["summary"]["images"] == 24 == report["summary"]["bit_exact"]

@@ -35,6 +35,10 @@ rate matches.
                    [hyper, c(y~)]                position's parameters from its
                                                  coded neighbours (integer c
                                                  and e) and the hyperprior's
+  checkerboard     CheckerboardLatent: the same, ContextLatentCodec in
+  context          an anchor's context 0, and    CheckerboardOrder, mask
+                   evaluation in the coder's     checkerboard_mask
+                   two passes
 
 The float halves are Flax modules over the model's own layers (passed in,
 their parameters under the model's names) that share the model's scope:
@@ -45,13 +49,17 @@ alone, holding no float parameter it could be tempted to use.
 
 Without a context, a latent is coded all at once (one range-coder call).
 With one, a coding order gives the steps in which positions are coded; the
-positions of one step are computed in one batch and coded in one call:
+positions of one step are computed in batches of up to MAX_BATCH and coded
+in one call each:
   WavefrontOrder(k)          mbt2018's raster context of a k x k mask, in
                              the wavefront steps of lic_jax.coding.wavefront
-A spatial context of another order (a checkerboard's two steps) is a new
-order and mask for ContextLatentCodec, not a new codec. Channel slices
-order channels rather than positions: their steps will have to name
-channel groups as well (not yet).
+  CheckerboardOrder()        He et al. 2021's checkerboard context: the
+                             anchors, then the rest (two steps)
+A spatial context of another order is a new order and mask for
+ContextLatentCodec (and, where its float half differs, a float half such
+as CheckerboardLatent), not a new codec. Channel slices order channels
+rather than positions: their steps will have to name channel groups as
+well (not yet).
 
 Integer networks are read from the parameters by layer names the model
 declares (e.g. models.transforms.HYPER_SYNTHESIS_LAYERS), never by Flax's
@@ -61,7 +69,7 @@ automatic names.
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import flax.linen as nn
 import jax
@@ -243,6 +251,24 @@ class WavefrontOrder:
     return wavefront(height, width, self.kernel_size).steps
 
 
+def checkerboard_anchors(height: int, width: int) -> np.ndarray:
+  """(H, W) bool: the anchors of He et al.'s checkerboard, (i + j) even
+  (the top-left latent is one)."""
+  i, j = np.indices((height, width))
+  return (i + j) % 2 == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckerboardOrder:
+  """He et al. 2021's two steps: the anchors (their context empty: the
+  checkerboard mask sees only the other colour, not yet coded), then the
+  non-anchors (their context the anchors), each in raster order."""
+
+  def steps(self, height: int, width: int) -> Sequence[tuple[np.ndarray, np.ndarray]]:
+    anchors = checkerboard_anchors(height, width)
+    return [np.nonzero(anchors), np.nonzero(~anchors)]
+
+
 def padded_size(n: int) -> int:
   """The smallest 2^k or 3 * 2^k >= n. A step is padded to it (repeating its
   last position): a few compiled shapes serve every step, and less than a
@@ -254,6 +280,13 @@ def padded_size(n: int) -> int:
 
 
 exact_matmul = jax.jit(integer_network.exact_matmul)
+
+# Positions whose parameters are computed in one batch. The positions of a
+# step never see each other, so a long step (a checkerboard's half of the
+# image) is computed in batches of at most this many, in order: the memory
+# of a batch is bounded whatever the image size (~30 MB of context patches
+# for M = 320), and the stream is the same.
+MAX_BATCH = 2048
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -282,8 +315,8 @@ class ContextLatentCodec:
   """y coded in `order`, each position's Gaussian (scale index, mean) given
   by the entropy-parameter network e on [hyper parameters, context], the
   context a masked convolution over the already-coded y^ (its visible taps:
-  `mask`). Each step computes the parameters of all its positions in one
-  batch of exact fixed-point matrix products and codes them in one call;
+  `mask`). Each step computes the parameters of its positions in batches
+  of exact fixed-point matrix products and codes each batch in one call;
   the encoder runs the same steps, so both sides see identical parameters.
   The symbols of the stream follow the steps, then the positions within a
   step, then the channels."""
@@ -291,12 +324,12 @@ class ContextLatentCodec:
   @staticmethod
   def freeze(context_params, mask: np.ndarray, entropy_parameters_params,
              entropy_parameters_layers: Sequence[str]) -> dict[str, np.ndarray]:
-    """The context convolution ({kernel, bias}) under its mask, and e's
-    layers (by name, first to last), frozen."""
+    """The context convolution ({kernel, bias}, or {kernel} without a
+    bias) under its mask, and e's layers (by name, first to last), frozen."""
     masked = np.asarray(context_params["kernel"]) * mask[:, :, None, None]
+    bias = context_params.get("bias", np.zeros(masked.shape[-1], np.float32))
     arrays = integer_network.pack(
-        [integer_network.quantize_conv(masked, context_params["bias"], Activation.NONE)],
-        "context/")
+        [integer_network.quantize_conv(masked, bias, Activation.NONE)], "context/")
     arrays.update(integer_network.pack(
         integer_layers(entropy_parameters_params, entropy_parameters_layers,
                        Activation.LEAKY_RELU, Activation.NONE), "entropy_parameters/"))
@@ -329,13 +362,19 @@ class ContextLatentCodec:
     numpy."""
     return 4 * 4 * rows * cols * int(self.first_hyper.shape[1])
 
+  def _batches(self, height: int, width: int):
+    """The order's steps, each in batches of at most MAX_BATCH positions."""
+    for rows, cols in self.order.steps(height, width):
+      for start in range(0, len(rows), MAX_BATCH):
+        yield rows[start:start + MAX_BATCH], cols[start:start + MAX_BATCH]
+
   def _run(self, hyper: np.ndarray, code_step: Callable, context_transform=None):
     """Visits the order's steps; code_step(rows, cols, indexes, means) -> q
     for those positions. Returns q (h, w, M) and the fixed-point y^ (int64)."""
     h, w, _ = hyper.shape
     m, pad = self.num_latents, self.pad
     # The hyper half of the first entropy-parameter layer, for all positions
-    # at once (exact, like every product here); the context half per step.
+    # at once (exact, like every product here); the context half per batch.
     hyper_acc = exact_matmul(hyper.reshape(h * w, 2 * m), self.first_hyper)
     hyper_high, hyper_low = np.asarray(hyper_acc.high), np.asarray(hyper_acc.low)
     # The context model's input, clamped like every fixed-point input.
@@ -343,7 +382,7 @@ class ContextLatentCodec:
     y_fixed = np.zeros((h, w, m), np.int64)
     q = np.zeros((h, w, m), np.int32)
     di, dj = self.offsets[:, 0], self.offsets[:, 1]
-    for rows, cols in self.order.steps(h, w):
+    for rows, cols in self._batches(h, w):
       n = len(rows)
       fill = np.minimum(np.arange(padded_size(n)), n - 1)
       r, c = rows[fill], cols[fill]
@@ -428,12 +467,20 @@ class ContextLatent(nn.Module):
   entropy_parameters: nn.Module
   gaussian_conditional: nn.Module
 
+  # The context convolution this path expects (lic_jax.layers.MaskedConv).
+  mask_type: ClassVar[str] = "A"
+  context_bias: ClassVar[bool] = True
+
+  def context(self, y_hat: jax.Array) -> jax.Array:
+    """c(y~): the context of every position."""
+    return self.context_prediction(y_hat)
+
   def parameters(self, y_hat: jax.Array, hyper: jax.Array,
                  context_transform: Callable | None = None
                  ) -> tuple[jax.Array, jax.Array]:
     """(scales, means) of every element of y given y~ and the hyper
     parameters."""
-    context = self.context_prediction(y_hat)
+    context = self.context(y_hat)
     if context_transform is not None:
       context = context_transform(context)
     return split_scales_means(
@@ -449,4 +496,38 @@ class ContextLatent(nn.Module):
     else:
       scales, means = self.parameters(gc.quantize(y), hyper, context_transform)
       y_hat = gc.quantize(y, means)
+    return y_hat, gc.likelihood(y_hat, scales, means)
+
+
+class CheckerboardLatent(ContextLatent):
+  """The float half of ContextLatentCodec in CheckerboardOrder (He et al.
+  2021): an anchor's context is 0, a non-anchor's the checkerboard-masked
+  convolution c of the anchors around it (c has no bias, so that the
+  integer half's context of an anchor, computed before anything is coded,
+  is exactly 0 as well).
+
+  Training is one pass over the noisy y~ = y + u, as in the paper (c at a
+  non-anchor reads only anchors). Evaluation is exact, in the coder's two
+  passes: the anchors' y~ = round(y - mu) + mu with (sigma, mu) =
+  e([hyper, 0]), then the non-anchors' from the context of those."""
+
+  mask_type: ClassVar[str] = "checkerboard"
+  context_bias: ClassVar[bool] = False
+
+  def context(self, y_hat: jax.Array) -> jax.Array:
+    height, width = y_hat.shape[-3:-1]
+    non_anchors = jnp.asarray(~checkerboard_anchors(height, width))[:, :, None]
+    return self.context_prediction(y_hat) * non_anchors
+
+  def __call__(self, y: jax.Array, hyper: jax.Array, training: bool,
+               context_transform: Callable | None = None) -> tuple[jax.Array, jax.Array]:
+    """(y~, the likelihoods of y~)."""
+    if training:
+      return super().__call__(y, hyper, training, context_transform)
+    gc = self.gaussian_conditional
+    anchors = jnp.asarray(checkerboard_anchors(*y.shape[-3:-1]))[:, :, None]
+    _, means = self.parameters(jnp.zeros_like(y), hyper, context_transform)
+    anchors_hat = jnp.where(anchors, gc.quantize(y, means), 0.0)
+    scales, means = self.parameters(anchors_hat, hyper, context_transform)
+    y_hat = gc.quantize(y, means)
     return y_hat, gc.likelihood(y_hat, scales, means)

@@ -12,6 +12,7 @@ A model codec has three parts:
                 GaussianConditionalLatentCodec y, all at once
   mbt2018_mean  the same with h_s -> (scales, means)
   mbt2018       ContextLatentCodec y in WavefrontOrder(5) on mbt2018_mean's
+  he2021        ContextLatentCodec y in CheckerboardOrder() on mbt2018_mean's
 
 CBANet's codecs extend bmshj2018's and mbt2018's (lic_jax.cbanet.codec).
 """
@@ -22,11 +23,12 @@ import numpy as np
 
 from lic_jax.coding import integer_network
 from lic_jax.coding.integer_network import Activation
-from lic_jax.coding.latent_codecs import (ContextLatentCodec, FactorizedLatentCodec,
-                                          GaussianConditionalLatentCodec, HyperpriorLatentCodec,
-                                          WavefrontOrder, dequantize, integer_layers)
+from lic_jax.coding.latent_codecs import (CheckerboardOrder, ContextLatentCodec,
+                                          FactorizedLatentCodec, GaussianConditionalLatentCodec,
+                                          HyperpriorLatentCodec, WavefrontOrder, dequantize,
+                                          integer_layers)
 from lic_jax.coding.memory import Footprint, ProgramMemory, abstract
-from lic_jax.layers import raster_mask
+from lic_jax.layers import checkerboard_mask, raster_mask
 from lic_jax.models.transforms import (HYPER_SYNTHESIS_LAYERS, entropy_parameters_layers,
                                        entropy_widths)
 
@@ -347,9 +349,22 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     return self._synthesize(y_hat, **level), {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
+class CheckerboardCodec(JointAutoregressiveCodec):
+  """he2021: mbt2018's codec with the checkerboard context, y coded in two
+  steps (CheckerboardOrder: the anchors, then the rest)."""
+
+  context_mask = staticmethod(checkerboard_mask)
+
+  @staticmethod
+  def coding_order(kernel_size: int) -> CheckerboardOrder:
+    del kernel_size  # two steps whatever the kernel: its taps are all of one colour
+    return CheckerboardOrder()
+
+
 CODECS = {
     "bls2017": FactorizedPriorCodec,
     "bmshj2018": ScaleHyperpriorCodec,
     "mbt2018_mean": MeanScaleHyperpriorCodec,
     "mbt2018": JointAutoregressiveCodec,
+    "he2021": CheckerboardCodec,
 }

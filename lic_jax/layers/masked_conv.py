@@ -1,10 +1,16 @@
-"""Masked convolution: the autoregressive context model of Minnen et al. 2018.
+"""Masked convolutions: the context models of Minnen et al. 2018 and He et al. 2021.
 
-A k x k kernel is multiplied by a mask so that output position (i, j) only
-sees inputs that precede it in raster order. Mask type 'A' (the context
-model) also hides (i, j) itself; type 'B' lets it through. For k = 5 and
-type 'A' the visible taps are the two rows above (columns j-2 .. j+2) and
-the two positions to the left on the current row: 12 of the 25.
+A k x k kernel is multiplied by a mask of the taps an output position may
+see. Raster masks (Minnen 2018): output position (i, j) only sees inputs
+that precede it in raster order. Mask type 'A' (the context model) also
+hides (i, j) itself; type 'B' lets it through. For k = 5 and type 'A' the
+visible taps are the two rows above (columns j-2 .. j+2) and the two
+positions to the left on the current row: 12 of the 25.
+
+The checkerboard mask (He et al. 2021, Fig. 4) keeps the taps at an odd
+offset, di + dj odd: from a non-anchor position ((i + j) odd, see
+lic_jax.coding.latent_codecs.checkerboard_anchors) these are exactly the
+anchors, coded in the step before. For k = 5: 12 of the 25 as well.
 """
 
 import flax.linen as nn
@@ -24,6 +30,20 @@ def raster_mask(kernel_size: int, mask_type: str = "A") -> np.ndarray:
   return mask
 
 
+def checkerboard_mask(kernel_size: int) -> np.ndarray:
+  """(k, k) array of 0/1: 1 where the tap's offset from the centre, di + dj,
+  is odd."""
+  i, j = np.indices((kernel_size, kernel_size))
+  return ((i + j - 2 * (kernel_size // 2)) % 2 == 1).astype(np.float32)
+
+
+def context_mask(kernel_size: int, mask_type: str) -> np.ndarray:
+  """The mask of a MaskedConv: 'A' or 'B' (raster) or 'checkerboard'."""
+  if mask_type == "checkerboard":
+    return checkerboard_mask(kernel_size)
+  return raster_mask(kernel_size, mask_type)
+
+
 def causal_offsets(kernel_size: int, mask_type: str = "A") -> np.ndarray:
   """(taps, 2) offsets (di, dj) of the visible taps, in kernel (raster) order."""
   rows, cols = np.nonzero(raster_mask(kernel_size, mask_type))
@@ -32,21 +52,24 @@ def causal_offsets(kernel_size: int, mask_type: str = "A") -> np.ndarray:
 
 
 class MaskedConv(nn.Module):
-  """k x k, stride-1, 'same' convolution whose kernel is masked (see above)."""
+  """k x k, stride-1, 'same' convolution whose kernel is masked (see above);
+  mask_type: 'A', 'B' or 'checkerboard'."""
 
   features: int
   kernel_size: int = 5
   mask_type: str = "A"
+  use_bias: bool = True
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     k = self.kernel_size
     kernel = self.param("kernel", nn.initializers.lecun_normal(),
                         (k, k, x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    mask = jnp.asarray(raster_mask(k, self.mask_type))[:, :, None, None]
+    mask = jnp.asarray(context_mask(k, self.mask_type))[:, :, None, None]
     pad = k // 2
     y = jax.lax.conv_general_dilated(
         x, kernel * mask, (1, 1), ((pad, pad), (pad, pad)),
         dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + bias
+    if not self.use_bias:
+      return y
+    return y + self.param("bias", nn.initializers.zeros_init(), (self.features,))

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 
 from lic_jax.models.bls2017 import FactorizedPrior
 from lic_jax.models.bmshj2018 import ScaleHyperprior
+from lic_jax.models.he2021 import CheckerboardContextHierarchicalPriors
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
 from lic_jax.models.resnet import NETWORKS, ResNet
@@ -31,6 +32,7 @@ def registered() -> dict[str, type[nn.Module]]:
       "bmshj2018": ScaleHyperprior,
       "mbt2018_mean": MeanScaleHyperprior,
       "mbt2018": JointAutoregressiveHierarchicalPriors,
+      "he2021": CheckerboardContextHierarchicalPriors,
       "cbanet_hp": CBANetHP,
       "cbanet_ar": CBANetAR,
       "ohm_autoencoder": OHMAutoencoder,
@@ -75,6 +77,7 @@ def model_from_config(config) -> nn.Module:
   return model_from_spec(config.model)
 
 
-__all__ = ["MODELS", "CBANetAR", "CBANetHP", "FactorizedPrior", "GroupedClassifier", "JointAutoregressiveHierarchicalPriors",
+__all__ = ["MODELS", "CBANetAR", "CBANetHP", "CheckerboardContextHierarchicalPriors",
+           "FactorizedPrior", "GroupedClassifier", "JointAutoregressiveHierarchicalPriors",
            "MeanScaleHyperprior", "OHMAutoencoder", "ResNet", "ScaleHyperprior", "SplitClassifier", "abstract_params", "build_model",
            "model_from_config", "model_from_spec", "registered"]

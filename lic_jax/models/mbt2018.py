@@ -46,23 +46,26 @@ def latent_bits(model: nn.Module, y_hat: jax.Array, z_hat: jax.Array, scales: ja
       "z": model.entropy_bottleneck.likelihood(z_hat)})
 
 
-def setup_joint_prior(model: nn.Module) -> None:
+def setup_joint_prior(model: nn.Module,
+                      context_latent: type[ContextLatent] = ContextLatent) -> None:
   """The joint prior's layers on `model` (called in its setup; it has
   num_filters, num_latents, entropy_hidden and context_kernel_size): h_a,
-  h_s, the context c, e, the bottleneck and the Gaussian conditional, and
-  the latent paths over them (lic_jax.coding.latent_codecs): z, and y in
-  context."""
+  h_s, the context c (a MaskedConv of the mask context_latent names), e,
+  the bottleneck and the Gaussian conditional, and the latent paths over
+  them (lic_jax.coding.latent_codecs): z, and y in context
+  (`context_latent`: ContextLatent, raster; CheckerboardLatent)."""
   m = model.num_latents
   model.hyper_analysis = MeanScaleHyperAnalysis(model.num_filters)
   model.hyper_synthesis = MeanScaleHyperSynthesis(m)
-  model.context_prediction = MaskedConv(2 * m, model.context_kernel_size, "A")
+  model.context_prediction = MaskedConv(2 * m, model.context_kernel_size,
+                                        context_latent.mask_type, context_latent.context_bias)
   model.entropy_parameters = EntropyParameters(entropy_widths(m, model.entropy_hidden), 2 * m)
   model.entropy_bottleneck = EntropyBottleneck(model.num_filters)
   model.gaussian_conditional = GaussianConditional()
   model.hyperprior = HyperpriorLatent(model.hyper_analysis, model.hyper_synthesis,
                                       model.entropy_bottleneck)
-  model.context_latent = ContextLatent(model.context_prediction, model.entropy_parameters,
-                                       model.gaussian_conditional)
+  model.context_latent = context_latent(model.context_prediction, model.entropy_parameters,
+                                        model.gaussian_conditional)
   nn.share_scope(model, model.hyperprior)
   nn.share_scope(model, model.context_latent)
 
@@ -116,13 +119,16 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
   synthesis_filters: int | None = None
 
   downsampling: ClassVar[int] = 64
+  # The float half of y's context path, which names its order's mask
+  # (lic_jax.coding.latent_codecs): raster here, a checkerboard in he2021.
+  context_latent_type: ClassVar[type[ContextLatent]] = ContextLatent
 
   def setup(self):
     m = self.num_latents
     self.analysis = AnalysisTransform(self.num_filters, m, self.simplified_gdn)
     self.synthesis = SynthesisTransform(self.synthesis_filters or self.num_filters,
                                         simplified_gdn=self.simplified_gdn)
-    setup_joint_prior(self)
+    setup_joint_prior(self, self.context_latent_type)
 
   def latent_parameters(self, y_hat: jax.Array, z_hat: jax.Array):
     """(scales, means) of every element of y given the coded y~ and z~."""
