@@ -21,14 +21,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lic_jax import layers
 from lic_jax.coding import integer_network
 from lic_jax.coding.integer_network import Activation
-from lic_jax.coding.latent_codecs import (CheckerboardOrder, ContextLatentCodec,
-                                          FactorizedLatentCodec, GaussianConditionalLatentCodec,
-                                          HyperpriorLatentCodec, WavefrontOrder, dequantize,
-                                          integer_layers)
+from lic_jax.coding.latent_codecs import (CheckerboardLatent, CheckerboardOrder, ContextLatent,
+                                          ContextLatentCodec, FactorizedLatentCodec,
+                                          GaussianConditionalLatentCodec, HyperpriorLatentCodec,
+                                          WavefrontOrder, dequantize, integer_layers)
 from lic_jax.coding.memory import Footprint, ProgramMemory, abstract
-from lic_jax.layers import checkerboard_mask, raster_mask
 from lic_jax.models.transforms import (HYPER_SYNTHESIS_LAYERS, entropy_parameters_layers,
                                        entropy_widths)
 
@@ -302,10 +302,17 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
   # Besides mbt2018_mean's: the context grid (int32), y^ in int64 and its
   # symbols, y^ in float64 and float32 at the end.
   host_bytes_per_element = 100
-  # The context's visible taps and the order that codes them, of the
-  # model's kernel size: another context model changes these two.
-  context_mask = staticmethod(raster_mask)
+  # The float half of y's path, whose mask (mask_type) the integer context
+  # applies, and the order that codes it, of the model's kernel size:
+  # another context model changes these two.
+  context_latent = ContextLatent
   coding_order = WavefrontOrder
+
+  @classmethod
+  def context_mask(cls, kernel_size: int) -> np.ndarray:
+    """The context's visible taps: the float half's mask, so that the two
+    halves cannot disagree."""
+    return layers.context_mask(kernel_size, cls.context_latent.mask_type)
 
   @classmethod
   def freeze(cls, model, params) -> dict[str, np.ndarray]:
@@ -353,7 +360,7 @@ class CheckerboardCodec(JointAutoregressiveCodec):
   """he2021: mbt2018's codec with the checkerboard context, y coded in two
   steps (CheckerboardOrder: the anchors, then the rest)."""
 
-  context_mask = staticmethod(checkerboard_mask)
+  context_latent = CheckerboardLatent
 
   @staticmethod
   def coding_order(kernel_size: int) -> CheckerboardOrder:

@@ -41,6 +41,8 @@ def context_mask(kernel_size: int, mask_type: str) -> np.ndarray:
   """The mask of a MaskedConv: 'A' or 'B' (raster) or 'checkerboard'."""
   if mask_type == "checkerboard":
     return checkerboard_mask(kernel_size)
+  if mask_type not in ("A", "B"):
+    raise ValueError(f"mask type must be 'A', 'B' or 'checkerboard', got {mask_type!r}")
   return raster_mask(kernel_size, mask_type)
 
 
