@@ -24,10 +24,11 @@ are medians over all images and repeats; the JSON also holds the median of
 the per-turn ratios. --tfc-decoder adds a side that is ours with
 tensorflow-compression's range decoder in place of lic_jax's (the decoder
 before issue 12), reported as tfc_decode_s and decode_vs_tfc = ours / it.
-For a model with a context (mbt2018, he2021), context_decode_s is the part
-of decode_s spent decoding y in the context's coding order (its entropy
-parameters step by step and its range decoding; the rest is z, h_s and
-g_s). The last line is
+For a model that codes y in steps (mbt2018, he2021: its context's order;
+ms2020: its slices), context_decode_s is the part of decode_s spent
+decoding y in those steps (its entropy parameters step by step and its
+range decoding; the rest is z, h_s and g_s). CompressAI ships no ms2020:
+it is timed against ours alone. The last line is
 
   model=<name> encode_s=<s> decode_s=<s> [context_decode_s=<s>] [compressai_encode_s=<s>
       compressai_decode_s=<s> encode_ratio=<ours/theirs> decode_ratio=<...>]
@@ -52,7 +53,8 @@ from lic_jax.codec import Codec
 from lic_jax.coding import latent_codecs, range_coder, tfc_ops
 
 DEFAULT_WIDTHS = {"bls2017": (128, 128), "bmshj2018": (128, 192),
-                  "mbt2018_mean": (192, 192), "mbt2018": (192, 192), "he2021": (192, 192)}
+                  "mbt2018_mean": (192, 192), "mbt2018": (192, 192), "he2021": (192, 192),
+                  "ms2020": (192, 192)}
 
 
 class Side:
@@ -89,11 +91,12 @@ def _timed(fn, *args):
 
 
 def ours(codec: Codec) -> Side:
-  """Our codec; for a model with a context (mbt2018, he2021), the side's
-  context_decode lists the time each timed decode spent decoding y in its
-  coding order (ContextLatentCodec.decode: the entropy parameters, step by
-  step, and the range decoding)."""
-  context = getattr(codec.impl, "context", None)
+  """Our codec; for a model that codes y in steps (mbt2018, he2021,
+  ms2020), the side's context_decode lists the time each timed decode spent
+  decoding y in its steps (ContextLatentCodec.decode or
+  ChannelSlicesLatentCodec.decode: the entropy parameters, step by step,
+  and the range decoding)."""
+  context = getattr(codec.impl, "y_steps", None)
   last_context_s = []
 
   def decompress(data):
@@ -178,6 +181,9 @@ COMPRESSAI_MODELS = {
 
 
 def compressai(name: str, widths: tuple[int, int]) -> Side | None:
+  if name not in COMPRESSAI_MODELS:
+    print(f"compressai has no model like {name}")
+    return None
   try:
     import torch  # pylint: disable=g-import-not-at-top
     from compressai import models as cai  # pylint: disable=g-import-not-at-top

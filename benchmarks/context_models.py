@@ -1,7 +1,8 @@
 r"""Rate at equal budget of the context models, on Kodak with real files.
 
-  python benchmarks/context_models.py [--models mbt2018_mean,mbt2018,he2021]
+  python benchmarks/context_models.py [--models mbt2018_mean,mbt2018,he2021,ms2020]
       [--lambdas 0.0035,0.0067,0.013,0.025] [--output results/context_models]
+      [--reuse MODEL,...]
 
 Every model is trained at every lambda with configs/prior_comparison_cpu.py:
 MODEL,LAMBDA (N=32, M=48, 1,500 steps of 8 128x128 crops, Adam 1e-3 then
@@ -10,7 +11,9 @@ not retrained), then evaluated on all 24 Kodak images with real .lic files
 (the evaluation is kept in the run and reused while its tables are the
 same). Writes into --output one CompressAI-schema curve per model
 (MODEL.json, with its lambdas), comparison.json and rd.png (PSNR and
-MS-SSIM). comparison.json holds, for every model against every other, the
+MS-SSIM). --reuse reads the named models' curves and bits from --output
+(as an earlier run of this script wrote them) instead of training them
+again: a clean clone has no run directories. comparison.json holds, for every model against every other, the
 rate and PSNR differences at each lambda, and the BD-rates in PSNR (cubic
 and pchip) where both curves are RD curves (PSNR rising with the rate at
 every point) whose PSNR ranges overlap by MIN_OVERLAP_DB: a short training
@@ -123,9 +126,11 @@ def compare(anchor: dict, test: dict) -> dict:
 
 def main():
   parser = argparse.ArgumentParser(description=cli.summary(__doc__))
-  parser.add_argument("--models", default="mbt2018_mean,mbt2018,he2021")
+  parser.add_argument("--models", default="mbt2018_mean,mbt2018,he2021,ms2020")
   parser.add_argument("--lambdas", default="0.0035,0.0067,0.013,0.025")
   parser.add_argument("--output", default=os.path.join(ROOT, "results", "context_models"))
+  parser.add_argument("--reuse", default="",
+                      help="models whose curves and bits are read from --output, not trained")
   args = parser.parse_args()
 
   cli.enable_compilation_cache()
@@ -134,7 +139,15 @@ def main():
     sys.exit(f"error: no Kodak images at {kodak} (set LIC_JAX_DATA)")
   os.makedirs(args.output, exist_ok=True)
   curves, colours = {}, {}
+  reused = [model for model in args.reuse.split(",") if model]
+  if reused:
+    with open(os.path.join(args.output, "comparison.json")) as f:
+      earlier_colours = json.load(f)["bits_by_colour"]
   for model in args.models.split(","):
+    if model in reused:
+      with open(os.path.join(args.output, f"{model}.json")) as f:
+        curves[model], colours[model] = json.load(f), earlier_colours[model]
+      continue
     curves[model], colours[model] = model_curve(model, args.lambdas.split(","), kodak)
     with open(os.path.join(args.output, f"{model}.json"), "w") as f:
       json.dump(curves[model], f, indent=2)

@@ -5,7 +5,8 @@ Each family is built the same way in every process from its name alone, so
 that a worker process decodes with exactly the parent's tables:
 
   image codecs (versions 1, 2)  bls2017, bmshj2018, mbt2018_mean, mbt2018,
-                                he2021, cbanet_hp, cbanet_ar: N=32, M=48
+                                he2021, ms2020, cbanet_hp, cbanet_ar: N=32,
+                                M=48
   map streams (version 3)       ohm, int: the natural-image autoencoder at
                                 configs/ohm's CPU widths
   features (version 4)          split: a bank of two units on a CIFAR ResNet-8
@@ -25,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-IMAGE_MODELS = ("bls2017", "bmshj2018", "mbt2018_mean", "mbt2018", "he2021", "cbanet_hp",
-                "cbanet_ar")
+IMAGE_MODELS = ("bls2017", "bmshj2018", "mbt2018_mean", "mbt2018", "he2021", "ms2020",
+                "cbanet_hp", "cbanet_ar")
 MAP_MODELS = ("ohm", "int")
 FAMILIES = (*IMAGE_MODELS, *MAP_MODELS, "split", "grouping")
 IMAGE_WIDTHS = {"num_filters": 32, "num_latents": 48}

@@ -6,7 +6,7 @@ each under a time and memory limit.
 
 The families are benchmarks/families.py's fixed-seed decoders: the image
 codecs (versions 1 and 2: bls2017, bmshj2018, mbt2018_mean, mbt2018,
-he2021, cbanet_hp, cbanet_ar), the OHM / INT map streams (version 3) and the
+he2021, ms2020, cbanet_hp, cbanet_ar), the OHM / INT map streams (version 3) and the
 split-computing and grouping feature files (version 4). For each, a valid
 file of a Kodak crop is attacked in cases/len(families) ways by the kinds of
 lic_jax.coding.fuzz for its version (byte mutations, payload bytes, cut,

@@ -69,7 +69,10 @@ def _estimated_bits(codec: Codec, img: np.ndarray, latents: dict, rate: int | No
   level = {} if rate is None else {"rate": rate}
   if hasattr(codec.model, "coded_bits"):
     z_hat = (latents["z"] + codec.impl.hyper.z.medians).astype(np.float32)
-    return float(codec.model.apply(params, latents["y_hat"][None], z_hat[None],
+    # The latent the model rates: y^ (the context models), or the symbols q
+    # (ms2020, whose y^ holds a residual the likelihood does not see).
+    coded = latents[getattr(codec.model, "coded_latent", "y_hat")].astype(np.float32)
+    return float(codec.model.apply(params, coded[None], z_hat[None],
                                    method=codec.model.coded_bits, **level)[0])
   x = image_lib.pad_to_multiple(img[None].astype(np.float32) / 255, codec.model.downsampling)
   return float(codec.model.apply(params, x, training=False, **level)["bits"][0])

@@ -1,10 +1,11 @@
 r"""Equal-budget comparison of the priors: bmshj2018 vs mbt2018_mean vs mbt2018
-vs he2021 (mbt2018's context as a checkerboard), and bls2017.
+vs he2021 (mbt2018's context as a checkerboard) vs ms2020 (channel slices),
+and bls2017.
 
   python -m lic_jax train --config configs/prior_comparison_cpu.py:mbt2018
   python -m lic_jax train --config configs/prior_comparison_cpu.py:he2021,0.0035
 
-Small widths (N=32, M=48) and 1,500 steps of 8 128x128 crops at lambda=0.0067
+Small widths (N=32, M=48; ms2020's 10 slices of 5 and 4 channels) and 1,500 steps of 8 128x128 crops at lambda=0.0067
 (or the lambda after the model's name), so that each run fits a few minutes
 on 2 CPU cores; same seed, data, schedule and evaluation (all 24 Kodak
 images) for every model and lambda.

@@ -203,7 +203,7 @@ def test_a_file_of_another_model_names_both():
 
 
 @pytest.mark.parametrize("name", ["bls2017", "bmshj2018", "mbt2018_mean", "mbt2018",
-                                  "he2021", "cbanet_hp", "cbanet_ar"])
+                                  "he2021", "ms2020", "cbanet_hp", "cbanet_ar"])
 def test_hostile_files_are_refused_or_decode_to_the_declared_size(name):
   """20 attacks of each kind per model (benchmarks/fuzz_codec.py runs
   10,000, each in a process with a time and memory limit); a CBANet's file

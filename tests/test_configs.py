@@ -91,12 +91,16 @@ def test_minnen_configs_use_the_paper_widths(name):
 
 
 def test_paper_scale_configs_split_their_batch_over_their_slice():
-  for name in ("tpu/v5e16_bmshj2018", "tpu/v5e16_mbt2018", "tpu/v5e16_he2021"):
+  for name in ("tpu/v5e16_bmshj2018", "tpu/v5e16_mbt2018", "tpu/v5e16_he2021",
+               "tpu/v5e16_ms2020"):
     config = load_config(name)
     assert config.data.batch_size // 16 == 8 and config.distributed
   assert load_config("gpu/x8_bmshj2018").data.batch_size // 8 == 8
-  for name in ("tpu/v5e16_mbt2018", "tpu/v5e16_he2021"):
+  for name in ("tpu/v5e16_mbt2018", "tpu/v5e16_he2021", "tpu/v5e16_ms2020", "ms2020"):
     assert load_config(name).model.num_latents == 320
+  ms2020 = load_config("tpu/v5e16_ms2020")
+  assert (ms2020.model.num_filters, ms2020.model.num_slices, ms2020.model.max_support_slices,
+          ms2020.lmbda) == (192, 10, 5, 0.0483)
   # The two contexts train alike: only the model's name differs.
   he2021, mbt2018 = load_config("tpu/v5e16_he2021"), load_config("tpu/v5e16_mbt2018")
   for config in (he2021, mbt2018):

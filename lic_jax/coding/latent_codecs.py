@@ -39,6 +39,12 @@ rate matches.
   context          an anchor's context 0, and    CheckerboardOrder, mask
                    evaluation in the coder's     checkerboard_mask
                    two passes
+  channel slices   ChannelSlicesLatent: y~ one   ChannelSlicesLatentCodec: one
+                   slice of channels at a time,  step per slice, its (scale
+                   its Gaussian from the hyper   index, mean) and residual
+                   features and the earlier      from integer networks of the
+                   slices, plus a latent         coded slices; the residual's
+                   residual 0.5 tanh(r)          0.5 tanh a stored table
 
 The float halves are Flax modules over the model's own layers (passed in,
 their parameters under the model's names) that share the model's scope:
@@ -58,8 +64,9 @@ in one call each:
 A spatial context of another order is a new order and mask for
 ContextLatentCodec (and, where its float half differs, a float half such
 as CheckerboardLatent), not a new codec. Channel slices order channels
-rather than positions: their steps will have to name channel groups as
-well (not yet).
+rather than positions: ChannelSlicesLatentCodec codes one slice per step,
+all of its positions at once (`channel_slices` gives the slices' widths,
+even or not).
 
 Integer networks are read from the parameters by layer names the model
 declares (e.g. models.transforms.HYPER_SYNTHESIS_LAYERS), never by Flax's
@@ -77,9 +84,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from lic_jax.coding import integer_network, range_coder, tables
-from lic_jax.coding.integer_network import Activation
+from lic_jax.coding.integer_network import Activation, padded_size
 from lic_jax.coding.wavefront import wavefront
 from lic_jax.entropy_models import GaussianConditional
+from lic_jax.layers.rounding import ste_round
 
 
 def split_scales_means(params: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -267,16 +275,6 @@ class CheckerboardOrder:
   def steps(self, height: int, width: int) -> Sequence[tuple[np.ndarray, np.ndarray]]:
     anchors = checkerboard_anchors(height, width)
     return [np.nonzero(anchors), np.nonzero(~anchors)]
-
-
-def padded_size(n: int) -> int:
-  """The smallest 2^k or 3 * 2^k >= n. A step is padded to it (repeating its
-  last position): a few compiled shapes serve every step, and less than a
-  third of a padded step is waste. With powers of two alone up to half is:
-  a portrait Kodak image then computes 47% more positions than it codes,
-  13% with this series."""
-  size = 1 << max(0, (n - 1).bit_length())
-  return size * 3 // 4 if size >= 4 and size * 3 // 4 >= n else size
 
 
 exact_matmul = jax.jit(integer_network.exact_matmul)
@@ -531,3 +529,212 @@ class CheckerboardLatent(ContextLatent):
     scales, means = self.parameters(anchors_hat, hyper, context_transform)
     y_hat = gc.quantize(y, means)
     return y_hat, gc.likelihood(y_hat, scales, means)
+
+
+def channel_slices(num_latents: int, num_slices: int) -> tuple[int, ...]:
+  """The widths of num_slices slices of num_latents channels, as even as
+  they can be, the wider first (320 in 10: ten of 32; 48 in 10: eight of 5,
+  two of 4)."""
+  if not 0 < num_slices <= num_latents:
+    raise ValueError(f"{num_latents} latent channels cannot make {num_slices} slices")
+  return tuple(len(s) for s in np.array_split(np.arange(num_latents), num_slices))
+
+
+# The latent residual's 0.5 tanh(r) in fixed point, tabulated at steps of
+# 2^-HALF_TANH_BITS of r up to |r| = HALF_TANH_RANGE (beyond, 0.5 tanh is 0.5
+# to within 2^-FRACTION_BITS): a lookup of stored integers, the same on
+# every machine, within 2^-(HALF_TANH_BITS + 2) of the float model's tanh.
+HALF_TANH_BITS = 8
+HALF_TANH_RANGE = 8
+
+
+def half_tanh_table() -> np.ndarray:
+  """0.5 tanh(k 2^-HALF_TANH_BITS) in fixed point, k from -K to K (int32)."""
+  steps = HALF_TANH_RANGE << HALF_TANH_BITS
+  return integer_network.to_fixed(0.5 * np.tanh(np.arange(-steps, steps + 1) / 2.0**HALF_TANH_BITS))
+
+
+def half_tanh_fixed(r: np.ndarray, table: np.ndarray) -> np.ndarray:
+  """0.5 tanh(r) of fixed-point r, from the table (r rounded to its step)."""
+  shift = integer_network.FRACTION_BITS - HALF_TANH_BITS
+  steps = (len(table) - 1) // 2
+  at = np.clip((r.astype(np.int64) + (1 << (shift - 1))) >> shift, -steps, steps)
+  return table[at + steps]
+
+
+def _slice_bounds(slices: Sequence[int]) -> list[tuple[int, int]]:
+  ends = np.cumsum(slices)
+  return [(int(end - width), int(end)) for width, end in zip(slices, ends)]
+
+
+# The three networks of each slice: its means, its scales, its latent residual.
+SLICE_NETWORKS = ("mean", "scale", "residual")
+# Their largest tile side: their halo is 5 positions (5x5, 5x5, 3x3 at
+# stride 1), which tiles of 16 would compute 2.6 times over; a Kodak latent
+# (48 x 32) is one tile of 64.
+SLICE_TILE = 64
+
+
+class ChannelSlicesLatentCodec:
+  """y coded one slice of channels per step (Minnen & Singh 2020): slice i's
+  Gaussian has mean mu_i = f_i^mu([mean features, support]) and scale index
+  from f_i^sigma([scale features, support]), the support the decoded y^ of the
+  first min(i, max_support) slices; after it is coded, its y^ = q + mu +
+  0.5 tanh(r_i([mean features, support, q + mu])). The hyper features are
+  h_s(z^) in fixed point (scales', then means'), every network an exact
+  integer network, so encoder and decoder compute the same indexes. The
+  symbols of the stream follow the slices, then the positions, then the
+  channels of a slice."""
+
+  @staticmethod
+  def freeze(networks: dict[str, Sequence[list[integer_network.IntegerConv]]]
+             ) -> dict[str, np.ndarray]:
+    """{kind: the frozen network of each slice} (kinds: SLICE_NETWORKS),
+    and the table of the residual's 0.5 tanh."""
+    arrays = {"residual/half_tanh": half_tanh_table()}
+    for kind in SLICE_NETWORKS:
+      for i, layers in enumerate(networks[kind]):
+        arrays.update(integer_network.pack(layers, f"{kind}_{i}/"))
+    return arrays
+
+  def __init__(self, arrays: dict[str, np.ndarray], slices: Sequence[int], max_support: int,
+               y: GaussianConditionalLatentCodec):
+    self.slices, self.max_support, self.y = tuple(slices), max_support, y
+    self.networks = {kind: [integer_network.Network(integer_network.unpack(arrays, f"{kind}_{i}/"),
+                                                    tile=SLICE_TILE)
+                            for i in range(len(self.slices))] for kind in SLICE_NETWORKS}
+    self.half_tanh = arrays["residual/half_tanh"]
+
+  # What each distinct compiled slice program holds beyond its buffers (its
+  # executable, the compilation's arenas): measured, 9 programs took 100-115
+  # MB more than their largest's buffers in 1-MP decodes at N=32, M=48
+  # (benchmarks/decode_memory.py); twice that is counted.
+  COMPILED_PROGRAM_BYTES = 24 << 20
+
+  def compiled_bytes(self) -> int:
+    """COMPILED_PROGRAM_BYTES per distinct program of the slice networks
+    (networks of the same layer shapes share one)."""
+    programs = {tuple(layer.kernel.shape for layer in net.layers)
+                for networks in self.networks.values() for net in networks}
+    return self.COMPILED_PROGRAM_BYTES * len(programs)
+
+  def program_bytes(self, rows: int, cols: int) -> int:
+    """The buffers of the largest slice network's program on a latent of
+    rows x cols (the networks run one at a time): the residual network of
+    the widest support."""
+    widest = max(self.networks["residual"], key=lambda net: net.layers[0].kernel.shape[2])
+    return widest.program_bytes(rows, cols)
+
+  def _run(self, hyper: np.ndarray, code_slice: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """Visits the slices; code_slice(i, indexes, means) -> q of slice i.
+    Returns q (h, w, M) and the fixed-point y^ (int64)."""
+    m = sum(self.slices)
+    if hyper.shape[-1] != 2 * m:
+      raise ValueError(f"hyper features {hyper.shape} do not match {m} latent channels")
+    scale_features, mean_features = hyper[..., :m], hyper[..., m:]
+    q, y_fixed = [], []
+    for i in range(len(self.slices)):
+      support = [clip_fixed(s) for s in y_fixed[:self.max_support]]
+      mean_support = np.concatenate([mean_features, *support], axis=-1)
+      means = self.networks["mean"][i](mean_support)
+      indexes = self.y.scale_indexes(
+          self.networks["scale"][i](np.concatenate([scale_features, *support], axis=-1)))
+      q_slice = code_slice(i, indexes, means)
+      coded = fixed_sum(q_slice, means)
+      residual = self.networks["residual"][i](
+          np.concatenate([mean_support, clip_fixed(coded)], axis=-1))
+      q.append(q_slice)
+      y_fixed.append(coded + half_tanh_fixed(residual, self.half_tanh))
+    return np.concatenate(q, axis=-1), np.concatenate(y_fixed, axis=-1)
+
+  def encode(self, y: np.ndarray, hyper: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """(the stream, q, y^ as float32) of one image's y (h, w, M), given
+    `hyper` (h_s(z^) in fixed point)."""
+    bounds = _slice_bounds(self.slices)
+    symbols, indexes = [], []
+
+    def code_slice(i, idx, means):
+      start, end = bounds[i]
+      q_slice = np.round(y[..., start:end] - integer_network.from_fixed(means)).astype(np.int32)
+      symbols.append(q_slice.ravel())
+      indexes.append(idx.ravel())
+      return q_slice
+
+    q, y_fixed = self._run(hyper, code_slice)
+    stream = self.y.encode(np.concatenate(symbols), np.concatenate(indexes))
+    return stream, q, integer_network.from_fixed(y_fixed)
+
+  def decode(self, stream: bytes, hyper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(q, y^ as float32) of a y stream, given `hyper`."""
+    decoder = self.y.decoder(stream)
+
+    def code_slice(i, idx, means):
+      del i, means
+      return decoder.decode(idx) + self.y.offsets[idx]
+
+    q, y_fixed = self._run(hyper, code_slice)
+    decoder.finish()
+    return q, integer_network.from_fixed(y_fixed)
+
+
+class ChannelSlicesLatent(nn.Module):
+  """The float half of ChannelSlicesLatentCodec: per slice, the networks
+  f_i^mu (means), f_i^sigma (scales) and r_i (latent residual), over the hyper
+  features (h_s(z~): scales', then means') and the earlier slices' y~.
+
+  Training (as Minnen & Singh's code): the likelihood is of the noisy
+  y + u, while the slices' support and g_s see round(y - mu) + mu with the
+  straight-through gradient. Evaluation rounds the same way; its slices
+  are the coder's, up to the integer networks' rounding."""
+
+  mean_transforms: Sequence[nn.Module]
+  scale_transforms: Sequence[nn.Module]
+  residual_transforms: Sequence[nn.Module]
+  gaussian_conditional: nn.Module
+  slices: tuple[int, ...]
+  max_support: int
+
+  def _run(self, hyper: jax.Array, code_slice: Callable) -> tuple[jax.Array, jax.Array]:
+    """Visits the slices; code_slice(i, scales, means) -> (slice i's y~
+    before its residual, its likelihoods). Returns (y~, likelihoods)."""
+    scale_features, mean_features = split_scales_means(hyper)
+    y_hat, likelihoods = [], []
+    for i in range(len(self.slices)):
+      support = y_hat[:self.max_support]
+      mean_support = jnp.concatenate([mean_features, *support], axis=-1)
+      means = self.mean_transforms[i](mean_support)
+      scales = self.scale_transforms[i](jnp.concatenate([scale_features, *support], axis=-1))
+      coded, likelihood = code_slice(i, scales, means)
+      residual = self.residual_transforms[i](jnp.concatenate([mean_support, coded], axis=-1))
+      y_hat.append(coded + 0.5 * jnp.tanh(residual))
+      likelihoods.append(likelihood)
+    return jnp.concatenate(y_hat, axis=-1), jnp.concatenate(likelihoods, axis=-1)
+
+  def __call__(self, y: jax.Array, hyper: jax.Array, training: bool
+               ) -> tuple[jax.Array, jax.Array]:
+    """(y~, the likelihoods of y~)."""
+    gc = self.gaussian_conditional
+    bounds = _slice_bounds(self.slices)
+
+    def code_slice(i, scales, means):
+      y_slice = y[..., bounds[i][0]:bounds[i][1]]
+      if training:
+        noisy = y_slice + jax.random.uniform(self.make_rng("noise"), y_slice.shape,
+                                             y_slice.dtype, -0.5, 0.5)
+        return ste_round(y_slice - means) + means, gc.likelihood(noisy, scales, means)
+      coded = gc.quantize(y_slice, means)
+      return coded, gc.likelihood(coded, scales, means)
+
+    return self._run(hyper, code_slice)
+
+  def symbols(self, q: jax.Array, hyper: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(y~, the likelihoods) of coded symbols q (..., M): the coder's slices
+    with the float networks."""
+    gc = self.gaussian_conditional
+    bounds = _slice_bounds(self.slices)
+
+    def code_slice(i, scales, means):
+      coded = q[..., bounds[i][0]:bounds[i][1]] + means
+      return coded, gc.likelihood(coded, scales, means)
+
+    return self._run(hyper, code_slice)

@@ -13,6 +13,8 @@ A model codec has three parts:
   mbt2018_mean  the same with h_s -> (scales, means)
   mbt2018       ContextLatentCodec y in WavefrontOrder(5) on mbt2018_mean's
   he2021        ContextLatentCodec y in CheckerboardOrder() on mbt2018_mean's
+  ms2020        HyperpriorLatentCodec (z, both h_s as one network -> scale
+                and mean features), ChannelSlicesLatentCodec y (10 slices)
 
 CBANet's codecs extend bmshj2018's and mbt2018's (lic_jax.cbanet.codec).
 """
@@ -24,11 +26,14 @@ import numpy as np
 from lic_jax import layers
 from lic_jax.coding import integer_network
 from lic_jax.coding.integer_network import Activation
-from lic_jax.coding.latent_codecs import (CheckerboardLatent, CheckerboardOrder, ContextLatent,
+from lic_jax.coding.latent_codecs import (SLICE_NETWORKS, ChannelSlicesLatentCodec,
+                                          CheckerboardLatent, CheckerboardOrder, ContextLatent,
                                           ContextLatentCodec, FactorizedLatentCodec,
                                           GaussianConditionalLatentCodec, HyperpriorLatentCodec,
-                                          WavefrontOrder, dequantize, integer_layers)
+                                          WavefrontOrder, channel_slices, dequantize,
+                                          integer_layers)
 from lic_jax.coding.memory import Footprint, ProgramMemory, abstract
+from lic_jax.models.ms2020 import SLICE_TRANSFORM_LAYERS
 from lic_jax.models.transforms import (HYPER_SYNTHESIS_LAYERS, entropy_parameters_layers,
                                        entropy_widths)
 
@@ -188,9 +193,14 @@ class _HyperpriorCodec(_DecodeFootprint):
     """z of a latent batch."""
     raise NotImplementedError
 
+  @staticmethod
+  def hyper_synthesis_params(params):
+    """h_s's layers by HYPER_SYNTHESIS_LAYERS."""
+    return params["hyper_synthesis"]
+
   @classmethod
   def freeze(cls, model, params) -> dict[str, np.ndarray]:
-    h_s = integer_layers(params["hyper_synthesis"], HYPER_SYNTHESIS_LAYERS,
+    h_s = integer_layers(cls.hyper_synthesis_params(params), HYPER_SYNTHESIS_LAYERS,
                          *cls.h_s_activations, transpose_strides=(2, 2))
     return {**HyperpriorLatentCodec.freeze(model.num_filters, params, h_s),
             **GaussianConditionalLatentCodec.freeze("y")}
@@ -294,7 +304,35 @@ class MeanScaleHyperpriorCodec(_HyperpriorCodec):
     return self._synthesize(y_hat), {"z": q_z, "y": q_y, "y_hat": y_hat}
 
 
-class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
+class _SteppedCodec(MeanScaleHyperpriorCodec):
+  """A mean-scale hyperprior whose y is coded in steps by a latent codec,
+  self.y_steps (encode(y, hyper, *args) -> (stream, q, y^); decode(stream,
+  hyper, *args) -> (q, y^)), given h_s(z^) in fixed point."""
+
+  y_steps: ContextLatentCodec | ChannelSlicesLatentCodec
+
+  def y_steps_args(self, **level) -> tuple:
+    """The further arguments of y_steps' encode and decode."""
+    del level
+    return ()
+
+  def encode(self, x: jax.Array, **level) -> list[tuple[list[bytes], dict]]:
+    y, q_z = self._analyze(x, **level)
+    out = []
+    for yi, qz in zip(y, q_z):
+      stream, q_y, y_hat = self.y_steps.encode(
+          yi, self.hyper_parameters(qz, yi.shape, **level), *self.y_steps_args(**level))
+      out.append(([self.hyper.z.encode(qz), stream], {"z": qz, "y": q_y, "y_hat": y_hat}))
+    return out
+
+  def decode(self, streams: list[bytes], shapes: dict, **level) -> tuple[np.ndarray, dict]:
+    q_z = self.hyper.z.decode(streams[0], shapes["z"])
+    q_y, y_hat = self.y_steps.decode(streams[1], self.hyper_parameters(q_z, shapes["y"], **level),
+                                     *self.y_steps_args(**level))
+    return self._synthesize(y_hat, **level), {"z": q_z, "y": q_y, "y_hat": y_hat}
+
+
+class JointAutoregressiveCodec(_SteppedCodec):
   """mbt2018: like mbt2018_mean, but the Gaussian parameters of each latent
   also depend on its already-coded neighbours (masked 5x5 context): y is
   coded by a ContextLatentCodec in the wavefront order."""
@@ -329,6 +367,7 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     k = model.context_kernel_size
     self.context = ContextLatentCodec(arrays, self.context_mask(k), self.coding_order(k),
                                       self.y, model.num_latents)
+    self.y_steps = self.context
 
   def _latent_footprint(self, shapes: dict) -> Footprint:
     rows, cols, _ = shapes["y"]
@@ -339,21 +378,8 @@ class JointAutoregressiveCodec(MeanScaleHyperpriorCodec):
     """An exact map on the context model's output before e (None: none)."""
     del level
 
-  def encode(self, x: jax.Array, **level) -> list[tuple[list[bytes], dict]]:
-    y, q_z = self._analyze(x, **level)
-    out = []
-    for yi, qz in zip(y, q_z):
-      stream, q_y, y_hat = self.context.encode(
-          yi, self.hyper_parameters(qz, yi.shape, **level), self.context_transform(**level))
-      out.append(([self.hyper.z.encode(qz), stream], {"z": qz, "y": q_y, "y_hat": y_hat}))
-    return out
-
-  def decode(self, streams: list[bytes], shapes: dict, **level) -> tuple[np.ndarray, dict]:
-    q_z = self.hyper.z.decode(streams[0], shapes["z"])
-    q_y, y_hat = self.context.decode(streams[1],
-                                     self.hyper_parameters(q_z, shapes["y"], **level),
-                                     self.context_transform(**level))
-    return self._synthesize(y_hat, **level), {"z": q_z, "y": q_y, "y_hat": y_hat}
+  def y_steps_args(self, **level) -> tuple:
+    return (self.context_transform(**level),)
 
 
 class CheckerboardCodec(JointAutoregressiveCodec):
@@ -368,10 +394,70 @@ class CheckerboardCodec(JointAutoregressiveCodec):
     return CheckerboardOrder()
 
 
+class ChannelwiseCodec(_SteppedCodec):
+  """ms2020: z and the hyper features as mbt2018_mean's z and parameters
+  (the two h_s, of the scales' and the means' features, frozen as one
+  network), y coded by a ChannelSlicesLatentCodec, one slice per step."""
+
+  h_s_activations = (Activation.RELU, Activation.RELU)
+  # Besides mbt2018_mean's: each slice's network inputs (the hyper features
+  # and up to K slices, int32) and y^ in int64 per slice, and the whole y^
+  # and q gathered at the end.
+  host_bytes_per_element = 120
+
+  @staticmethod
+  def hyper_synthesis_params(params):
+    """Both h_s as one network of the same layer names: the first layer's
+    outputs side by side (scales', then means'), each later layer block-
+    diagonal (a branch sees only its own channels). Each output channel is
+    quantized alone, so this is exactly the two integer networks side by
+    side."""
+    branches = [params["hyper_synthesis"][b] for b in ("scales", "means")]
+    merged = {}
+    for i, name in enumerate(HYPER_SYNTHESIS_LAYERS):
+      layers = [b[name]["conv"] if "conv" in b[name] else b[name] for b in branches]
+      kernels = [np.asarray(layer["kernel"]) for layer in layers]
+      if i == 0:
+        kernel = np.concatenate(kernels, axis=-1)
+      else:
+        k = kernels[0].shape[0]
+        kernel = np.zeros((k, k, sum(w.shape[2] for w in kernels),
+                           sum(w.shape[3] for w in kernels)), np.float32)
+        rows = cols = 0
+        for w in kernels:
+          kernel[:, :, rows:rows + w.shape[2], cols:cols + w.shape[3]] = w
+          rows, cols = rows + w.shape[2], cols + w.shape[3]
+      merged[name] = {"kernel": kernel,
+                      "bias": np.concatenate([np.asarray(layer["bias"]) for layer in layers])}
+    return merged
+
+  @classmethod
+  def freeze(cls, model, params) -> dict[str, np.ndarray]:
+    arrays = super().freeze(model, params)
+    arrays.update(ChannelSlicesLatentCodec.freeze({
+        kind: [integer_layers(params[f"{kind}_transforms_{i}"], SLICE_TRANSFORM_LAYERS,
+                              Activation.RELU, Activation.NONE)
+               for i in range(model.num_slices)] for kind in SLICE_NETWORKS}))
+    return arrays
+
+  def _latent_footprint(self, shapes: dict) -> Footprint:
+    rows, cols, _ = shapes["y"]
+    return (super()._latent_footprint(shapes)
+            + Footprint(programs=self.y_steps.program_bytes(rows, cols),
+                        fixed=self.y_steps.compiled_bytes()))
+
+  def __init__(self, model, params, arrays: dict[str, np.ndarray]):
+    super().__init__(model, params, arrays)
+    self.y_steps = ChannelSlicesLatentCodec(
+        arrays, channel_slices(model.num_latents, model.num_slices), model.max_support_slices,
+        self.y)
+
+
 CODECS = {
     "bls2017": FactorizedPriorCodec,
     "bmshj2018": ScaleHyperpriorCodec,
     "mbt2018_mean": MeanScaleHyperpriorCodec,
     "mbt2018": JointAutoregressiveCodec,
     "he2021": CheckerboardCodec,
+    "ms2020": ChannelwiseCodec,
 }

@@ -45,7 +45,8 @@ import jax
 import jax.numpy as jnp
 
 from lic_jax.entropy_models import EntropyBottleneck
-from lic_jax.split.model import backbone, split_channels, ste_round
+from lic_jax.layers.rounding import ste_round
+from lic_jax.split.model import backbone, split_channels
 
 MEMBERSHIPS = ("soft", "hard")
 NOISES = ("quantization", "gaussian")

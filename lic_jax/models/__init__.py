@@ -10,6 +10,7 @@ from lic_jax.models.bmshj2018 import ScaleHyperprior
 from lic_jax.models.he2021 import CheckerboardContextHierarchicalPriors
 from lic_jax.models.mbt2018 import (JointAutoregressiveHierarchicalPriors,
                                     MeanScaleHyperprior)
+from lic_jax.models.ms2020 import ChannelwiseAutoregressive
 from lic_jax.models.resnet import NETWORKS, ResNet
 
 FAMILY_MODELS = ("CBANetAR", "CBANetHP", "GroupedClassifier", "OHMAutoencoder",
@@ -33,6 +34,7 @@ def registered() -> dict[str, type[nn.Module]]:
       "mbt2018_mean": MeanScaleHyperprior,
       "mbt2018": JointAutoregressiveHierarchicalPriors,
       "he2021": CheckerboardContextHierarchicalPriors,
+      "ms2020": ChannelwiseAutoregressive,
       "cbanet_hp": CBANetHP,
       "cbanet_ar": CBANetAR,
       "ohm_autoencoder": OHMAutoencoder,
@@ -77,7 +79,8 @@ def model_from_config(config) -> nn.Module:
   return model_from_spec(config.model)
 
 
-__all__ = ["MODELS", "CBANetAR", "CBANetHP", "CheckerboardContextHierarchicalPriors",
+__all__ = ["MODELS", "CBANetAR", "CBANetHP", "ChannelwiseAutoregressive",
+           "CheckerboardContextHierarchicalPriors",
            "FactorizedPrior", "GroupedClassifier", "JointAutoregressiveHierarchicalPriors",
            "MeanScaleHyperprior", "OHMAutoencoder", "ResNet", "ScaleHyperprior", "SplitClassifier", "abstract_params", "build_model",
            "model_from_config", "model_from_spec", "registered"]

@@ -38,14 +38,10 @@ import jax.numpy as jnp
 
 from lic_jax.entropy_models import EntropyBottleneck
 from lic_jax.layers.conv import phase_conv_transpose
+from lic_jax.layers.rounding import ste_round
 from lic_jax.models.resnet import NETWORKS
 
 RATE_MODELS = ("l1", "entropy")
-
-
-def ste_round(x: jax.Array) -> jax.Array:
-  """round(x) forward, the identity backward (straight-through estimator)."""
-  return x + jax.lax.stop_gradient(jnp.round(x) - x)
 
 
 def reduced_size(size: int, stride: int) -> int:
