@@ -34,8 +34,8 @@ def test_the_residual_table_is_half_tanh_to_its_step():
 
 
 def test_a_slice_sees_the_first_k_slices_before_it_and_nothing_else():
-  """Perturbing the symbols of slice j changes the likelihoods of slice i
-  (i != j) exactly when j < i and j < K (the support)."""
+  """Perturbing the symbols of slice j changes the y~ of slice i (i != j:
+  its mean and residual) exactly when j < i and j < K (the support)."""
   model, params = _init("ms2020")
   slices = channel_slices(16, model.num_slices)
   bounds = np.cumsum((0,) + slices)
@@ -44,10 +44,9 @@ def test_a_slice_sees_the_first_k_slices_before_it_and_nothing_else():
   z = rng.normal(0, 1, (1, 1, 1, 16)).astype(np.float32)
 
   def likelihoods(q):
-    _, y_likelihood = model.apply({"params": params}, q, z,
-                                  method=lambda m, q, z: m.slices_latent.symbols(
-                                      q, m.hyper_synthesis(z)))
-    return np.asarray(y_likelihood)
+    y_hat, _ = model.apply({"params": params}, q, z,
+                           method=lambda m, q, z: m.slices_latent.symbols(q, m.hyper_synthesis(z)))
+    return np.asarray(y_hat) - q
 
   base = likelihoods(q)
   for j in range(len(slices)):
