@@ -9,8 +9,7 @@ root, with `MODE = ...` injected after its cell tagged "parameters"
 executed copies, outputs included, go to --output-dir (the notebooks in git
 stay stripped: tests/test_colabs.py); each notebook's wall time is printed
 and written to --output-dir/times.json. --jobs runs that many notebooks at
-once, each in its own process (CI: 2, one per core of its machine), the
-longest first. Every
+once, each in its own process (CI: 2, one per core of its machine). Every
 notebook draws figures: one whose executed copy holds no image fails too
 (a figure that never shows, as when a module switched matplotlib to a
 non-interactive backend).
@@ -28,7 +27,7 @@ import time
 import nbclient
 import nbformat
 
-from lic_jax.notebooks import MODES, longest_first
+from lic_jax.notebooks import MODES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -102,7 +101,7 @@ def main(argv=None) -> int:
     print(f"{count} notebook{'s' * (count != 1)} (MODE={args.mode}), {args.jobs} at a time ...",
           flush=True)
     running = {pool.submit(_run, path, args.mode, args.output_dir, args.cell_timeout): path
-               for path in longest_first(args.notebooks)}
+               for path in args.notebooks}
     for done in concurrent.futures.as_completed(running):
       name = os.path.basename(running[done])
       seconds, why = done.result()

@@ -29,20 +29,6 @@ from lic_jax import data as data_lib
 MODES = ("fast", "full", "paper")
 COLAB_DATA = "/content/lic_jax_data"
 
-# Each notebook's wall time in fast mode, two at a time, in the last CI
-# measured (2026-12-07, seconds). colabs/execute.py orders by them alone:
-# the longest start first, so that --jobs 2 does not end on a long notebook begun last
-# (in alphabetical order grouping's 769 s and split_computing's 541 s
-# shared a worker's queue: 1445 s of wall time, against 1273 s longest
-# first, for 2537 s of notebooks). A notebook not listed counts as longest.
-LAST_CI_SECONDS = {"grouping.ipynb": 769, "split_computing.ipynb": 541, "ohm.ipynb": 430,
-                   "learned_codecs.ipynb": 369, "cbanet.ipynb": 293, "quickstart.ipynb": 135}
-
-
-def longest_first(paths: list[str]) -> list[str]:
-  """paths by LAST_CI_SECONDS, longest first; unlisted ones first, in order."""
-  return sorted(paths, key=lambda p: -LAST_CI_SECONDS.get(os.path.basename(p), float("inf")))
-
 
 @dataclasses.dataclass(frozen=True)
 class Setup:

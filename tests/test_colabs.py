@@ -84,14 +84,6 @@ def test_the_colab_install_asks_for_the_repository_instead_of_cloning_a_placehol
     exec(compile(_python(cells[0]), path, "exec"), {})
 
 
-def test_the_longest_notebooks_start_first_and_an_unmeasured_one_before_them():
-  order = [os.path.basename(p) for p in notebooks.longest_first([*NOTEBOOKS, "colabs/new.ipynb"])]
-  assert order[0] == "new.ipynb"
-  assert order[1:3] == ["grouping.ipynb", "split_computing.ipynb"]
-  assert order[-1] == "quickstart.ipynb"
-  assert sorted(order[1:]) == sorted(map(os.path.basename, NOTEBOOKS))
-
-
 def test_setup_refuses_an_unknown_mode():
   with pytest.raises(ValueError, match="MODE must be one of fast, full, paper, not 'quick'"):
     notebooks.setup("quick")
