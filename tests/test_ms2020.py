@@ -43,16 +43,17 @@ def test_a_slice_sees_the_first_k_slices_before_it_and_nothing_else():
   q = rng.integers(-3, 4, (1, 4, 4, 16)).astype(np.float32)
   z = rng.normal(0, 1, (1, 1, 1, 16)).astype(np.float32)
 
-  def likelihoods(q):
+  def predicted(q):
+    """y~ - q: each slice's mean plus its latent residual."""
     y_hat, _ = model.apply({"params": params}, q, z,
                            method=lambda m, q, z: m.slices_latent.symbols(q, m.hyper_synthesis(z)))
     return np.asarray(y_hat) - q
 
-  base = likelihoods(q)
+  base = predicted(q)
   for j in range(len(slices)):
     changed = q.copy()
     changed[..., bounds[j]:bounds[j + 1]] += 2
-    moved = np.abs(likelihoods(changed) - base).max(axis=(0, 1, 2)) > 0
+    moved = np.abs(predicted(changed) - base).max(axis=(0, 1, 2)) > 0
     for i in range(len(slices)):
       if i != j:
         expected = j < i and j < model.max_support_slices
