@@ -600,15 +600,47 @@ class ChannelSlicesLatentCodec:
   def __init__(self, arrays: dict[str, np.ndarray], slices: Sequence[int], max_support: int,
                y: GaussianConditionalLatentCodec):
     self.slices, self.max_support, self.y = tuple(slices), max_support, y
-    self.networks = {kind: [integer_network.Network(integer_network.unpack(arrays, f"{kind}_{i}/"),
-                                                    tile=SLICE_TILE)
-                            for i in range(len(self.slices))] for kind in SLICE_NETWORKS}
+    # Every slice network reads and writes one layout, so that each kind
+    # compiles one program rather than one per slice: inputs [features (M),
+    # `slots` support slots and, for the residual, the coded slice's slot,
+    # each as wide as the widest slice]; outputs as wide as the widest slice.
+    self.width = max(self.slices)
+    self.slots = min(max_support, len(self.slices) - 1)
+    self.networks = {kind: [self._padded(arrays, kind, i) for i in range(len(self.slices))]
+                     for kind in SLICE_NETWORKS}
     self.half_tanh = arrays["residual/half_tanh"]
+
+  def _padded(self, arrays: dict[str, np.ndarray], kind: str, i: int) -> integer_network.Network:
+    """Slice i's `kind` network on the common layout: its first kernel's
+    input rows scattered to their slots (the other rows zero), its last
+    layer given zero outputs up to the widest slice (zero kernel and bias;
+    the shift of its last channel, any valid shift). Exactly the slice's
+    network on the slots it reads: a zero row adds an exact 0."""
+    m = sum(self.slices)
+    layers = integer_network.unpack(arrays, f"{kind}_{i}/")
+    rows = list(range(m))
+    for j, width in enumerate(self.slices[:min(i, self.max_support)]):
+      rows += range(m + j * self.width, m + j * self.width + width)
+    if kind == "residual":
+      coded = m + self.slots * self.width
+      rows += range(coded, coded + self.slices[i])
+    first = layers[0]
+    c_in = m + (self.slots + (kind == "residual")) * self.width
+    kernel = np.zeros((*first.kernel.shape[:2], c_in, first.kernel.shape[3]), first.kernel.dtype)
+    kernel[:, :, rows] = first.kernel
+    layers[0] = dataclasses.replace(first, kernel=kernel)
+    last = layers[-1]
+    extra = self.width - last.kernel.shape[3]
+    layers[-1] = dataclasses.replace(
+        last, kernel=np.pad(last.kernel, ((0, 0), (0, 0), (0, 0), (0, extra))),
+        bias=np.pad(last.bias, (0, extra)), shift=np.pad(last.shift, (0, extra), mode="edge"))
+    return integer_network.Network(layers, tile=SLICE_TILE)
 
   # What each distinct compiled slice program holds beyond its buffers (its
   # executable, the compilation's arenas): measured, 9 programs took 100-115
   # MB more than their largest's buffers in 1-MP decodes at N=32, M=48
-  # (benchmarks/decode_memory.py); twice that is counted.
+  # (benchmarks/decode_memory.py, before the slices shared a layout); twice
+  # that is counted. There are two now: mean and scale, and residual.
   COMPILED_PROGRAM_BYTES = 24 << 20
 
   def compiled_bytes(self) -> int:
@@ -620,10 +652,9 @@ class ChannelSlicesLatentCodec:
 
   def program_bytes(self, rows: int, cols: int) -> int:
     """The buffers of the largest slice network's program on a latent of
-    rows x cols (the networks run one at a time): the residual network of
-    the widest support."""
-    widest = max(self.networks["residual"], key=lambda net: net.layers[0].kernel.shape[2])
-    return widest.program_bytes(rows, cols)
+    rows x cols (the networks run one at a time): the residual network, the
+    widest input of the common layout."""
+    return self.networks["residual"][0].program_bytes(rows, cols)
 
   def _run(self, hyper: np.ndarray, code_slice: Callable) -> tuple[np.ndarray, np.ndarray]:
     """Visits the slices; code_slice(i, indexes, means) -> q of slice i.
@@ -632,17 +663,23 @@ class ChannelSlicesLatentCodec:
     if hyper.shape[-1] != 2 * m:
       raise ValueError(f"hyper features {hyper.shape} do not match {m} latent channels")
     scale_features, mean_features = hyper[..., :m], hyper[..., m:]
+    h, w = hyper.shape[:2]
+    slots = np.zeros((h, w, self.slots * self.width), np.int32)
+    coded_slot = np.zeros((h, w, self.width), np.int32)
     q, y_fixed = [], []
-    for i in range(len(self.slices)):
-      support = [clip_fixed(s) for s in y_fixed[:self.max_support]]
-      mean_support = np.concatenate([mean_features, *support], axis=-1)
-      means = self.networks["mean"][i](mean_support)
+    for i, width in enumerate(self.slices):
+      if 0 < i <= self.slots:
+        slot = (i - 1) * self.width
+        slots[..., slot:slot + self.slices[i - 1]] = clip_fixed(y_fixed[i - 1])
+      mean_support = np.concatenate([mean_features, slots], axis=-1)
+      means = self.networks["mean"][i](mean_support)[..., :width]
       indexes = self.y.scale_indexes(
-          self.networks["scale"][i](np.concatenate([scale_features, *support], axis=-1)))
+          self.networks["scale"][i](np.concatenate([scale_features, slots], axis=-1))[..., :width])
       q_slice = code_slice(i, indexes, means)
       coded = fixed_sum(q_slice, means)
+      coded_slot[..., :width] = clip_fixed(coded)
       residual = self.networks["residual"][i](
-          np.concatenate([mean_support, clip_fixed(coded)], axis=-1))
+          np.concatenate([mean_support, coded_slot], axis=-1))[..., :width]
       q.append(q_slice)
       y_fixed.append(coded + half_tanh_fixed(residual, self.half_tanh))
     return np.concatenate(q, axis=-1), np.concatenate(y_fixed, axis=-1)
