@@ -127,18 +127,22 @@ def _stored(directory: str, name: str) -> str:
 
 
 def compare(new: dict, old: dict) -> int:
-  """Prints one row per group of files; the number of differing entries."""
-  differ = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+  """Prints one row per group of files; the number of differing entries.
+  Entries only `new` has (a file kind added since) are listed, not counted."""
+  added = sorted(set(new) - set(old))
+  differ = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k) and k not in added)
   groups: dict[str, list[int]] = {}
   for key in sorted(set(new) | set(old)):
     group = key.split("/")[0] + ("/" + key.split("/")[1] if key.startswith("bundled") else "")
     same, total = groups.setdefault(group, [0, 0])
-    groups[group] = [same + (key not in differ), total + 1]
+    groups[group] = [same + (key not in differ and key not in added), total + 1]
   print(f"{'files':<22} {'identical':>9}")
   for group, (same, total) in groups.items():
     print(f"{group:<22} {same:>4}/{total:<4}")
   for key in differ[:20]:
     print(f"DIFFERS {key}: {old.get(key)} -> {new.get(key)}")
+  for key in added:
+    print(f"NEW {key} (not in the earlier run)")
   return len(differ)
 
 
@@ -150,19 +154,19 @@ def main() -> None:
                       "if anything does")
   parser.add_argument("--files", help="a folder: the files are written there if it is new; "
                       "if it holds an earlier run's files, those are decoded (the entry's "
-                      "decode hash is then the old file's)")
+                      "decode hash is then the old file's; a kind it lacks decodes its own)")
   args = parser.parse_args()
   old_files = bool(args.files) and os.path.isdir(args.files)
   if args.files and not old_files:
     os.makedirs(args.files)
   new = {}
   for name, data, decode in all_files():
-    if old_files:
+    if old_files and os.path.exists(_stored(args.files, name)):
       with open(_stored(args.files, name), "rb") as f:
         new[name] = [_sha(data), _sha(decode(f.read()))]
     else:
       new[name] = [_sha(data), _sha(decode(data))]
-      if args.files:
+      if args.files and not old_files:
         with open(_stored(args.files, name), "wb") as f:
           f.write(data)
   with open(args.json, "w") as f:

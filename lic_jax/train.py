@@ -141,6 +141,22 @@ def _donated(*argnums: int) -> tuple[int, ...]:
   return () if jax.default_backend() == "cpu" else argnums
 
 
+# The initializers run once, so their program is compiled at XLA's backend
+# optimization level 2 of 3: the same variables, bit for bit (tested at the
+# defaults), in half the time or less (measured, jax 0.5.3, 2 cores: the
+# quickstart's 4.8 s -> 1.7 s, mbt2018 at N=M=192 7.2 s -> 3.0 s, ms2020 at
+# N=192, M=320 41 s -> 22 s; level 0 changed kernels by up to 4 ulp).
+INITIALIZER_OPTIMIZATION_LEVEL = 2
+
+
+def initializer_compiler_options() -> dict | None:
+  """XLA options for the initializers' program: INITIALIZER_OPTIMIZATION_LEVEL,
+  or none under jax_disable_most_optimizations (its level 0 then holds)."""
+  if jax.config.read("jax_disable_most_optimizations"):
+    return None
+  return {"xla_backend_optimization_level": INITIALIZER_OPTIMIZATION_LEVEL}
+
+
 def sharded_state(model, optimizer, config, mesh):
   """(initial state placed on `mesh`, its shardings)."""
   abstract = jax.eval_shape(lambda: init_state(model, optimizer, config))
@@ -150,7 +166,8 @@ def sharded_state(model, optimizer, config, mesh):
   # a model, whatever its optimizer, lambda or frozen parts, and JAX's
   # compilation cache serves it after the first.
   variables = jax.jit(lambda: init_variables(model, config),
-                      out_shardings={"params": shardings.params, **shardings.model_state})()
+                      out_shardings={"params": shardings.params, **shardings.model_state},
+                      compiler_options=initializer_compiler_options())()
   state = jax.jit(lambda v: fresh_state(v, optimizer), out_shardings=shardings,
                   donate_argnums=_donated(0))(variables)
   return state, shardings
