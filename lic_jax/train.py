@@ -23,7 +23,7 @@ from lic_jax import image as image_lib
 from lic_jax import parallel
 from lic_jax import parts
 from lic_jax import recipes
-from lic_jax.train_state import (TrainState, fresh_state, init_state, init_variables,
+from lic_jax.train_state import (TrainState, fresh_state, init_variables,
                                  make_optimizer)
 
 
@@ -159,13 +159,18 @@ def initializer_compiler_options() -> dict | None:
 
 def sharded_state(model, optimizer, config, mesh):
   """(initial state placed on `mesh`, its shardings)."""
-  abstract = jax.eval_shape(lambda: init_state(model, optimizer, config))
+  # One function for the variables, traced once: eval_shape's trace of it
+  # is the one the jit below reuses (a model's trace is up to a second).
+  def variables_fn():
+    return init_variables(model, config)
+
+  abstract = jax.eval_shape(lambda: fresh_state(jax.eval_shape(variables_fn), optimizer))
   shardings = parallel.state_shardings(abstract, mesh, config.fsdp_min_size)
   # Two executables, not one: the variables' (their initializers take most
   # of a small run's start-up to compile) is then the same for every run of
   # a model, whatever its optimizer, lambda or frozen parts, and JAX's
   # compilation cache serves it after the first.
-  variables = jax.jit(lambda: init_variables(model, config),
+  variables = jax.jit(variables_fn,
                       out_shardings={"params": shardings.params, **shardings.model_state},
                       compiler_options=initializer_compiler_options())()
   state = jax.jit(lambda v: fresh_state(v, optimizer), out_shardings=shardings,
