@@ -130,7 +130,7 @@ def compare(new: dict, old: dict) -> int:
   """Prints one row per group of files; the number of differing entries.
   Entries only `new` has (a file kind added since) are listed, not counted."""
   added = sorted(set(new) - set(old))
-  differ = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k) and k not in added)
+  differ = sorted(k for k in old if new.get(k) != old[k])
   groups: dict[str, list[int]] = {}
   for key in sorted(set(new) | set(old)):
     group = key.split("/")[0] + ("/" + key.split("/")[1] if key.startswith("bundled") else "")
@@ -161,13 +161,14 @@ def main() -> None:
     os.makedirs(args.files)
   new = {}
   for name, data, decode in all_files():
-    if old_files and os.path.exists(_stored(args.files, name)):
-      with open(_stored(args.files, name), "rb") as f:
+    stored = _stored(args.files, name) if args.files else None
+    if old_files and os.path.exists(stored):
+      with open(stored, "rb") as f:
         new[name] = [_sha(data), _sha(decode(f.read()))]
     else:
       new[name] = [_sha(data), _sha(decode(data))]
       if args.files and not old_files:
-        with open(_stored(args.files, name), "wb") as f:
+        with open(stored, "wb") as f:
           f.write(data)
   with open(args.json, "w") as f:
     json.dump(new, f, indent=1, sort_keys=True)
